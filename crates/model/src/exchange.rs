@@ -1,0 +1,290 @@
+//! What a check asks for ([`RequestSpec`]) kept apart from what was really sent and received
+//! ([`Exchange`]): the engine fills in credentials, the base URL and cookies, the transport
+//! records the result, and evidence is always the recorded exchange, never a string.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The name of the identity that carries no credentials; it always exists.
+pub const ANONYMOUS: &str = "anonymous";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Head,
+    Options,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Trace,
+}
+
+impl Method {
+    pub const ALL: [Method; 8] = [
+        Method::Get,
+        Method::Head,
+        Method::Options,
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Trace,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Options => "OPTIONS",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Trace => "TRACE",
+        }
+    }
+
+    /// GET, HEAD, OPTIONS and TRACE change nothing by definition (RFC 9110 §9.2.1).
+    pub fn is_safe(self) -> bool {
+        matches!(
+            self,
+            Method::Get | Method::Head | Method::Options | Method::Trace
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Method::ALL
+            .iter()
+            .copied()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown HTTP method `{s}`"))
+    }
+}
+
+/// A request body as a check describes it; the transport encodes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "lowercase")]
+pub enum RequestBody {
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
+    Raw {
+        content_type: String,
+        body: String,
+    },
+}
+
+impl RequestBody {
+    pub fn content_type(&self) -> &str {
+        match self {
+            RequestBody::Json(_) => "application/json",
+            RequestBody::Form(_) => "application/x-www-form-urlencoded",
+            RequestBody::Raw { content_type, .. } => content_type,
+        }
+    }
+}
+
+/// What a check wants sent. `path` is concrete (template already filled) and relative to the
+/// target's base URL; the engine adds the identity's credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestSpec {
+    pub method: Method,
+    pub path: String,
+    #[serde(default)]
+    pub query: Vec<(String, String)>,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub cookies: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: Option<RequestBody>,
+    /// Which identity's credentials to attach: `anonymous` or a configured name.
+    pub identity: String,
+    /// The spec operation this request exercises (`GET /items/{id}`), for the report.
+    #[serde(default)]
+    pub operation: Option<String>,
+}
+
+impl RequestSpec {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        RequestSpec {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            body: None,
+            identity: ANONYMOUS.to_string(),
+            operation: None,
+        }
+    }
+
+    pub fn as_identity(mut self, name: impl Into<String>) -> Self {
+        self.identity = name.into();
+        self
+    }
+
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// A body as recorded: text (lossy UTF-8) up to the recording cap, with the full size kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BodyRecord {
+    pub text: String,
+    /// Bytes the peer sent (or would have sent, up to the read cap).
+    pub size: u64,
+    /// True when `text` holds only the first part of the body.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<BodyRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseRecord {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: BodyRecord,
+}
+
+impl ResponseRecord {
+    /// The first header of that name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The media type without parameters, lower-cased (`application/json`).
+    pub fn media_type(&self) -> Option<String> {
+        self.header("content-type")
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body parsed as JSON, when it is JSON and was read whole.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        if self.body.truncated {
+            return None;
+        }
+        serde_json::from_str(&self.body.text).ok()
+    }
+}
+
+/// One request and what came of it: the evidence unit of every finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// The identity whose credentials were attached.
+    pub identity: String,
+    pub request: RequestRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseRecord>,
+    /// Redirect hops followed before `response`, as the URLs requested in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<String>,
+    /// Why no response was recorded (timeout, connection refused, out of scope, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+impl Exchange {
+    pub fn status(&self) -> Option<u16> {
+        self.response.as_ref().map(|r| r.status)
+    }
+
+    /// A shell-safe curl command that reproduces the request (already redacted if the record was).
+    pub fn to_curl(&self) -> String {
+        let mut out = format!("curl -sS -X {}", self.request.method);
+        for (k, v) in &self.request.headers {
+            if k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("host") {
+                continue;
+            }
+            out.push_str(" -H ");
+            out.push_str(&shell_quote(&format!("{k}: {v}")));
+        }
+        if let Some(body) = &self.request.body {
+            out.push_str(" --data-raw ");
+            out.push_str(&shell_quote(&body.text));
+        }
+        out.push(' ');
+        out.push_str(&shell_quote(&self.request.url));
+        out
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_quotes_single_quotes_and_skips_length() {
+        let ex = Exchange {
+            identity: ANONYMOUS.into(),
+            request: RequestRecord {
+                method: Method::Post,
+                url: "http://127.0.0.1:1/a?q=1".into(),
+                headers: vec![
+                    ("content-length".into(), "9".into()),
+                    ("x-note".into(), "it's".into()),
+                ],
+                body: Some(BodyRecord {
+                    text: "{\"a\":\"'\"}".into(),
+                    size: 9,
+                    truncated: false,
+                }),
+            },
+            response: None,
+            redirects: vec![],
+            error: Some("timeout".into()),
+            elapsed_ms: 3,
+        };
+        assert_eq!(
+            ex.to_curl(),
+            r#"curl -sS -X POST -H 'x-note: it'\''s' --data-raw '{"a":"'\''"}' 'http://127.0.0.1:1/a?q=1'"#
+        );
+    }
+
+    #[test]
+    fn methods_parse_case_insensitively_and_know_safety() {
+        assert_eq!("patch".parse::<Method>().unwrap(), Method::Patch);
+        assert!(Method::Get.is_safe() && !Method::Delete.is_safe());
+        assert!("BREW".parse::<Method>().is_err());
+    }
+}

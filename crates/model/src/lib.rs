@@ -1,0 +1,30 @@
+//! The data every middlebrick crate shares: what an API offers ([`Operation`]), what was sent and
+//! received ([`Exchange`]), what was found ([`Finding`]) and the report that carries it all.
+//!
+//! This crate does no I/O and knows no HTTP client, so that checks, reports and front ends can
+//! depend on it without pulling in the transport.
+
+mod check;
+mod exchange;
+mod finding;
+mod operation;
+mod redact;
+mod report;
+mod schema;
+
+pub use check::{CheckId, CheckKind, Confidence, Mode, Owasp, Severity};
+pub use exchange::{
+    BodyRecord, Exchange, Method, RequestBody, RequestRecord, RequestSpec, ResponseRecord,
+    ANONYMOUS,
+};
+pub use finding::{fingerprint, Evidence, Finding};
+pub use operation::{
+    Inventory, Operation, ParamLocation, Parameter, RequestBodySpec, ResponseSpec,
+    SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,
+};
+pub use redact::{Redactor, REDACTED};
+pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo};
+pub use schema::{Schema, SchemaType};
+
+/// The version of the JSON report format documented in `docs/report-format.md`.
+pub const REPORT_SCHEMA_VERSION: &str = "1.0";

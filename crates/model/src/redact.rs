@@ -1,0 +1,150 @@
+//! Redaction of the secrets a scan was given or obtained, by value, in everything it writes.
+//!
+//! Header-name rules miss a token echoed in a body or a password in a query string; matching
+//! the values themselves does not. Every sink (report, log, evidence) goes through one
+//! `Redactor`, and secrets learnt during the scan (tokens from sign-in) are added as they come.
+
+use base64::Engine as _;
+use std::sync::RwLock;
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Values shorter than this are not treated as secrets: redacting every `a` would shred
+/// evidence while protecting nothing.
+const MIN_SECRET_LEN: usize = 4;
+
+#[derive(Debug, Default)]
+pub struct Redactor {
+    secrets: RwLock<Vec<String>>,
+}
+
+impl Redactor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a secret and the encodings it is likely to travel in (percent-encoded, and
+    /// for `user:password` pairs the Basic base64 form).
+    pub fn add(&self, secret: &str) {
+        if secret.len() < MIN_SECRET_LEN {
+            return;
+        }
+        let mut forms = vec![secret.to_string()];
+        let encoded = percent_encode(secret);
+        if encoded != secret {
+            forms.push(encoded);
+        }
+        let mut guard = self.secrets.write().unwrap_or_else(|e| e.into_inner());
+        for form in forms {
+            if !guard.contains(&form) {
+                guard.push(form);
+            }
+        }
+        // Longest first, so a secret that contains another is replaced whole.
+        guard.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// Registers `user:password` and its Basic-auth base64 encoding.
+    pub fn add_basic(&self, user: &str, password: &str) {
+        self.add(password);
+        let pair = format!("{user}:{password}");
+        self.add(&base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let guard = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let mut out = text.to_string();
+        for secret in guard.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    pub fn redact_in_place(&self, text: &mut String) {
+        let guard = self.secrets.read().unwrap_or_else(|e| e.into_inner());
+        if guard.iter().any(|s| text.contains(s.as_str())) {
+            drop(guard);
+            *text = self.redact(text);
+        }
+    }
+
+    /// Redacts every string of an exchange: URL, headers, bodies, redirect hops, error.
+    pub fn redact_exchange(&self, ex: &mut crate::Exchange) {
+        self.redact_in_place(&mut ex.request.url);
+        for (_, v) in ex.request.headers.iter_mut() {
+            self.redact_in_place(v);
+        }
+        if let Some(b) = ex.request.body.as_mut() {
+            self.redact_in_place(&mut b.text);
+        }
+        if let Some(r) = ex.response.as_mut() {
+            for (_, v) in r.headers.iter_mut() {
+                self.redact_in_place(v);
+            }
+            self.redact_in_place(&mut r.body.text);
+        }
+        for hop in ex.redirects.iter_mut() {
+            self.redact_in_place(hop);
+        }
+        if let Some(e) = ex.error.as_mut() {
+            self.redact_in_place(e);
+        }
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_by_value_in_every_encoding() {
+        let r = Redactor::new();
+        r.add("s3cret pass!");
+        r.add("abc"); // too short to be a secret
+        assert_eq!(r.redact("pw=s3cret pass! ok"), format!("pw={REDACTED} ok"));
+        assert_eq!(
+            r.redact("pw=s3cret%20pass%21&x=abc"),
+            format!("pw={REDACTED}&x=abc")
+        );
+    }
+
+    #[test]
+    fn basic_auth_pairs_are_redacted_in_base64() {
+        let r = Redactor::new();
+        r.add_basic("alice", "Wonderland-42");
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:Wonderland-42")
+        );
+        assert_eq!(r.redact(&header), format!("Basic {REDACTED}"));
+    }
+
+    #[test]
+    fn longer_secrets_win_over_their_substrings() {
+        let r = Redactor::new();
+        r.add("token");
+        r.add("token-extended");
+        assert_eq!(r.redact("a token-extended b"), format!("a {REDACTED} b"));
+    }
+}
