@@ -1,1 +1,61 @@
-//! (being written)
+//! The check catalogue.
+//!
+//! A check is static metadata plus one behaviour ([`Check::run`]); every check is registered
+//! once in [`CHECKS`]. Checks never see the HTTP client: they talk to a [`Probe`], which the
+//! engine implements over the transport and tests implement with a scripted fake, so detection
+//! logic is tested in milliseconds without a network.
+
+mod check;
+mod checks;
+mod probe;
+pub mod signatures;
+pub mod similarity;
+
+pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
+pub use probe::{IdentityInfo, Overrides, Probe, ProbeError};
+
+use middlebrick_model::CheckId;
+
+/// Every check, in catalogue order. Adding a check: a file under `checks/`, a `CheckId`
+/// variant, and one line here; the registry tests below enforce the rest.
+pub static CHECKS: &[&dyn Check] = &[
+    &checks::missing_authentication::MissingAuthentication,
+    &checks::verbose_error::VerboseError,
+    &checks::security_headers::SecurityHeaders,
+];
+
+pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {
+    CHECKS.iter().copied().find(|c| c.meta().id == id)
+}
+
+#[cfg(test)]
+pub(crate) mod fake;
+
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_and_every_id_is_registered() {
+        let ids: HashSet<_> = CHECKS.iter().map(|c| c.meta().id).collect();
+        assert_eq!(ids.len(), CHECKS.len(), "duplicate check id in CHECKS");
+        for id in CheckId::ALL {
+            assert!(ids.contains(id), "{id} has no registered check");
+        }
+    }
+
+    #[test]
+    fn metadata_is_complete() {
+        let mut titles = HashSet::new();
+        for c in CHECKS {
+            let m = c.meta();
+            assert!(!m.title.is_empty(), "{}: title", m.id);
+            assert!(titles.insert(m.title), "{}: duplicate title", m.id);
+            assert!(m.description.len() > 20, "{}: description", m.id);
+            assert!(!m.cwe.is_empty(), "{}: CWE list", m.id);
+            assert!(!m.owasp.is_empty(), "{}: OWASP list", m.id);
+            assert!(m.remediation.len() > 40, "{}: remediation", m.id);
+        }
+    }
+}

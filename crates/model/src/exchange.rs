@@ -79,10 +79,7 @@ impl FromStr for Method {
 pub enum RequestBody {
     Json(serde_json::Value),
     Form(Vec<(String, String)>),
-    Raw {
-        content_type: String,
-        body: String,
-    },
+    Raw { content_type: String, body: String },
 }
 
 impl RequestBody {
@@ -186,8 +183,13 @@ impl ResponseRecord {
 
     /// The media type without parameters, lower-cased (`application/json`).
     pub fn media_type(&self) -> Option<String> {
-        self.header("content-type")
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        self.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
     }
 
     pub fn is_success(&self) -> bool {

@@ -54,17 +54,26 @@ pub struct SecurityRequirement {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum SecuritySchemeKind {
     /// `http` with a scheme such as `basic` or `bearer`.
-    Http { scheme: String },
+    Http {
+        scheme: String,
+    },
     /// An API key in a header, query parameter or cookie.
-    ApiKey { name: String, location: ParamLocation },
+    ApiKey {
+        name: String,
+        location: ParamLocation,
+    },
     /// OAuth 2; the token URL of the password or client-credentials flow when one is declared.
     OAuth2 {
         token_url: Option<String>,
         scopes: Vec<String>,
     },
-    OpenIdConnect { url: String },
+    OpenIdConnect {
+        url: String,
+    },
     MutualTls,
-    Other { raw_type: String },
+    Other {
+        raw_type: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

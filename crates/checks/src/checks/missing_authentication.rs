@@ -1,0 +1,344 @@
+//! `auth.missing-authentication`: an operation serves an anonymous caller what an
+//! authenticated caller gets.
+//!
+//! A 200 without credentials proves nothing: public catalogues answer everyone. The check
+//! fires only when there is a reason to expect authentication *and* the anonymous answer is
+//! data, not an error envelope or a login page:
+//! - the spec declares security on the operation, and the anonymous answer carries the same data
+//!   as a signed-in identity's (confirmed), or, with no identity to compare, has the documented
+//!   success shape (firm);
+//! - the spec says nothing, and the anonymous answer carries the same data as a signed-in
+//!   identity's *including values that identify that account* (its username, email or id).
+//!   Operations the spec marks public (`security: []`) are never judged.
+
+use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
+use crate::probe::ProbeError;
+use crate::similarity::{
+    has_substance, is_error_envelope, looks_like_login_page, markers_in, same_data,
+};
+use async_trait::async_trait;
+use middlebrick_model::{
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Operation, Owasp, ResponseRecord,
+    Severity, ANONYMOUS,
+};
+
+#[derive(Debug)]
+pub struct MissingAuthentication;
+
+static META: CheckMeta = CheckMeta {
+    id: CheckId::AuthMissingAuthentication,
+    title: "Operation answers without authentication",
+    description: "Sends the operation's valid request with no credentials and compares the answer \
+        with a signed-in identity's. Fires when the anonymous caller receives the same data and \
+        the spec declares security for the operation, or the data identifies the signed-in account.",
+    cwe: &[306],
+    owasp: &[Owasp::Api2],
+    severity: Severity::High,
+    kind: CheckKind::SafeActive,
+    remediation: "Require authentication on the operation and deny by default: answer 401 before \
+        any data is read when no valid credential is presented.\n\
+        Flask: protect every blueprint with a `before_request` hook that rejects anonymous callers, \
+        and list the few public routes explicitly, instead of decorating routes one by one.\n\
+        FastAPI: declare the credential as a dependency of the router \
+        (`APIRouter(dependencies=[Depends(current_user)])`) so no route can forget it, and keep \
+        public routes on a separate router.\n\
+        Keep the OpenAPI `security` declarations in step with the code, and add a test that calls \
+        every operation anonymously and expects 401.",
+};
+
+#[async_trait]
+impl Check for MissingAuthentication {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+
+    fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
+        let judged = op.method == Method::Get
+            && !op.declares_public()
+            && (op.declares_auth() || ctx.identities > 0);
+        if !judged {
+            return Vec::new();
+        }
+        let mut plan = vec![Planned {
+            method: Method::Get,
+            identity: ANONYMOUS,
+            purpose: "same request without credentials",
+        }];
+        if ctx.identities > 0 {
+            plan.push(Planned {
+                method: Method::Get,
+                identity: "*",
+                purpose: "authenticated baseline",
+            });
+        }
+        plan
+    }
+
+    async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
+        let Some(op) = ctx.op else {
+            return Outcome::none();
+        };
+        match judge(ctx, op).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::none(),
+        }
+    }
+}
+
+fn anonymous_data(ex: &Exchange) -> Option<&ResponseRecord> {
+    let resp = ex.response.as_ref()?;
+    let is_data = resp.is_success()
+        && !is_error_envelope(resp)
+        && !looks_like_login_page(resp)
+        && has_substance(resp);
+    is_data.then_some(resp)
+}
+
+async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
+    let anon = ctx.probe.baseline(op, ANONYMOUS).await?;
+    let Some(anon_resp) = anonymous_data(&anon) else {
+        return Ok(Outcome::none());
+    };
+    for identity in ctx.probe.identities() {
+        let auth = ctx.probe.baseline(op, &identity.name).await?;
+        let Some(auth_resp) = auth.response.as_ref().filter(|r| r.is_success()) else {
+            continue;
+        };
+        if !same_data(auth_resp, anon_resp) {
+            continue;
+        }
+        let markers = markers_in(anon_resp, &identity.markers);
+        let (severity, confidence, why) = if op.declares_auth() {
+            (
+                Severity::High,
+                Confidence::Confirmed,
+                "The spec declares that this operation requires authentication".to_string(),
+            )
+        } else if !markers.is_empty() {
+            (
+                Severity::High,
+                Confidence::Firm,
+                format!(
+                    "The answer identifies the account `{}` ({})",
+                    identity.name,
+                    markers.join(", ")
+                ),
+            )
+        } else {
+            continue;
+        };
+        let description = format!(
+            "{why}, yet a request without any credentials received the same data as the \
+             signed-in identity `{}` (HTTP {} for both).",
+            identity.name, anon_resp.status
+        );
+        let evidence = Evidence::new(vec![anon.clone(), auth])
+            .note("first exchange: anonymous; second: the authenticated baseline");
+        return Ok(Outcome::finding(META.finding(
+            Some(op),
+            "",
+            severity,
+            confidence,
+            description,
+            evidence,
+        )));
+    }
+    if op.declares_auth() && matches_documented_shape(op, anon_resp) {
+        let description = format!(
+            "The spec declares that this operation requires authentication, yet a request \
+             without credentials got HTTP {} with a body of the documented success shape. No \
+             signed-in identity was available to compare with.",
+            anon_resp.status
+        );
+        return Ok(Outcome::finding(META.finding(
+            Some(op),
+            "",
+            Severity::High,
+            Confidence::Firm,
+            description,
+            Evidence::new(vec![anon]),
+        )));
+    }
+    Ok(Outcome::none())
+}
+
+/// True when a JSON answer has the properties the spec documents for success (at least half of
+/// the documented object properties, or an array when an array is documented).
+fn matches_documented_shape(op: &Operation, resp: &ResponseRecord) -> bool {
+    let (Some(schema), Some(body)) = (op.success_schema(), resp.json()) else {
+        return false;
+    };
+    let object = match &body {
+        serde_json::Value::Array(items) => {
+            if schema.items.is_none() {
+                return false;
+            }
+            match items.first() {
+                Some(serde_json::Value::Object(o)) => o.clone(),
+                _ => return !items.is_empty(),
+            }
+        }
+        serde_json::Value::Object(o) => o.clone(),
+        _ => return false,
+    };
+    let props = match &schema.items {
+        Some(item) => &item.properties,
+        None => &schema.properties,
+    };
+    if props.is_empty() {
+        return false;
+    }
+    let present = props.keys().filter(|k| object.contains_key(*k)).count();
+    present * 2 >= props.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{route, FakeProbe};
+    use crate::similarity::response;
+    use middlebrick_model::{Inventory, SecurityRequirement, SpecVersion};
+
+    const JSON: &str = "application/json";
+    const ORDER: &str = r#"{"id":3,"owner":"alice","total":42.5,"items":[{"sku":"A1","qty":2}]}"#;
+
+    fn op(secured: Option<bool>) -> Operation {
+        let mut op = Operation::new(Method::Get, "/orders/{id}");
+        op.parameters.push(middlebrick_model::Parameter {
+            name: "id".into(),
+            location: middlebrick_model::ParamLocation::Path,
+            required: true,
+            schema: std::sync::Arc::new(middlebrick_model::Schema::of_type(
+                middlebrick_model::SchemaType::Integer,
+            )),
+            example: None,
+        });
+        op.security = secured.map(|s| {
+            if s {
+                vec![SecurityRequirement {
+                    schemes: vec![("bearer".into(), vec![])],
+                }]
+            } else {
+                vec![]
+            }
+        });
+        op
+    }
+
+    async fn run(probe: &FakeProbe, op: &Operation) -> Outcome {
+        let inv = Inventory::empty(SpecVersion::OpenApi30);
+        MissingAuthentication
+            .run(&RunCtx {
+                probe,
+                inventory: &inv,
+                op: Some(op),
+            })
+            .await
+    }
+
+    #[tokio::test]
+    async fn fires_when_declared_security_is_not_enforced() {
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, ORDER),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, ORDER),
+            );
+        let out = run(&probe, &op(Some(true))).await;
+        assert_eq!(out.findings.len(), 1);
+        let f = &out.findings[0];
+        assert_eq!(f.confidence, Confidence::Confirmed);
+        assert_eq!(f.evidence.exchanges[0].identity, ANONYMOUS);
+        assert_eq!(f.path.as_deref(), Some("/orders/{id}"));
+    }
+
+    #[tokio::test]
+    async fn silent_when_anonymous_is_refused_or_gets_an_envelope() {
+        for anon in [
+            response(401, JSON, r#"{"error":"authentication required"}"#),
+            response(
+                200,
+                JSON,
+                r#"{"error":"authentication required","status":401}"#,
+            ),
+            response(
+                200,
+                "text/html",
+                r#"<form><input type="password"></form> please sign in"#,
+            ),
+        ] {
+            let probe = FakeProbe::new()
+                .identity("alice", &["alice"])
+                .on(route(ANONYMOUS, Method::Get, "/orders/1"), anon)
+                .on(
+                    route("alice", Method::Get, "/orders/1"),
+                    response(200, JSON, ORDER),
+                );
+            assert!(run(&probe, &op(Some(true))).await.findings.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn public_data_without_declared_security_or_account_markers_is_silent() {
+        let catalogue = r#"[{"id":1,"name":"mug","price":4.5},{"id":2,"name":"pen","price":1.0}]"#;
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, catalogue),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, catalogue),
+            );
+        assert!(run(&probe, &op(None)).await.findings.is_empty());
+        assert!(MissingAuthentication
+            .plan(
+                &op(Some(false)),
+                PlanCtx {
+                    mode: middlebrick_model::Mode::Safe,
+                    identities: 1
+                }
+            )
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn undeclared_but_account_data_served_anonymously_fires_firm() {
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, ORDER),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, ORDER),
+            );
+        let out = run(&probe, &op(None)).await;
+        assert_eq!(out.findings[0].confidence, Confidence::Firm);
+    }
+
+    #[tokio::test]
+    async fn different_data_for_anonymous_is_not_the_same_answer() {
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(
+                    200,
+                    JSON,
+                    r#"{"id":3,"teaser":"sign in to see more","public":true}"#,
+                ),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, ORDER),
+            );
+        assert!(run(&probe, &op(Some(true))).await.findings.is_empty());
+    }
+}

@@ -1,0 +1,447 @@
+//! `info.verbose-error`: malformed input makes the API return what its database, driver or
+//! runtime said: error texts naming tables and columns, SQLSTATE codes, exception classes,
+//! stack traces, or the Werkzeug interactive debugger.
+//!
+//! Differential: each malformed request is judged against the operation's valid baseline, and a
+//! signature counts only when the baseline does not carry it. The debugger is confirmed by
+//! fetching one of its static assets, which only a live debugger serves.
+//!
+//! What is sent, by mode (malformed input changes nothing, but we still keep to the mode):
+//! - safe: each typed path/query/header/cookie parameter of GET operations set to a value of the
+//!   wrong type; for operations with a JSON body, a body that is not valid JSON.
+//! - active: additionally each JSON body property of POST operations set to the wrong type.
+
+use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
+use crate::probe::{Overrides, ProbeError};
+use crate::signatures::{leaked_identifiers, scan, Leak, LeakKind};
+use async_trait::async_trait;
+use middlebrick_model::{
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Mode, Operation, Owasp,
+    ParamLocation, RequestBody, Schema, SchemaType, Severity, ANONYMOUS,
+};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub struct VerboseError;
+
+/// At most this many malformed requests per operation.
+const MAX_PROBES_PER_OPERATION: usize = 8;
+
+static META: CheckMeta = CheckMeta {
+    id: CheckId::InfoVerboseError,
+    title: "Error answers leak database or runtime internals",
+    description: "Sends input of the wrong type or shape and looks for database error texts \
+        (PostgreSQL, CockroachDB, MySQL, SQLite), SQLSTATE codes, driver exceptions (psycopg, \
+        asyncpg, SQLAlchemy), Python tracebacks or a live Werkzeug debugger in the answer that \
+        the valid request's answer does not carry.",
+    cwe: &[209],
+    owasp: &[Owasp::Api8],
+    severity: Severity::Medium,
+    kind: CheckKind::SafeActive,
+    remediation: "Validate input before it reaches the database, answer malformed input with a \
+        generic 400/422 body, and log the exception server-side instead of returning it.\n\
+        Flask: never run with `debug=True` or `FLASK_DEBUG=1` outside a developer's machine; \
+        register `@app.errorhandler(Exception)` that logs and returns `{\"error\": \"internal error\"}` \
+        with status 500, and convert route parameters with typed converters (`<int:order_id>`).\n\
+        FastAPI: declare parameter types (`order_id: int`) so Pydantic rejects bad input with 422, \
+        and add `@app.exception_handler(Exception)` (or handlers for `asyncpg.PostgresError` / \
+        `sqlalchemy.exc.SQLAlchemyError`) that log and return a generic 500.\n\
+        psycopg/asyncpg/SQLAlchemy: do not put `str(exc)` into responses; exception texts carry \
+        table, column and constraint names and sometimes the statement.",
+};
+
+#[async_trait]
+impl Check for VerboseError {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+
+    fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
+        let mutations = mutations(op, ctx.mode);
+        let mut plan: Vec<Planned> = mutations
+            .iter()
+            .map(|_| Planned {
+                method: op.method,
+                identity: "*",
+                purpose: "malformed input",
+            })
+            .collect();
+        if !plan.is_empty() {
+            plan.push(Planned {
+                method: op.method,
+                identity: "*",
+                purpose: "valid baseline",
+            });
+        }
+        plan
+    }
+
+    async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
+        let Some(op) = ctx.op else {
+            return Outcome::none();
+        };
+        judge(ctx, op).await.unwrap_or_default()
+    }
+}
+
+/// One malformed variant of the valid request.
+#[derive(Debug, Clone, PartialEq)]
+enum Mutation {
+    Param(ParamLocation, String, Value),
+    BodyField(String, Value),
+    InvalidJson,
+}
+
+impl Mutation {
+    fn name(&self) -> String {
+        match self {
+            Mutation::Param(_, name, _) | Mutation::BodyField(name, _) => name.clone(),
+            Mutation::InvalidJson => "(request body)".to_string(),
+        }
+    }
+}
+
+/// A value the schema cannot hold: `None` when any string fits (plain string parameters).
+fn wrong_value(schema: &Schema, in_body: bool) -> Option<Value> {
+    match schema.effective_type() {
+        Some(SchemaType::Integer | SchemaType::Number | SchemaType::Boolean) => {
+            Some(Value::String("mb-x1'".into()))
+        }
+        Some(SchemaType::String) if schema.format.as_deref().is_some_and(is_typed_format) => {
+            Some(Value::String("mb-x1'".into()))
+        }
+        Some(SchemaType::String) if in_body => Some(serde_json::json!({"mb": ["x"]})),
+        Some(SchemaType::Object | SchemaType::Array) if in_body => {
+            Some(Value::String("mb-x1".into()))
+        }
+        _ => None,
+    }
+}
+
+fn is_typed_format(format: &str) -> bool {
+    matches!(
+        format,
+        "uuid" | "date" | "date-time" | "int32" | "int64" | "ipv4" | "ipv6"
+    )
+}
+
+fn has_json_body(op: &Operation) -> Option<&Schema> {
+    op.request_body.as_ref().and_then(|b| {
+        b.content
+            .iter()
+            .find(|(media, _)| media.contains("json"))
+            .map(|(_, s)| s.as_ref())
+    })
+}
+
+fn mutations(op: &Operation, mode: Mode) -> Vec<Mutation> {
+    let mut out = Vec::new();
+    if mode == Mode::Passive {
+        return out;
+    }
+    if op.method == Method::Get {
+        for p in &op.parameters {
+            if let Some(v) = wrong_value(&p.schema, false) {
+                out.push(Mutation::Param(p.location, p.name.clone(), v));
+            }
+        }
+    }
+    if let Some(body) = has_json_body(op) {
+        let writes = matches!(op.method, Method::Post | Method::Put | Method::Patch);
+        if writes {
+            out.push(Mutation::InvalidJson);
+        }
+        if mode == Mode::Active && op.method == Method::Post {
+            for (name, schema) in &body.properties {
+                if schema.read_only {
+                    continue;
+                }
+                if let Some(v) = wrong_value(schema, true) {
+                    out.push(Mutation::BodyField(name.clone(), v));
+                }
+            }
+        }
+    }
+    out.truncate(MAX_PROBES_PER_OPERATION);
+    out
+}
+
+/// The identity to send as: a signed-in one when there is any, so requests get past
+/// authentication to the code that touches the database.
+fn acting_identity(ctx: &RunCtx<'_>) -> String {
+    ctx.probe
+        .identities()
+        .into_iter()
+        .find(|i| !i.admin)
+        .or_else(|| ctx.probe.identities().into_iter().next())
+        .map(|i| i.name)
+        .unwrap_or_else(|| ANONYMOUS.to_string())
+}
+
+fn leaks_of(ex: &Exchange) -> Vec<Leak> {
+    ex.response
+        .as_ref()
+        .map(|r| scan(&r.body.text))
+        .unwrap_or_default()
+}
+
+async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
+    let muts = mutations(op, ctx.probe.mode());
+    if muts.is_empty() {
+        return Ok(Outcome::none());
+    }
+    let identity = acting_identity(ctx);
+    let control = ctx.probe.baseline(op, &identity).await?;
+    let control_leaks = leaks_of(&control);
+    let mut hits: Vec<(Mutation, Exchange, Vec<Leak>)> = Vec::new();
+    for m in muts {
+        let req = match &m {
+            Mutation::Param(loc, name, v) => {
+                ctx.probe
+                    .request(op, &identity, &Overrides::param(*loc, name, v.clone()))
+            }
+            Mutation::BodyField(name, v) => ctx.probe.request(
+                op,
+                &identity,
+                &Overrides::body_field(vec![name.clone()], v.clone()),
+            ),
+            Mutation::InvalidJson => {
+                let mut req = ctx.probe.request(op, &identity, &Overrides::none());
+                req.body = Some(RequestBody::Raw {
+                    content_type: "application/json".into(),
+                    body: "{\"mb\": [1, ".into(),
+                });
+                req
+            }
+        };
+        let ex = ctx.probe.send(req).await?;
+        let new: Vec<Leak> = leaks_of(&ex)
+            .into_iter()
+            .filter(|l| {
+                !control_leaks
+                    .iter()
+                    .any(|c| c.kind == l.kind && c.source == l.source)
+            })
+            .collect();
+        if !new.is_empty() {
+            hits.push((m, ex, new));
+        }
+    }
+    if hits.is_empty() {
+        return Ok(Outcome::none());
+    }
+    let debugger = hits
+        .iter()
+        .any(|(_, _, l)| l.iter().any(|l| l.kind == LeakKind::Debugger));
+    let mut exchanges = vec![control];
+    let mut severity = Severity::Medium;
+    let mut confidence = Confidence::Firm;
+    if debugger {
+        if let Some(proof) = confirm_debugger(ctx, op, &identity, &hits).await? {
+            exchanges.push(proof);
+            severity = Severity::Critical;
+            confidence = Confidence::Confirmed;
+        } else {
+            severity = Severity::High;
+        }
+    }
+    let mut lines = Vec::new();
+    let mut idents = Vec::new();
+    for (m, ex, leaks) in &hits {
+        let what: Vec<String> = leaks
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} ({}): `{}`",
+                    l.kind.describe(),
+                    l.source.name(),
+                    l.excerpt
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "`{}` → HTTP {}: {}",
+            m.name(),
+            ex.status().unwrap_or(0),
+            what.join("; ")
+        ));
+        if let Some(r) = &ex.response {
+            idents.extend(leaked_identifiers(&r.body.text));
+        }
+    }
+    idents.sort();
+    idents.dedup();
+    let mut description = format!(
+        "Malformed input made the API return internals that the valid request's answer does not \
+         carry:\n- {}",
+        lines.join("\n- ")
+    );
+    if !idents.is_empty() {
+        description.push_str(&format!("\nSchema names revealed: {}.", idents.join(", ")));
+    }
+    if severity == Severity::Critical {
+        description.push_str(
+            "\nThe Werkzeug interactive debugger is live: anyone who reaches it can run Python \
+             code on the server.",
+        );
+    }
+    exchanges.extend(hits.iter().map(|(_, ex, _)| ex.clone()));
+    let evidence = Evidence::new(exchanges)
+        .note("first exchange: the valid request (control); then the malformed requests");
+    Ok(Outcome::finding(META.finding(
+        Some(op),
+        "",
+        severity,
+        confidence,
+        description,
+        evidence,
+    )))
+}
+
+/// Asks for the debugger's own script on the same path; only a live debugger serves it.
+async fn confirm_debugger(
+    ctx: &RunCtx<'_>,
+    op: &Operation,
+    identity: &str,
+    hits: &[(Mutation, Exchange, Vec<Leak>)],
+) -> Result<Option<Exchange>, ProbeError> {
+    let Some((m, _, _)) = hits
+        .iter()
+        .find(|(_, _, l)| l.iter().any(|l| l.kind == LeakKind::Debugger))
+    else {
+        return Ok(None);
+    };
+    let base = match m {
+        Mutation::Param(loc, name, v) => {
+            ctx.probe
+                .request(op, identity, &Overrides::param(*loc, name, v.clone()))
+        }
+        _ => ctx.probe.request(op, identity, &Overrides::none()),
+    };
+    let mut req = middlebrick_model::RequestSpec::new(Method::Get, base.path).as_identity(identity);
+    req.query = vec![
+        ("__debugger__".into(), "yes".into()),
+        ("cmd".into(), "resource".into()),
+        ("f".into(), "debugger.js".into()),
+    ];
+    req.operation = Some(op.key());
+    let ex = ctx.probe.send(req).await?;
+    let served = ex.response.as_ref().is_some_and(|r| {
+        r.is_success() && r.body.text.contains("function") && r.body.text.len() > 200
+    });
+    Ok(served.then_some(ex))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeProbe;
+    use crate::similarity::response;
+    use middlebrick_model::{Inventory, Parameter, SpecVersion};
+    use std::sync::Arc;
+
+    fn op() -> Operation {
+        let mut op = Operation::new(Method::Get, "/products");
+        op.parameters.push(Parameter {
+            name: "min_price".into(),
+            location: ParamLocation::Query,
+            required: false,
+            schema: Arc::new(Schema::of_type(SchemaType::Number)),
+            example: None,
+        });
+        op.parameters.push(Parameter {
+            name: "q".into(),
+            location: ParamLocation::Query,
+            required: false,
+            schema: Arc::new(Schema::of_type(SchemaType::String)),
+            example: None,
+        });
+        op
+    }
+
+    async fn run(probe: &FakeProbe, op: &Operation) -> Outcome {
+        let inv = Inventory::empty(SpecVersion::OpenApi30);
+        VerboseError
+            .run(&RunCtx {
+                probe,
+                inventory: &inv,
+                op: Some(op),
+            })
+            .await
+    }
+
+    fn malformed(r: &middlebrick_model::RequestSpec) -> bool {
+        r.query
+            .iter()
+            .any(|(k, v)| k == "min_price" && v.starts_with("mb-x1"))
+    }
+
+    #[tokio::test]
+    async fn database_error_on_malformed_input_fires_and_names_the_table() {
+        let leak = r#"{"error": "psycopg.errors.InvalidTextRepresentation: invalid input syntax for type numeric: \"mb-x1'\"\nLINE 1: SELECT id, name FROM products WHERE price >= 'mb-x1''", "hint": "relation \"products\""}"#;
+        let probe = FakeProbe::new()
+            .on(malformed, response(500, "application/json", leak))
+            .on(|_| true, response(200, "application/json", r#"[{"id":1}]"#));
+        let out = run(&probe, &op()).await;
+        assert_eq!(out.findings.len(), 1);
+        let f = &out.findings[0];
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.description.contains("min_price"));
+        assert!(f.description.contains("products"));
+        // only the typed parameter was mutated, plus the control
+        assert_eq!(probe.sent_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn generic_errors_and_validation_envelopes_are_silent() {
+        for body in [
+            r#"{"error":"invalid request"}"#,
+            r#"{"detail":[{"type":"float_parsing","loc":["query","min_price"],"msg":"Input should be a valid number"}]}"#,
+        ] {
+            let probe = FakeProbe::new()
+                .on(malformed, response(422, "application/json", body))
+                .on(|_| true, response(200, "application/json", r#"[{"id":1}]"#));
+            assert!(run(&probe, &op()).await.findings.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signature_already_in_the_control_is_not_evidence() {
+        let doc = r#"{"faq": "If you see invalid input syntax for type integer, check your id"}"#;
+        let probe = FakeProbe::new().on(|_| true, response(200, "application/json", doc));
+        assert!(run(&probe, &op()).await.findings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn live_debugger_confirmed_by_its_asset_is_critical() {
+        let page = "<!doctype html><title>DataError // Werkzeug Debugger</title> Traceback (most recent call last)";
+        let js = format!("function debuggerInit() {{ {} }}", "x".repeat(300));
+        let probe = FakeProbe::new()
+            .on(
+                |r| r.query.iter().any(|(k, _)| k == "__debugger__"),
+                response(200, "text/javascript", &js),
+            )
+            .on(malformed, response(500, "text/html", page))
+            .on(|_| true, response(200, "application/json", "[]"));
+        let out = run(&probe, &op()).await;
+        assert_eq!(out.findings[0].severity, Severity::Critical);
+        assert_eq!(out.findings[0].confidence, Confidence::Confirmed);
+    }
+
+    #[test]
+    fn safe_mode_never_mutates_write_bodies_field_by_field() {
+        let mut post = Operation::new(Method::Post, "/orders");
+        let mut body = Schema::of_type(SchemaType::Object);
+        body.properties
+            .insert("qty".into(), Arc::new(Schema::of_type(SchemaType::Integer)));
+        post.request_body = Some(middlebrick_model::RequestBodySpec {
+            required: true,
+            content: [("application/json".to_string(), Arc::new(body))]
+                .into_iter()
+                .collect(),
+        });
+        assert_eq!(mutations(&post, Mode::Safe), vec![Mutation::InvalidJson]);
+        assert_eq!(mutations(&post, Mode::Active).len(), 2);
+        assert!(mutations(&post, Mode::Passive).is_empty());
+    }
+}

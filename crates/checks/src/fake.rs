@@ -1,0 +1,146 @@
+//! A scripted [`Probe`] for check tests: answers are looked up by identity, method and path
+//! (plus an optional query substring), and every request is recorded for assertions.
+
+use crate::probe::{IdentityInfo, Overrides, Probe, ProbeError};
+use async_trait::async_trait;
+use middlebrick_model::{
+    BodyRecord, Exchange, Method, Mode, Operation, ParamLocation, RequestRecord, RequestSpec,
+    ResponseRecord,
+};
+use std::sync::Mutex;
+
+type Matcher = Box<dyn Fn(&RequestSpec) -> bool + Send + Sync>;
+
+pub struct FakeProbe {
+    routes: Vec<(Matcher, ResponseRecord)>,
+    pub identities: Vec<IdentityInfo>,
+    pub mode: Mode,
+    pub sent: Mutex<Vec<RequestSpec>>,
+    pub observed: Vec<Exchange>,
+}
+
+impl FakeProbe {
+    pub fn new() -> Self {
+        FakeProbe {
+            routes: Vec::new(),
+            identities: Vec::new(),
+            mode: Mode::Safe,
+            sent: Mutex::new(Vec::new()),
+            observed: Vec::new(),
+        }
+    }
+
+    pub fn identity(mut self, name: &str, markers: &[&str]) -> Self {
+        self.identities.push(IdentityInfo {
+            name: name.into(),
+            markers: markers.iter().map(|m| m.to_string()).collect(),
+            admin: false,
+        });
+        self
+    }
+
+    /// Answers requests for which `matcher` holds; earlier routes win.
+    pub fn on(
+        mut self,
+        matcher: impl Fn(&RequestSpec) -> bool + Send + Sync + 'static,
+        response: ResponseRecord,
+    ) -> Self {
+        self.routes.push((Box::new(matcher), response));
+        self
+    }
+
+    pub fn sent_count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+}
+
+pub fn exchange_for(req: &RequestSpec, response: Option<ResponseRecord>) -> Exchange {
+    let query: Vec<String> = req.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let url = if query.is_empty() {
+        format!("http://127.0.0.1:9{}", req.path)
+    } else {
+        format!("http://127.0.0.1:9{}?{}", req.path, query.join("&"))
+    };
+    Exchange {
+        identity: req.identity.clone(),
+        request: RequestRecord {
+            method: req.method,
+            url,
+            headers: req.headers.clone(),
+            body: req.body.as_ref().map(|b| BodyRecord {
+                text: format!("{b:?}"),
+                size: 0,
+                truncated: false,
+            }),
+        },
+        error: response.is_none().then(|| "no route in fake".to_string()),
+        response,
+        redirects: vec![],
+        elapsed_ms: 1,
+    }
+}
+
+#[async_trait]
+impl Probe for FakeProbe {
+    async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
+        self.sent.lock().unwrap().push(req.clone());
+        let response = self
+            .routes
+            .iter()
+            .find(|(m, _)| m(&req))
+            .map(|(_, r)| r.clone());
+        Ok(exchange_for(&req, response))
+    }
+
+    fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
+        let mut path = op.path.clone();
+        let mut query = Vec::new();
+        for p in &op.parameters {
+            let value = overrides
+                .params
+                .iter()
+                .find(|(l, n, _)| *l == p.location && *n == p.name)
+                .and_then(|(_, _, v)| v.clone())
+                .unwrap_or(serde_json::json!(1));
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            match p.location {
+                ParamLocation::Path => path = path.replace(&format!("{{{}}}", p.name), &text),
+                ParamLocation::Query => query.push((p.name.clone(), text)),
+                _ => {}
+            }
+        }
+        let mut spec = RequestSpec::new(op.method, path).as_identity(identity);
+        spec.query = query;
+        spec.operation = Some(op.key());
+        spec
+    }
+
+    async fn baseline(&self, op: &Operation, identity: &str) -> Result<Exchange, ProbeError> {
+        let req = self.request(op, identity, &Overrides::none());
+        self.send(req).await
+    }
+
+    fn identities(&self) -> Vec<IdentityInfo> {
+        self.identities.clone()
+    }
+
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn observed(&self) -> Vec<Exchange> {
+        self.observed.clone()
+    }
+}
+
+/// Matches a request by identity, method and path.
+pub fn route(
+    identity: &'static str,
+    method: Method,
+    path: &'static str,
+) -> impl Fn(&RequestSpec) -> bool + Send + Sync {
+    move |r: &RequestSpec| r.identity == identity && r.method == method && r.path == path
+}

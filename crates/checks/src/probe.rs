@@ -1,0 +1,85 @@
+//! The seam between checks and the engine.
+
+use async_trait::async_trait;
+use middlebrick_model::{Exchange, Mode, Operation, ParamLocation, RequestSpec};
+use serde_json::Value;
+use std::fmt;
+
+/// Why a probe did not produce an exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeError {
+    /// The scan is stopping (budget, deadline, cancellation, circuit breaker): end quietly.
+    Stopped(String),
+    /// The engine refused the request (the mode forbids the method, it is out of scope, the
+    /// identity is unknown). A check that sees this has a bug or a wrong plan.
+    Refused(String),
+}
+
+impl fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeError::Stopped(why) => write!(f, "scan stopping: {why}"),
+            ProbeError::Refused(why) => write!(f, "request refused: {why}"),
+        }
+    }
+}
+
+/// A signed-in identity as checks see it: a name and what it may be, never its secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityInfo {
+    pub name: String,
+    /// Values that identify this account in answers (username, email, user id), so a check
+    /// can tell that an answer carries this identity's personal data.
+    pub markers: Vec<String>,
+    pub admin: bool,
+}
+
+/// Changes to the valid request the engine would synthesise: a parameter or body property set
+/// to a given value, or dropped.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    pub params: Vec<(ParamLocation, String, Option<Value>)>,
+    /// JSON-body properties by path (`["address", "zip"]`); `None` drops the property.
+    pub body: Vec<(Vec<String>, Option<Value>)>,
+}
+
+impl Overrides {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn param(location: ParamLocation, name: &str, value: Value) -> Self {
+        Overrides {
+            params: vec![(location, name.to_string(), Some(value))],
+            body: Vec::new(),
+        }
+    }
+
+    pub fn body_field(path: Vec<String>, value: Value) -> Self {
+        Overrides {
+            params: Vec::new(),
+            body: vec![(path, Some(value))],
+        }
+    }
+}
+
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// Sends the request with the identity's credentials attached.
+    async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError>;
+
+    /// The valid request for `op` as `identity` (harvested ids preferred), with overrides.
+    fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec;
+
+    /// The answer to the valid request for `op` as `identity`, sent once per scan and shared
+    /// by every check that needs it (the control of most differential checks).
+    async fn baseline(&self, op: &Operation, identity: &str) -> Result<Exchange, ProbeError>;
+
+    /// Signed-in identities, anonymous excluded.
+    fn identities(&self) -> Vec<IdentityInfo>;
+
+    fn mode(&self) -> Mode;
+
+    /// A bounded sample of exchanges the scan has made so far (for API-wide passive checks).
+    fn observed(&self) -> Vec<Exchange>;
+}
