@@ -7,9 +7,16 @@
 //! fetching one of its static assets, which only a live debugger serves.
 //!
 //! What is sent, by mode (malformed input changes nothing, but we still keep to the mode):
-//! - safe: each typed path/query/header/cookie parameter of GET operations set to a value of the
-//!   wrong type; for operations with a JSON body, a body that is not valid JSON.
-//! - active: additionally each JSON body property of POST operations set to the wrong type.
+//! - safe: the path/query/header/cookie parameters of GET operations set to malformed values
+//!   (wrong type, int32 overflow, negative, zero, quotes, NUL, over-long). Safe mode sends no
+//!   POST/PUT/PATCH/DELETE at all, not even malformed ones.
+//! - active: additionally, for POST/PUT/PATCH operations with a JSON body, a body that is not
+//!   valid JSON and each body property set to a malformed value, one at a time. A malformed
+//!   update is meant to be rejected, but on a lax API it may change the signed-in identity's own
+//!   object (a profile): that is why it needs active mode.
+//!
+//! At most 16 malformed requests per operation, every parameter getting its first value before
+//! any gets its second.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::probe::{Overrides, ProbeError};
@@ -25,7 +32,7 @@ use serde_json::Value;
 pub struct VerboseError;
 
 /// At most this many malformed requests per operation.
-const MAX_PROBES_PER_OPERATION: usize = 8;
+const MAX_PROBES_PER_OPERATION: usize = 16;
 
 static META: CheckMeta = CheckMeta {
     id: CheckId::InfoVerboseError,
@@ -101,21 +108,45 @@ impl Mutation {
     }
 }
 
-/// A value the schema cannot hold: `None` when any string fits (plain string parameters).
-fn wrong_value(schema: &Schema, in_body: bool) -> Option<Value> {
+/// Malformed values for a schema, most telling first: the wrong type, then values at or past
+/// the edges a database column has (int32 overflow, negatives, zero), then strings a column or
+/// a query parser chokes on (quotes and spaces, NUL, over-long). None of them is crafted to
+/// inject anything; they are what a careless client sends.
+fn bad_values(schema: &Schema, in_body: bool) -> Vec<Value> {
+    let mut out = Vec::new();
     match schema.effective_type() {
-        Some(SchemaType::Integer | SchemaType::Number | SchemaType::Boolean) => {
-            Some(Value::String("mb-x1'".into()))
+        Some(SchemaType::Integer | SchemaType::Number) => {
+            out.push(Value::String("mb-x1'".into()));
+            out.push(serde_json::json!(2_147_483_648_i64));
+            out.push(serde_json::json!(-1));
+            out.push(serde_json::json!(0));
         }
-        Some(SchemaType::String) if schema.format.as_deref().is_some_and(is_typed_format) => {
-            Some(Value::String("mb-x1'".into()))
+        Some(SchemaType::Boolean) => out.push(Value::String("mb-x1'".into())),
+        Some(SchemaType::String) => {
+            if schema.format.as_deref().is_some_and(is_typed_format) {
+                out.push(Value::String("mb-x1'".into()));
+            }
+            if in_body {
+                out.push(serde_json::json!({"mb": ["x"]}));
+            }
+            if schema.enum_values.is_empty() {
+                out.push(Value::String("mb x1'\"(".into()));
+                out.push(Value::String("mb\u{0}x1".into()));
+                let long = schema
+                    .max_length
+                    .map(|m| m as usize + 1)
+                    .unwrap_or(300)
+                    .min(5_000);
+                out.push(Value::String("m".repeat(long.max(1))));
+            }
         }
-        Some(SchemaType::String) if in_body => Some(serde_json::json!({"mb": ["x"]})),
         Some(SchemaType::Object | SchemaType::Array) if in_body => {
-            Some(Value::String("mb-x1".into()))
+            out.push(Value::String("mb-x1".into()))
         }
-        _ => None,
+        None if !in_body => out.push(Value::String("mb x1'\"(".into())),
+        _ => {}
     }
+    out
 }
 
 fn is_typed_format(format: &str) -> bool {
@@ -134,31 +165,44 @@ fn has_json_body(op: &Operation) -> Option<&Schema> {
     })
 }
 
+/// The malformed requests for an operation, interleaved so that every parameter gets its most
+/// telling value before any gets a second one, and capped.
 fn mutations(op: &Operation, mode: Mode) -> Vec<Mutation> {
-    let mut out = Vec::new();
+    let mut per_target: Vec<Vec<Mutation>> = Vec::new();
     if mode == Mode::Passive {
-        return out;
+        return Vec::new();
     }
     if op.method == Method::Get {
         for p in &op.parameters {
-            if let Some(v) = wrong_value(&p.schema, false) {
-                out.push(Mutation::Param(p.location, p.name.clone(), v));
-            }
+            per_target.push(
+                bad_values(&p.schema, false)
+                    .into_iter()
+                    .map(|v| Mutation::Param(p.location, p.name.clone(), v))
+                    .collect(),
+            );
         }
     }
-    if let Some(body) = has_json_body(op) {
-        let writes = matches!(op.method, Method::Post | Method::Put | Method::Patch);
-        if writes {
-            out.push(Mutation::InvalidJson);
+    let writes = matches!(op.method, Method::Post | Method::Put | Method::Patch);
+    if let Some(body) = has_json_body(op).filter(|_| writes && mode == Mode::Active) {
+        per_target.push(vec![Mutation::InvalidJson]);
+        for (name, schema) in &body.properties {
+            if schema.read_only {
+                continue;
+            }
+            per_target.push(
+                bad_values(schema, true)
+                    .into_iter()
+                    .map(|v| Mutation::BodyField(name.clone(), v))
+                    .collect(),
+            );
         }
-        if mode == Mode::Active && op.method == Method::Post {
-            for (name, schema) in &body.properties {
-                if schema.read_only {
-                    continue;
-                }
-                if let Some(v) = wrong_value(schema, true) {
-                    out.push(Mutation::BodyField(name.clone(), v));
-                }
+    }
+    let mut out = Vec::new();
+    let longest = per_target.iter().map(Vec::len).max().unwrap_or(0);
+    for round in 0..longest {
+        for list in &per_target {
+            if let Some(m) = list.get(round) {
+                out.push(m.clone());
             }
         }
     }
@@ -376,6 +420,24 @@ mod tests {
             .any(|(k, v)| k == "min_price" && v.starts_with("mb-x1"))
     }
 
+    #[test]
+    fn every_parameter_gets_its_first_value_before_any_gets_a_second() {
+        let m = mutations(&op(), Mode::Safe);
+        assert!(matches!(&m[0], Mutation::Param(_, n, v) if n == "min_price" && v == "mb-x1'"));
+        assert!(matches!(&m[1], Mutation::Param(_, n, _) if n == "q"));
+        assert!(m.len() <= MAX_PROBES_PER_OPERATION);
+        let mut choice = Schema::of_type(SchemaType::String);
+        choice.enum_values = vec![Value::String("asc".into())];
+        assert!(
+            bad_values(&choice, false).is_empty(),
+            "an enum string has nothing malformed to send in a query"
+        );
+        assert_eq!(
+            bad_values(&Schema::of_type(SchemaType::Integer), false).len(),
+            4
+        );
+    }
+
     #[tokio::test]
     async fn database_error_on_malformed_input_fires_and_names_the_table() {
         let leak = r#"{"error": "psycopg.errors.InvalidTextRepresentation: invalid input syntax for type numeric: \"mb-x1'\"\nLINE 1: SELECT id, name FROM products WHERE price >= 'mb-x1''", "hint": "relation \"products\""}"#;
@@ -388,8 +450,8 @@ mod tests {
         assert_eq!(f.severity, Severity::Medium);
         assert!(f.description.contains("min_price"));
         assert!(f.description.contains("products"));
-        // only the typed parameter was mutated, plus the control
-        assert_eq!(probe.sent_count(), 2);
+        // the control, then malformed values for both parameters
+        assert!(probe.sent_count() > 2);
     }
 
     #[tokio::test]
@@ -440,8 +502,10 @@ mod tests {
                 .into_iter()
                 .collect(),
         });
-        assert_eq!(mutations(&post, Mode::Safe), vec![Mutation::InvalidJson]);
-        assert_eq!(mutations(&post, Mode::Active).len(), 2);
+        assert!(mutations(&post, Mode::Safe).is_empty());
+        let active = mutations(&post, Mode::Active);
+        assert_eq!(active[0], Mutation::InvalidJson);
+        assert!(matches!(&active[1], Mutation::BodyField(n, v) if n == "qty" && v == "mb-x1'"));
         assert!(mutations(&post, Mode::Passive).is_empty());
     }
 }

@@ -1,0 +1,1 @@
+"""Code shared by the two shop targets: the variant switch, the schema, seeding, password hashing."""

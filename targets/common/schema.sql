@@ -1,0 +1,43 @@
+-- Schema shared by both shop targets. Lengths and CHECKs are real constraints: the secure apps
+-- validate before the database has to refuse anything.
+
+CREATE TABLE users (
+    id            serial PRIMARY KEY,
+    username      varchar(32)  NOT NULL UNIQUE,
+    email         varchar(254) NOT NULL,
+    full_name     varchar(100) NOT NULL DEFAULT '',
+    password_hash text         NOT NULL,
+    role          varchar(16)  NOT NULL DEFAULT 'customer' CHECK (role IN ('customer', 'admin')),
+    created_at    timestamptz  NOT NULL DEFAULT now()
+);
+
+CREATE TABLE products (
+    id          serial PRIMARY KEY,
+    sku         varchar(32)   NOT NULL UNIQUE,
+    name        varchar(120)  NOT NULL,
+    description text          NOT NULL DEFAULT '',
+    price       numeric(10,2) NOT NULL CHECK (price >= 0),
+    stock       integer       NOT NULL CHECK (stock >= 0),
+    search      tsvector GENERATED ALWAYS AS (to_tsvector('english', name || ' ' || description)) STORED
+);
+
+CREATE TABLE orders (
+    id         serial PRIMARY KEY,
+    user_id    integer       NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    product_id integer       NOT NULL REFERENCES products (id),
+    quantity   integer       NOT NULL CHECK (quantity BETWEEN 1 AND 100),
+    unit_price numeric(10,2) NOT NULL,
+    total      numeric(10,2) NOT NULL,
+    status     varchar(16)   NOT NULL DEFAULT 'placed',
+    created_at timestamptz   NOT NULL DEFAULT now()
+);
+CREATE INDEX orders_user_id ON orders (user_id);
+
+CREATE TABLE notes (
+    id         serial PRIMARY KEY,
+    user_id    integer      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    title      varchar(200) NOT NULL,
+    body       text         NOT NULL DEFAULT '',
+    created_at timestamptz  NOT NULL DEFAULT now()
+);
+CREATE INDEX notes_user_id ON notes (user_id);

@@ -1,0 +1,34 @@
+"""The one switch between the vulnerable and the secure build of a target.
+
+Every planted flaw is guarded by `planted("<check id>")`, so `grep -rn planted(` lists them all, and each
+site names the scanner check that should find it (the same id as in the app's groundtruth.toml).
+"""
+
+import os
+
+VARIANTS = ("vulnerable", "secure")
+
+# Check ids a flaw may be planted for. A typo in a guard must fail loudly rather than silently
+# turn a flaw off (or on).
+KNOWN_CHECKS = frozenset(
+    {
+        "auth.missing-authentication",
+        "info.verbose-error",
+        "transport.security-headers",
+    }
+)
+
+
+def current() -> str:
+    value = os.environ.get("MB_VARIANT", "")
+    if value not in VARIANTS:
+        raise RuntimeError(f"MB_VARIANT must be one of {VARIANTS}, got {value!r}")
+    return value
+
+
+def planted(check_id: str) -> bool:
+    """True when the flaw a scanner reports as `check_id` is present at the calling site."""
+    if check_id not in KNOWN_CHECKS:
+        raise ValueError(f"unknown check id {check_id!r}")
+    return current() == "vulnerable"
+

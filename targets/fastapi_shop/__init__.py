@@ -1,0 +1,37 @@
+"""The FastAPI shop: the same catalogue/orders/notes API as the Flask shop, on asyncpg with raw SQL.
+
+The OpenAPI 3.1 document is FastAPI's own, generated from the code; where the vulnerable build's
+code differs (a parameter left as `str`, a body taken as a plain dict), its spec differs the same
+way, as it would in a real project. The variant (MB_VARIANT) is read at import time.
+"""
+
+from fastapi import FastAPI
+
+from common import variant
+from common.variant import planted
+from fastapi_shop import admin, auth, catalogue, db, errors, headers, notes, orders, users
+
+
+def create_app(database_url: str, secret_key: str):
+    variant.current()  # fail fast on a missing or misspelt MB_VARIANT
+    app = FastAPI(
+        title="Shop API",
+        version="1.4.0",
+        description="Catalogue, orders, notes and profile API of the FastAPI shop.",
+        lifespan=db.lifespan,
+        # FLAW info.verbose-error: debug mode makes Starlette answer any unhandled exception with
+        # its traceback (plain text, or an HTML page when the client accepts text/html).
+        debug=planted("info.verbose-error"),
+    )
+    app.state.database_url = database_url
+    app.state.secret_key = secret_key
+    errors.install(app)
+    for module in (auth, catalogue, orders, users, notes, admin):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["meta"], summary="Liveness check")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # Outermost, so the headers are also on responses Starlette's error middleware produces.
+    return headers.SecurityHeaders(app)

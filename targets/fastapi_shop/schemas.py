@@ -1,0 +1,135 @@
+"""Request and response models. Input models that differ between the builds are chosen here."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Body, Path
+from pydantic import BaseModel, Field
+
+from common.variant import planted
+
+INT4_MAX = 2**31 - 1
+USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+EMAIL_PATTERN = r"^[^@\s\x00]{1,64}@[^@\s\x00]{1,188}\.[A-Za-z]{2,24}$"
+NO_NUL = r"^[^\x00]*$"
+
+IdPath = Annotated[int, Path(ge=1, le=INT4_MAX, examples=[1])]
+
+
+class Message(BaseModel):
+    detail: str = Field(examples=["Not authenticated"])
+
+
+class Token(BaseModel):
+    access_token: str = Field(examples=["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"])
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(examples=[3600])
+
+
+class RegisterRequest(BaseModel):
+    username: str = Field(pattern=USERNAME_PATTERN, examples=["carol"])
+    password: str = Field(min_length=8, max_length=128, examples=["Carol-pass-1234"])
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["carol@example.com"])
+
+
+class User(BaseModel):
+    id: int = Field(examples=[1])
+    username: str = Field(examples=["alice"])
+    email: str = Field(examples=["alice@example.com"])
+    full_name: str = Field(examples=["Alice Anderson"])
+    role: Literal["customer", "admin"] = Field(examples=["customer"])
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[User]
+    count: int = Field(examples=[3])
+
+
+class SecureUserUpdate(BaseModel):
+    email: str | None = Field(None, max_length=254, pattern=EMAIL_PATTERN, examples=["alice@example.org"])
+    full_name: str | None = Field(
+        None, min_length=1, max_length=100, pattern=NO_NUL, examples=["Alice A. Anderson"]
+    )
+
+
+if planted("info.verbose-error"):
+    # FLAW info.verbose-error: the profile update takes any JSON object and writes its values as
+    # sent; `{"email": 123}` makes asyncpg raise DataError, returned as a debug traceback.
+    UserUpdateBody = Annotated[
+        dict[str, Any], Body(examples=[{"email": "alice@example.org", "full_name": "Alice A. Anderson"}])
+    ]
+else:
+    UserUpdateBody = SecureUserUpdate
+
+
+class Product(BaseModel):
+    id: int = Field(examples=[1])
+    sku: str = Field(examples=["MUG-001"])
+    name: str = Field(examples=["Ceramic coffee mug"])
+    description: str = Field(examples=["Stoneware mug, 350 ml, dishwasher safe."])
+    price: float = Field(examples=[12.5])
+    stock: int = Field(examples=[120])
+
+
+class ProductList(BaseModel):
+    items: list[Product]
+    count: int = Field(examples=[6])
+
+
+if planted("info.verbose-error"):
+    # FLAW info.verbose-error: no bounds, so a zero or negative quantity violates a CHECK
+    # constraint and an out-of-range product id fails int4 encoding, each answered with a traceback.
+    class NewOrder(BaseModel):
+        product_id: int = Field(examples=[1])
+        quantity: int = Field(examples=[2])
+else:
+    class NewOrder(BaseModel):
+        product_id: int = Field(ge=1, le=INT4_MAX, examples=[1])
+        quantity: int = Field(ge=1, le=100, examples=[2])
+
+
+class Order(BaseModel):
+    id: int = Field(examples=[1])
+    user_id: int = Field(examples=[1])
+    product_id: int = Field(examples=[1])
+    product_name: str = Field(examples=["Ceramic coffee mug"])
+    quantity: int = Field(examples=[2])
+    unit_price: float = Field(examples=[12.5])
+    total: float = Field(examples=[25.0])
+    status: Literal["placed", "shipped"] = Field(examples=["shipped"])
+    created_at: datetime
+
+
+class OrderList(BaseModel):
+    items: list[Order]
+    count: int = Field(examples=[2])
+
+
+if planted("info.verbose-error"):
+    # FLAW info.verbose-error: no length limit and NUL bytes allowed; PostgreSQL rejects a title
+    # over 200 characters (`value too long for type character varying(200)`) or any NUL byte.
+    class NewNote(BaseModel):
+        title: str = Field(examples=["Gift ideas"])
+        body: str = Field("", examples=["Mug for Dad, dotted notebook for Sam."])
+else:
+    class NewNote(BaseModel):
+        title: str = Field(min_length=1, max_length=200, pattern=NO_NUL, examples=["Gift ideas"])
+        body: str = Field(
+            "", max_length=10_000, pattern=NO_NUL, examples=["Mug for Dad, dotted notebook for Sam."]
+        )
+
+
+class Note(BaseModel):
+    id: int = Field(examples=[1])
+    user_id: int = Field(examples=[1])
+    title: str = Field(examples=["Gift ideas"])
+    body: str = Field(examples=["Mug for Dad, dotted notebook for Sam."])
+    created_at: datetime
+
+
+class NoteList(BaseModel):
+    items: list[Note]
+    count: int = Field(examples=[2])
+
+

@@ -1,0 +1,28 @@
+"""The Flask shop: a small catalogue/orders/notes API on PostgreSQL through raw psycopg.
+
+The variant (MB_VARIANT) is read when the modules are imported, because some flaws are a decorator
+left off a view; serve.py sets it before importing this package.
+"""
+
+from flask import Flask
+
+from common import variant
+from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, users
+
+
+def create_app(database_url: str, secret_key: str) -> Flask:
+    variant.current()  # fail fast on a missing or misspelt MB_VARIANT
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key,
+        DATABASE_URL=database_url,
+        TOKEN_TTL_SECONDS=3600,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    db.init_app(app)
+    errors.init_app(app)
+    headers.init_app(app)
+    for module in (docs, auth, products, orders, users, notes, admin):
+        app.register_blueprint(module.bp)
+    return app

@@ -1,0 +1,26 @@
+"""Back-office views for the admin role."""
+
+from flask import Blueprint, jsonify
+
+from flask_shop import db
+from flask_shop.auth import USER_COLUMNS, admin_required, forgotten_in_vulnerable, public_user
+from flask_shop.orders import SELECT as ORDER_SELECT
+from flask_shop.orders import order_json
+
+bp = Blueprint("admin", __name__, url_prefix="/api/admin")
+
+
+@bp.get("/users")
+# FLAW auth.missing-authentication: the vulnerable build forgot @admin_required, so anyone (anonymous
+# or any customer) lists every account.
+@forgotten_in_vulnerable("auth.missing-authentication", admin_required)
+def list_users():
+    rows = db.query(f"SELECT {USER_COLUMNS} FROM users ORDER BY id")
+    return jsonify(items=[public_user(r) for r in rows], count=len(rows))
+
+
+@bp.get("/orders")
+@admin_required
+def list_all_orders():
+    rows = db.query(f"{ORDER_SELECT} ORDER BY o.id")
+    return jsonify(items=[order_json(r) for r in rows], count=len(rows))
