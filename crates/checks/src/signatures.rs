@@ -274,6 +274,9 @@ pub fn scan(text: &str) -> Vec<Leak> {
         })
         .collect();
     leaks.sort_by_key(|l| l.kind);
+    // One leak per kind and source: several patterns often see the same page.
+    let mut seen = std::collections::HashSet::new();
+    leaks.retain(|l| seen.insert((l.kind, l.source)));
     leaks
 }
 
@@ -281,10 +284,22 @@ pub fn scan(text: &str) -> Vec<Leak> {
 fn excerpt(text: &str, start: usize, end: usize) -> String {
     let from = floor_boundary(text, start.saturating_sub(40));
     let to = ceil_boundary(text, (end + 80).min(text.len()));
-    text[from..to]
+    let flat = text[from..to]
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    unescape_html(&flat)
+}
+
+/// Error pages are HTML; their excerpts read better with the common entities decoded.
+fn unescape_html(s: &str) -> String {
+    s.replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 fn floor_boundary(s: &str, mut i: usize) -> usize {

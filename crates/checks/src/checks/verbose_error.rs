@@ -64,7 +64,7 @@ impl Check for VerboseError {
     }
 
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
-        let mutations = mutations(op, ctx.mode);
+        let mutations = mutations(op, ctx.mode, None);
         let mut plan: Vec<Planned> = mutations
             .iter()
             .map(|_| Planned {
@@ -99,7 +99,29 @@ enum Mutation {
     InvalidJson,
 }
 
+/// How many malformed requests the description spells out; the evidence has them all.
+const MAX_DESCRIBED: usize = 3;
+
 impl Mutation {
+    fn value_text(&self) -> String {
+        let text = match self {
+            Mutation::Param(_, _, v) | Mutation::BodyField(_, v) => match v {
+                Value::String(s) => s.replace('\0', "\\0"),
+                other => other.to_string(),
+            },
+            Mutation::InvalidJson => "{\"mb\": [1, ".to_string(),
+        };
+        if text.len() > 40 {
+            format!(
+                "{}… ({} chars)",
+                text.chars().take(20).collect::<String>(),
+                text.len()
+            )
+        } else {
+            text
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             Mutation::Param(_, name, _) | Mutation::BodyField(name, _) => name.clone(),
@@ -156,6 +178,30 @@ fn is_typed_format(format: &str) -> bool {
     )
 }
 
+fn is_identifier(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "id" || n.ends_with("_id") || n == "created_at" || n == "updated_at"
+}
+
+/// For an update whose body the spec leaves free-form (`type: object`, no properties), the
+/// fields of the resource as the GET on the same path returns it are the best guess at what
+/// the update accepts.
+fn read_schema_for<'a>(
+    op: &Operation,
+    inventory: &'a middlebrick_model::Inventory,
+) -> Option<&'a Schema> {
+    if !matches!(op.method, Method::Put | Method::Patch) {
+        return None;
+    }
+    inventory
+        .operations
+        .iter()
+        .find(|o| o.method == Method::Get && o.path == op.path)
+        .and_then(|o| o.success_schema())
+        .map(|s| s.as_ref())
+        .filter(|s| !s.properties.is_empty())
+}
+
 fn has_json_body(op: &Operation) -> Option<&Schema> {
     op.request_body.as_ref().and_then(|b| {
         b.content
@@ -167,7 +213,7 @@ fn has_json_body(op: &Operation) -> Option<&Schema> {
 
 /// The malformed requests for an operation, interleaved so that every parameter gets its most
 /// telling value before any gets a second one, and capped.
-fn mutations(op: &Operation, mode: Mode) -> Vec<Mutation> {
+fn mutations(op: &Operation, mode: Mode, read_schema: Option<&Schema>) -> Vec<Mutation> {
     let mut per_target: Vec<Vec<Mutation>> = Vec::new();
     if mode == Mode::Passive {
         return Vec::new();
@@ -185,7 +231,17 @@ fn mutations(op: &Operation, mode: Mode) -> Vec<Mutation> {
     let writes = matches!(op.method, Method::Post | Method::Put | Method::Patch);
     if let Some(body) = has_json_body(op).filter(|_| writes && mode == Mode::Active) {
         per_target.push(vec![Mutation::InvalidJson]);
-        for (name, schema) in &body.properties {
+        let fields = if body.properties.is_empty() {
+            read_schema
+                .map(|s| &s.properties)
+                .unwrap_or(&body.properties)
+        } else {
+            &body.properties
+        };
+        for (name, schema) in fields {
+            if read_schema.is_some() && body.properties.is_empty() && is_identifier(name) {
+                continue;
+            }
             if schema.read_only {
                 continue;
             }
@@ -230,7 +286,7 @@ fn leaks_of(ex: &Exchange) -> Vec<Leak> {
 }
 
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
-    let muts = mutations(op, ctx.probe.mode());
+    let muts = mutations(op, ctx.probe.mode(), read_schema_for(op, ctx.inventory));
     if muts.is_empty() {
         return Ok(Outcome::none());
     }
@@ -292,8 +348,15 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     let mut lines = Vec::new();
     let mut idents = Vec::new();
     for (m, ex, leaks) in &hits {
+        if let Some(r) = &ex.response {
+            idents.extend(leaked_identifiers(&r.body.text));
+        }
+        if lines.len() >= MAX_DESCRIBED {
+            continue;
+        }
         let what: Vec<String> = leaks
             .iter()
+            .take(3)
             .map(|l| {
                 format!(
                     "{} ({}): `{}`",
@@ -304,14 +367,18 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
             })
             .collect();
         lines.push(format!(
-            "`{}` → HTTP {}: {}",
+            "`{}` = `{}` → HTTP {}: {}",
             m.name(),
+            m.value_text(),
             ex.status().unwrap_or(0),
             what.join("; ")
         ));
-        if let Some(r) = &ex.response {
-            idents.extend(leaked_identifiers(&r.body.text));
-        }
+    }
+    if hits.len() > lines.len() {
+        lines.push(format!(
+            "… and {} more malformed requests with leaks (see the evidence)",
+            hits.len() - lines.len()
+        ));
     }
     idents.sort();
     idents.dedup();
@@ -421,8 +488,44 @@ mod tests {
     }
 
     #[test]
+    fn free_form_updates_borrow_the_fields_of_the_resource_read() {
+        let mut patch = Operation::new(Method::Patch, "/me");
+        patch.request_body = Some(middlebrick_model::RequestBodySpec {
+            required: true,
+            content: [(
+                "application/json".to_string(),
+                Arc::new(Schema::of_type(SchemaType::Object)),
+            )]
+            .into_iter()
+            .collect(),
+        });
+        let mut read = Schema::of_type(SchemaType::Object);
+        read.properties
+            .insert("id".into(), Arc::new(Schema::of_type(SchemaType::Integer)));
+        read.properties.insert(
+            "email".into(),
+            Arc::new(Schema::of_type(SchemaType::String)),
+        );
+        let mut get = Operation::new(Method::Get, "/me");
+        get.responses.push(middlebrick_model::ResponseSpec {
+            status: "200".into(),
+            media_type: Some("application/json".into()),
+            schema: Some(Arc::new(read)),
+        });
+        let mut inv = Inventory::empty(SpecVersion::OpenApi31);
+        inv.operations = vec![get, patch.clone()];
+        let m = mutations(&patch, Mode::Active, read_schema_for(&patch, &inv));
+        assert!(m
+            .iter()
+            .any(|m| matches!(m, Mutation::BodyField(n, _) if n == "email")));
+        assert!(!m
+            .iter()
+            .any(|m| matches!(m, Mutation::BodyField(n, _) if n == "id")));
+    }
+
+    #[test]
     fn every_parameter_gets_its_first_value_before_any_gets_a_second() {
-        let m = mutations(&op(), Mode::Safe);
+        let m = mutations(&op(), Mode::Safe, None);
         assert!(matches!(&m[0], Mutation::Param(_, n, v) if n == "min_price" && v == "mb-x1'"));
         assert!(matches!(&m[1], Mutation::Param(_, n, _) if n == "q"));
         assert!(m.len() <= MAX_PROBES_PER_OPERATION);
@@ -502,10 +605,10 @@ mod tests {
                 .into_iter()
                 .collect(),
         });
-        assert!(mutations(&post, Mode::Safe).is_empty());
-        let active = mutations(&post, Mode::Active);
+        assert!(mutations(&post, Mode::Safe, None).is_empty());
+        let active = mutations(&post, Mode::Active, None);
         assert_eq!(active[0], Mutation::InvalidJson);
         assert!(matches!(&active[1], Mutation::BodyField(n, v) if n == "qty" && v == "mb-x1'"));
-        assert!(mutations(&post, Mode::Passive).is_empty());
+        assert!(mutations(&post, Mode::Passive, None).is_empty());
     }
 }

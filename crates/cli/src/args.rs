@@ -1,0 +1,141 @@
+//! The command line, as the user wrote it. `config.rs` resolves it (with the config file) into
+//! the engine's validated `ScanConfig`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use middlebrick_http::TransportConfig;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "middlebrick",
+    version,
+    about = "Black-box API security scanner: every finding comes with the exchanges that prove it.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan a running API.
+    Scan(Box<ScanArgs>),
+    /// List the check catalogue: id, title, CWE, OWASP API 2023, severity, kind.
+    Checks(ChecksArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Only GET/HEAD/OPTIONS requests the spec lists; only passive checks.
+    Passive,
+    /// Adds probes that change nothing: malformed input, missing credentials, other identities on reads; plus sign-in.
+    Safe,
+    /// May send state-changing requests, only to objects the scanner created (DELETE also needs --allow-delete).
+    Active,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The API's base URL, e.g. http://127.0.0.1:5000
+    pub url: String,
+
+    /// OpenAPI 2.0/3.0/3.1 description (file or URL). Without it, middlebrick looks at the usual places, then crawls.
+    #[arg(long, value_name = "FILE|URL")]
+    pub spec: Option<String>,
+
+    /// Configuration file (TOML: identities, limits, checks). Read only when given, or from MIDDLEBRICK_CONFIG.
+    #[arg(long, value_name = "FILE", env = "MIDDLEBRICK_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// How far the scan may go.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub mode: Option<ModeArg>,
+
+    /// Allow DELETE requests (on objects the scanner created) in active mode.
+    #[arg(long)]
+    pub allow_delete: bool,
+
+    /// Print the plan (operations x checks x methods) and send nothing but the spec discovery requests.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// A header for a quick single identity, as in curl: -H 'Authorization: Bearer …'. Repeatable.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// A cookie for that identity: --cookie 'session=…'. Repeatable.
+    #[arg(long = "cookie", value_name = "NAME=VALUE")]
+    pub cookies: Vec<String>,
+
+    /// Output format; repeatable, paired in order with -o.
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    pub formats: Vec<String>,
+
+    /// Output file for the format in the same position; formats without one go to stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub outputs: Vec<PathBuf>,
+
+    /// Exit with code 1 when a finding at or above this severity is reported (critical, high, medium, low, info).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+
+    /// Only these checks (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub checks: Vec<String>,
+
+    /// Skip these checks (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub skip_checks: Vec<String>,
+
+    /// Another host that is in scope besides the target's origin (host or host:port). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    /// Show evidence and remediation in the terminal output.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LimitArgs {
+    #[arg(long, value_name = "N", help = format!("Requests in flight at once [default: {}]", TransportConfig::default().concurrency))]
+    pub concurrency: Option<usize>,
+
+    #[arg(long, value_name = "PER_SECOND", help = format!("Requests per second per host; 0 = unlimited [default: {}]", TransportConfig::default().rate_per_host.unwrap_or(0.0)))]
+    pub rate: Option<f64>,
+
+    #[arg(long, value_name = "SECONDS", help = format!("Total time per request [default: {}]", TransportConfig::default().request_timeout.as_secs()))]
+    pub timeout: Option<u64>,
+
+    #[arg(long, value_name = "SECONDS", help = format!("Connect timeout [default: {}]", TransportConfig::default().connect_timeout.as_secs()))]
+    pub connect_timeout: Option<u64>,
+
+    #[arg(long, value_name = "N", help = format!("Maximum requests for the whole scan [default: {}]", TransportConfig::default().budget.unwrap_or(0)))]
+    pub budget: Option<u64>,
+
+    #[arg(long, value_name = "SECONDS", help = format!("Maximum scan duration [default: {}]", TransportConfig::default().max_duration.map(|d| d.as_secs()).unwrap_or(0)))]
+    pub max_duration: Option<u64>,
+
+    #[arg(long, value_name = "BYTES", help = format!("Bytes read per response; the rest is not read [default: {}]", TransportConfig::default().max_response_bytes))]
+    pub max_response_bytes: Option<usize>,
+
+    /// Accept invalid TLS certificates (self-signed test servers only).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksArgs {
+    /// terminal or json
+    #[arg(short = 'f', long = "format", default_value = "terminal")]
+    pub format: String,
+}

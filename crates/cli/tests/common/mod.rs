@@ -1,0 +1,221 @@
+//! Test harness for black-box tests: prepares and starts the real target apps (Flask, FastAPI
+//! on PostgreSQL) on free loopback ports, runs the real `middlebrick` binary, and reads the
+//! ground-truth manifests.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+}
+
+/// Runs `targets/setup.sh` once per test process (it is idempotent and quick when up to date).
+/// Returns false, after saying why, when the targets cannot be prepared here; fails under CI.
+pub fn targets_ready() -> bool {
+    static READY: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = READY.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("targets/setup.sh"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| format!("could not run targets/setup.sh: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "targets/setup.sh failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    match result {
+        Ok(()) => true,
+        Err(why) => {
+            if in_ci() {
+                panic!("{why}");
+            }
+            eprintln!("target tests not run: {why}");
+            false
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A running target app; stopped (SIGTERM, so it drops its database) when dropped.
+pub struct Target {
+    child: Child,
+    pub url: String,
+    pub app: &'static str,
+    pub variant: &'static str,
+}
+
+impl Target {
+    pub fn start(app: &'static str, variant: &'static str) -> Target {
+        let root = repo_root();
+        let mut last_err = String::new();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let log = std::env::temp_dir().join(format!("mb-target-{app}-{variant}-{port}.log"));
+            let log_file = std::fs::File::create(&log).expect("log file");
+            let child = Command::new(root.join("targets/.venv/bin/python"))
+                .arg(root.join("targets/serve.py"))
+                .args([app, variant, "--port", &port.to_string()])
+                .current_dir(&root)
+                .stdout(log_file.try_clone().expect("log"))
+                .stderr(log_file)
+                .spawn()
+                .expect("start target");
+            let mut target = Target {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                app,
+                variant,
+            };
+            if target.wait_ready(Duration::from_secs(40)) {
+                return target;
+            }
+            last_err = std::fs::read_to_string(&log).unwrap_or_default();
+        }
+        panic!("{app} {variant} did not become ready:\n{last_err}");
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> bool {
+        let start = Instant::now();
+        let addr = self.url.trim_start_matches("http://").to_string();
+        while start.elapsed() < limit {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let req =
+                    format!("GET /health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+                if s.write_all(req.as_bytes()).is_ok() {
+                    let mut buf = String::new();
+                    let _ = s.read_to_string(&mut buf);
+                    if buf.starts_with("HTTP/1.1 200") || buf.starts_with("HTTP/1.0 200") {
+                        return true;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        false
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_middlebrick"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("MIDDLEBRICK_CONFIG")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run middlebrick")
+}
+
+/// The identities every target seeds (see targets/README.md).
+pub const IDENTITIES: &str = r#"
+[[identity]]
+name = "alice"
+username = "alice"
+password = "Alice-pass-1234"
+
+[[identity]]
+name = "bob"
+username = "bob"
+password = "Bob-pass-1234"
+"#;
+
+pub fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("middlebrick.toml");
+    std::fs::write(&path, format!("{extra}\n{IDENTITIES}")).expect("write config");
+    path
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct GroundTruth {
+    #[serde(default, rename = "flaw")]
+    pub flaws: Vec<Flaw>,
+    #[serde(default, rename = "public")]
+    pub public: Vec<Public>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Flaw {
+    pub check: String,
+    pub method: String,
+    pub path: String,
+    pub variants: Vec<String>,
+    #[serde(default)]
+    pub note: String,
+    /// The lowest mode in which the scanner is expected to find it (default: safe).
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Public {
+    pub method: String,
+    pub path: String,
+}
+
+pub fn ground_truth(app: &str) -> GroundTruth {
+    let dir = match app {
+        "flask" => "flask_shop",
+        "fastapi" => "fastapi_shop",
+        other => panic!("unknown app {other}"),
+    };
+    let text = std::fs::read_to_string(
+        repo_root()
+            .join("targets")
+            .join(dir)
+            .join("groundtruth.toml"),
+    )
+    .expect("ground truth");
+    toml::from_str(&text).expect("ground truth parses")
+}

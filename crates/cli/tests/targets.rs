@@ -1,0 +1,198 @@
+//! Every check proven both ways on the real targets: each flaw planted in a vulnerable app
+//! (targets/*/groundtruth.toml) must be found, and the secure twin must get nothing of medium
+//! or higher; public-by-design operations never get medium or higher in either.
+
+mod common;
+
+use common::{ground_truth, run, targets_ready, write_config, Target};
+use serde_json::Value;
+
+struct Scan {
+    report: Value,
+    code: i32,
+    stderr: String,
+}
+
+fn scan(target: &Target, mode: &str) -> Scan {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), "");
+    let out_path = dir.path().join("report.json");
+    let out = run(&[
+        "scan",
+        &target.url,
+        "--config",
+        config.to_str().unwrap(),
+        "--mode",
+        mode,
+        "--format",
+        "json",
+        "-o",
+        out_path.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let text = std::fs::read_to_string(&out_path)
+        .unwrap_or_else(|_| panic!("no report; stderr:\n{stderr}"));
+    let report: Value = serde_json::from_str(&text).expect("report is JSON");
+    Scan {
+        report,
+        code: out.status.code().unwrap_or(-1),
+        stderr,
+    }
+}
+
+fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"].as_array().expect("findings array")
+}
+
+fn summary(report: &Value) -> String {
+    findings(report)
+        .iter()
+        .map(|f| {
+            format!(
+                "  {} {} {} {} ({})",
+                f["severity"].as_str().unwrap_or(""),
+                f["check"].as_str().unwrap_or(""),
+                f["method"].as_str().unwrap_or("*"),
+                f["path"].as_str().unwrap_or("*"),
+                f["confidence"].as_str().unwrap_or("")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn matches(f: &Value, check: &str, method: &str, path: &str) -> bool {
+    if f["check"] != check {
+        return false;
+    }
+    if path == "*" {
+        return true;
+    }
+    f["method"] == method && f["path"] == path
+}
+
+fn is_medium_or_higher(f: &Value) -> bool {
+    matches!(f["severity"].as_str(), Some("medium" | "high" | "critical"))
+}
+
+fn print_figures(label: &str, s: &Scan) {
+    eprintln!(
+        "FIGURES {label}: requests_sent={} duration_ms={} findings={} score={} grade={} operations={} reached={}",
+        s.report["requests_sent"],
+        s.report["duration_ms"],
+        findings(&s.report).len(),
+        s.report["score"],
+        s.report["grade"],
+        s.report["coverage"]["operations"],
+        s.report["coverage"]["operations_reached"]
+    );
+}
+
+fn recall(app: &'static str) {
+    if !targets_ready() {
+        return;
+    }
+    let target = Target::start(app, "vulnerable");
+    let s = scan(&target, "active");
+    print_figures(&format!("{app} vulnerable (active)"), &s);
+    assert_eq!(
+        s.report["identities"],
+        serde_json::json!(["alice", "bob"]),
+        "both identities signed in; stderr:\n{}\nreport diagnostics: {}",
+        s.stderr,
+        s.report["diagnostics"]
+    );
+    let truth = ground_truth(app);
+    let mut missed = Vec::new();
+    let mut planted = 0;
+    for flaw in truth
+        .flaws
+        .iter()
+        .filter(|f| f.variants.iter().any(|v| v == "vulnerable"))
+    {
+        planted += 1;
+        if !findings(&s.report)
+            .iter()
+            .any(|f| matches(f, &flaw.check, &flaw.method, &flaw.path))
+        {
+            missed.push(format!(
+                "{} {} {} — {}",
+                flaw.check, flaw.method, flaw.path, flaw.note
+            ));
+        }
+    }
+    eprintln!(
+        "RECALL {app}: {}/{} planted flaws found",
+        planted - missed.len(),
+        planted
+    );
+    assert!(
+        missed.is_empty(),
+        "missed on {app} vulnerable:\n{}\nfindings:\n{}",
+        missed.join("\n"),
+        summary(&s.report)
+    );
+    for f in findings(&s.report) {
+        assert!(
+            !f["evidence"]["exchanges"].as_array().unwrap().is_empty(),
+            "finding without evidence: {f}"
+        );
+    }
+    assert_public_untouched(app, &s.report);
+}
+
+fn silence(app: &'static str) {
+    if !targets_ready() {
+        return;
+    }
+    let target = Target::start(app, "secure");
+    let s = scan(&target, "active");
+    print_figures(&format!("{app} secure (active)"), &s);
+    assert_eq!(s.code, 0, "a clean scan exits 0; stderr:\n{}", s.stderr);
+    let loud: Vec<&Value> = findings(&s.report)
+        .iter()
+        .filter(|f| is_medium_or_higher(f))
+        .collect();
+    assert!(
+        loud.is_empty(),
+        "medium+ findings on {app} secure:\n{}",
+        summary(&s.report)
+    );
+    assert_public_untouched(app, &s.report);
+}
+
+fn assert_public_untouched(app: &str, report: &Value) {
+    for p in ground_truth(app).public {
+        for f in findings(report) {
+            assert!(
+                !(f["method"] == p.method.as_str()
+                    && f["path"] == p.path.as_str()
+                    && is_medium_or_higher(f)),
+                "public operation {} {} flagged: {f}",
+                p.method,
+                p.path
+            );
+        }
+    }
+}
+
+#[test]
+fn flask_vulnerable_every_planted_flaw_is_found() {
+    recall("flask");
+}
+
+#[test]
+fn fastapi_vulnerable_every_planted_flaw_is_found() {
+    recall("fastapi");
+}
+
+#[test]
+fn flask_secure_twin_gets_nothing_medium_or_higher() {
+    silence("flask");
+}
+
+#[test]
+fn fastapi_secure_twin_gets_nothing_medium_or_higher() {
+    silence("fastapi");
+}

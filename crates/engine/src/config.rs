@@ -1,0 +1,105 @@
+//! The validated scan configuration: what the front end resolved from flags, files and the
+//! environment. It holds no live clients; the engine builds those when the scan starts.
+
+use middlebrick_http::TransportConfig;
+use middlebrick_model::{CheckId, Method, Mode};
+use std::path::PathBuf;
+use url::Url;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecSource {
+    File(PathBuf),
+    Url(Url),
+    /// Look for it at well-known places on the target; crawl when there is none.
+    Discover,
+}
+
+/// How an identity signs in with a username and password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginConfig {
+    pub username: String,
+    pub password: String,
+    /// The sign-in operation; found in the spec when not given.
+    pub operation: Option<(Method, String)>,
+    /// Where the token is in the JSON answer (`access_token`, `data.token`); found when not given.
+    pub token_field: Option<String>,
+    /// Body property names; found from the operation's schema when not given.
+    pub username_field: Option<String>,
+    pub password_field: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityConfig {
+    pub name: String,
+    pub headers: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
+    pub login: Option<LoginConfig>,
+    /// An identity with administrator rights (used by authorization checks).
+    pub admin: bool,
+}
+
+impl IdentityConfig {
+    /// Every secret this identity carries, for redaction.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.headers.iter().map(|(_, v)| v.clone()).collect();
+        for (_, v) in &self.headers {
+            if let Some((_, token)) = v.split_once(' ') {
+                out.push(token.to_string());
+            }
+        }
+        out.extend(self.cookies.iter().map(|(_, v)| v.clone()));
+        if let Some(l) = &self.login {
+            out.push(l.password.clone());
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub target: Url,
+    pub spec: SpecSource,
+    pub mode: Mode,
+    /// DELETE requests need this on top of `--mode active`.
+    pub allow_delete: bool,
+    pub identities: Vec<IdentityConfig>,
+    pub transport: TransportConfig,
+    /// Only these checks (all when empty).
+    pub only_checks: Vec<CheckId>,
+    pub skip_checks: Vec<CheckId>,
+    /// Pages a crawl may fetch when there is no spec.
+    pub crawl_limit: usize,
+}
+
+impl ScanConfig {
+    pub fn new(target: Url, transport: TransportConfig) -> Self {
+        ScanConfig {
+            target,
+            spec: SpecSource::Discover,
+            mode: Mode::Safe,
+            allow_delete: false,
+            identities: Vec::new(),
+            transport,
+            only_checks: Vec::new(),
+            skip_checks: Vec::new(),
+            crawl_limit: 60,
+        }
+    }
+
+    pub fn check_enabled(&self, id: CheckId) -> bool {
+        (self.only_checks.is_empty() || self.only_checks.contains(&id))
+            && !self.skip_checks.contains(&id)
+    }
+
+    /// The method gate every request passes: safe methods always; POST/PUT/PATCH only in
+    /// active mode; DELETE only in active mode with `allow_delete`.
+    pub fn method_allowed(&self, method: Method) -> bool {
+        if method.is_safe() {
+            return true;
+        }
+        match self.mode {
+            Mode::Active => method != Method::Delete || self.allow_delete,
+            _ => false,
+        }
+    }
+}

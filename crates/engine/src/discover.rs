@@ -1,0 +1,300 @@
+//! Finding the operations when no spec was given: the well-known places where frameworks
+//! publish their description (FastAPI `/openapi.json`, Flasgger `/apispec_1.json`, Spring
+//! `/v3/api-docs`, …), the spec URL inside Swagger UI and ReDoc pages, and failing both, a
+//! bounded crawl of links found in answers plus a short list of common API paths. A crawl's
+//! coverage is partial and the report says so.
+
+use middlebrick_http::{Outgoing, Transport};
+use middlebrick_model::{
+    Diagnostic, Exchange, Inventory, Method, Operation, SpecVersion, ANONYMOUS,
+};
+use middlebrick_spec::discover::{looks_like_spec, spec_urls_in_html, WELL_KNOWN_SPEC_PATHS};
+use std::collections::{HashSet, VecDeque};
+use url::Url;
+
+/// Pages that often embed Swagger UI or ReDoc.
+const DOC_PAGES: &[&str] = &[
+    "/docs",
+    "/apidocs/",
+    "/swagger-ui/",
+    "/swagger-ui.html",
+    "/redoc",
+    "/api/docs",
+    "/",
+];
+
+/// Where a crawl starts besides the target itself.
+const COMMON_PATHS: &[&str] = &[
+    "/api",
+    "/api/v1",
+    "/api/v2",
+    "/v1",
+    "/v2",
+    "/health",
+    "/healthz",
+    "/status",
+    "/version",
+    "/api/health",
+    "/api/status",
+    "/users",
+    "/api/users",
+    "/me",
+    "/api/me",
+    "/items",
+    "/api/items",
+    "/products",
+    "/api/products",
+    "/orders",
+    "/api/orders",
+    "/accounts",
+    "/api/accounts",
+];
+
+pub fn get(url: Url) -> Outgoing {
+    Outgoing {
+        method: Method::Get,
+        url,
+        headers: vec![(
+            "Accept".into(),
+            "application/json, application/yaml, text/html;q=0.5, */*;q=0.1".into(),
+        )],
+        credentials: Vec::new(),
+        body: None,
+        identity: ANONYMOUS.into(),
+        follow_redirects: true,
+    }
+}
+
+/// Candidate spec URLs: the target itself, well-known paths under the target's path and under
+/// the origin root, without duplicates, in that order.
+fn candidates(target: &Url) -> Vec<Url> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut push = |u: Url, out: &mut Vec<Url>| {
+        if seen.insert(u.to_string()) {
+            out.push(u);
+        }
+    };
+    let prefix = target.path().trim_end_matches('/').to_string();
+    if !prefix.is_empty() {
+        push(target.clone(), &mut out);
+    }
+    for base in [prefix.as_str(), ""] {
+        for p in WELL_KNOWN_SPEC_PATHS {
+            let mut u = target.clone();
+            u.set_path(&format!("{base}{p}"));
+            u.set_query(None);
+            push(u, &mut out);
+        }
+        if prefix.is_empty() {
+            break;
+        }
+    }
+    out
+}
+
+/// The spec found on the target, with the URL it came from and the exchanges tried.
+pub async fn find_spec(
+    spec_transport: &Transport,
+    target: &Url,
+) -> (Option<(Inventory, String)>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    for url in candidates(target) {
+        let Ok(ex) = spec_transport.send(get(url.clone())).await else {
+            break;
+        };
+        if let Some(inv) = as_spec(&ex, &url, &mut diagnostics) {
+            return (Some((inv, url.to_string())), diagnostics);
+        }
+    }
+    for page in DOC_PAGES {
+        let Ok(mut url) = target.join(page) else {
+            continue;
+        };
+        url.set_query(None);
+        let Ok(ex) = spec_transport.send(get(url.clone())).await else {
+            break;
+        };
+        let Some(resp) = ex.response.as_ref().filter(|r| r.is_success()) else {
+            continue;
+        };
+        for found in spec_urls_in_html(&resp.body.text) {
+            let Ok(spec_url) = url.join(&found) else {
+                continue;
+            };
+            if !spec_transport.in_scope(&spec_url) {
+                diagnostics.push(Diagnostic::warning(
+                    "discovery.out-of-scope-spec",
+                    format!("{url} points to a spec at {spec_url}, outside the scan's scope; not fetched"),
+                ));
+                continue;
+            }
+            if let Ok(ex) = spec_transport.send(get(spec_url.clone())).await {
+                if let Some(inv) = as_spec(&ex, &spec_url, &mut diagnostics) {
+                    return (Some((inv, spec_url.to_string())), diagnostics);
+                }
+            }
+        }
+    }
+    (None, diagnostics)
+}
+
+fn as_spec(ex: &Exchange, url: &Url, diagnostics: &mut Vec<Diagnostic>) -> Option<Inventory> {
+    let resp = ex.response.as_ref().filter(|r| r.is_success())?;
+    if resp.body.truncated || !looks_like_spec(resp.body.text.as_bytes()) {
+        return None;
+    }
+    match middlebrick_spec::load_bytes(resp.body.text.as_bytes(), url.as_str()) {
+        Ok(inv) => Some(inv),
+        Err(e) => {
+            diagnostics.push(Diagnostic::warning(
+                "discovery.unusable-spec",
+                format!("{url} looks like an API description but could not be used: {e}"),
+            ));
+            None
+        }
+    }
+}
+
+/// Crawls from the target and the common paths, following links in answers, and turns every
+/// path that answered (2xx, 401, 403, 405) into a GET operation.
+pub async fn crawl(transport: &Transport, target: &Url, limit: usize) -> Inventory {
+    let mut inv = Inventory::empty(SpecVersion::Crawled);
+    let mut queue: VecDeque<Url> = VecDeque::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut enqueue = |u: Url, queue: &mut VecDeque<Url>| {
+        let key = u.path().trim_end_matches('/').to_string();
+        if seen.insert(key) {
+            queue.push_back(u);
+        }
+    };
+    enqueue(target.clone(), &mut queue);
+    let prefix = target.path().trim_end_matches('/').to_string();
+    for p in COMMON_PATHS {
+        let mut u = target.clone();
+        u.set_path(&format!("{prefix}{p}"));
+        enqueue(u, &mut queue);
+    }
+    let mut fetched = 0;
+    while let Some(url) = queue.pop_front() {
+        if fetched >= limit {
+            break;
+        }
+        fetched += 1;
+        let Ok(ex) = transport.send(get(url.clone())).await else {
+            break;
+        };
+        let Some(resp) = ex.response.as_ref() else {
+            continue;
+        };
+        if matches!(resp.status, 200..=299 | 401 | 403 | 405) {
+            let path = url.path().to_string();
+            let rel = path
+                .strip_prefix(&prefix)
+                .filter(|p| p.starts_with('/'))
+                .unwrap_or(&path);
+            let mut op = Operation::new(Method::Get, rel.to_string());
+            op.source = Some(format!("crawl:{url}"));
+            inv.operations.push(op);
+        }
+        if resp.is_success() {
+            for link in links_in(&resp.body.text) {
+                if let Ok(u) = url.join(&link) {
+                    if transport.in_scope(&u) && u.path().starts_with(&prefix) {
+                        let mut u = u;
+                        u.set_query(None);
+                        u.set_fragment(None);
+                        enqueue(u, &mut queue);
+                    }
+                }
+            }
+        }
+    }
+    inv.diagnostics.push(Diagnostic::warning(
+        "discovery.crawled",
+        format!(
+            "no OpenAPI description was found; {} operations were found by crawling {} pages, so coverage is partial",
+            inv.operations.len(),
+            fetched
+        ),
+    ).hint("pass --spec with the API's OpenAPI description for full coverage"));
+    inv
+}
+
+/// Paths and same-site URLs in a JSON or HTML answer: JSON strings that look like paths or
+/// URLs, and `href`/`src` attributes.
+fn links_in(body: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        collect_json_links(&v, &mut out, &mut 2_000);
+    } else {
+        for attr in ["href=\"", "src=\"", "href='", "src='"] {
+            let quote = attr.chars().last().unwrap_or('"');
+            for part in body.split(attr).skip(1) {
+                if let Some(link) = part.split(quote).next() {
+                    if link.starts_with('/') || link.starts_with("http") {
+                        out.push(link.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out.truncate(200);
+    out
+}
+
+fn collect_json_links(v: &serde_json::Value, out: &mut Vec<String>, budget: &mut usize) {
+    if *budget == 0 {
+        return;
+    }
+    *budget -= 1;
+    match v {
+        serde_json::Value::String(s) => {
+            let path_like =
+                s.starts_with('/') && !s.starts_with("//") && !s.contains(' ') && s.len() < 200;
+            let url_like =
+                (s.starts_with("http://") || s.starts_with("https://")) && !s.contains(' ');
+            if path_like || url_like {
+                out.push(s.clone());
+            }
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .for_each(|i| collect_json_links(i, out, budget)),
+        serde_json::Value::Object(map) => map
+            .values()
+            .for_each(|i| collect_json_links(i, out, budget)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_cover_target_prefix_and_root_without_duplicates() {
+        let c = candidates(&Url::parse("http://127.0.0.1:5000/api").unwrap());
+        assert_eq!(c[0].as_str(), "http://127.0.0.1:5000/api");
+        assert!(c
+            .iter()
+            .any(|u| u.as_str() == "http://127.0.0.1:5000/api/openapi.json"));
+        assert!(c
+            .iter()
+            .any(|u| u.as_str() == "http://127.0.0.1:5000/openapi.json"));
+        let unique: HashSet<_> = c.iter().map(|u| u.to_string()).collect();
+        assert_eq!(unique.len(), c.len());
+    }
+
+    #[test]
+    fn links_come_from_json_strings_and_html_attributes() {
+        let json = r#"{"links": {"self": "/api/orders/1", "next": "http://h/api/orders?page=2"}, "note": "a / b"}"#;
+        assert_eq!(
+            links_in(json),
+            vec!["/api/orders/1", "http://h/api/orders?page=2"]
+        );
+        let html =
+            r#"<a href="/docs">d</a><script src='/static/x.js'></script><a href="mailto:x">"#;
+        assert_eq!(links_in(html), vec!["/docs", "/static/x.js"]);
+    }
+}

@@ -1,0 +1,161 @@
+//! The plan: which checks run on which operation with which methods, decided before anything
+//! is sent. `--dry-run` prints it; the run follows it.
+
+use crate::config::ScanConfig;
+use middlebrick_checks::{Check, PlanCtx, Planned, Scope, CHECKS};
+use middlebrick_model::{CheckId, Inventory, Method, Operation};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone)]
+pub struct PlanEntry {
+    pub operation: usize,
+    pub check: CheckId,
+    pub requests: Vec<Planned>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Operations whose valid request is sent during warm-up (GET operations).
+    pub warm_up: Vec<usize>,
+    pub entries: Vec<PlanEntry>,
+    /// API-wide checks that run once at the end.
+    pub api_checks: Vec<CheckId>,
+    /// Checks left out, with why.
+    pub skipped: Vec<(CheckId, String)>,
+}
+
+pub(crate) fn enabled_checks(
+    cfg: &ScanConfig,
+) -> (Vec<&'static dyn Check>, Vec<(CheckId, String)>) {
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for c in CHECKS.iter().copied() {
+        let m = c.meta();
+        if !cfg.check_enabled(m.id) {
+            off.push((m.id, "not selected".to_string()));
+        } else if !cfg.mode.allows(m.kind) {
+            off.push((m.id, format!("needs a mode above {}", cfg.mode)));
+        } else {
+            on.push(c);
+        }
+    }
+    (on, off)
+}
+
+pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
+    let (checks, skipped) = enabled_checks(cfg);
+    let ctx = PlanCtx {
+        mode: cfg.mode,
+        identities: cfg.identities.len(),
+    };
+    let mut plan = Plan {
+        skipped,
+        ..Plan::default()
+    };
+    for (i, op) in inv.operations.iter().enumerate() {
+        if op.method == Method::Get {
+            plan.warm_up.push(i);
+        }
+        for c in &checks {
+            if c.scope() == Scope::Api {
+                continue;
+            }
+            let requests: Vec<Planned> = c
+                .plan(op, ctx)
+                .into_iter()
+                .filter(|p| cfg.method_allowed(p.method))
+                .collect();
+            if !requests.is_empty() {
+                plan.entries.push(PlanEntry {
+                    operation: i,
+                    check: c.meta().id,
+                    requests,
+                });
+            }
+        }
+    }
+    plan.api_checks = checks
+        .iter()
+        .filter(|c| c.scope() == Scope::Api)
+        .map(|c| c.meta().id)
+        .collect();
+    plan
+}
+
+impl Plan {
+    /// Every method the plan sends to an operation (warm-up included).
+    pub fn methods_for(&self, op_index: usize, op: &Operation) -> BTreeSet<Method> {
+        let mut methods: BTreeSet<Method> = self
+            .entries
+            .iter()
+            .filter(|e| e.operation == op_index)
+            .flat_map(|e| e.requests.iter().map(|r| r.method))
+            .collect();
+        if self.warm_up.contains(&op_index) {
+            methods.insert(op.method);
+        }
+        methods
+    }
+
+    /// The plan as text: one block per operation with the methods it will receive and the
+    /// requests of each check; then API-wide and skipped checks.
+    pub fn render(&self, inv: &Inventory, identities: &[String]) -> String {
+        let mut out = String::new();
+        let total: usize = self.entries.iter().map(|e| e.requests.len()).sum();
+        let _ = writeln!(
+            out,
+            "Plan: {} operations, {} check runs, about {} requests (+{} warm-up), identities: anonymous{}",
+            inv.operations.len(),
+            self.entries.len(),
+            total,
+            self.warm_up.len() * (1 + identities.len()),
+            identities.iter().map(|i| format!(", {i}")).collect::<String>()
+        );
+        for (i, op) in inv.operations.iter().enumerate() {
+            let methods = self.methods_for(i, op);
+            let list: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "\n{}  ->  {}",
+                op.key(),
+                if list.is_empty() {
+                    "nothing (no check applies in this mode)".to_string()
+                } else {
+                    list.join(", ")
+                }
+            );
+            if self.warm_up.contains(&i) {
+                let _ = writeln!(
+                    out,
+                    "  warm-up                         {} as each identity",
+                    op.method
+                );
+            }
+            for e in self.entries.iter().filter(|e| e.operation == i) {
+                for r in &e.requests {
+                    let _ = writeln!(
+                        out,
+                        "  {:<30}  {} as {} ({})",
+                        e.check.as_str(),
+                        r.method,
+                        r.identity,
+                        r.purpose
+                    );
+                }
+            }
+        }
+        if !self.api_checks.is_empty() {
+            let ids: Vec<&str> = self.api_checks.iter().map(|c| c.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "\nAPI-wide, once, over answers already received (no extra requests): {}",
+                ids.join(", ")
+            );
+        }
+        for (id, why) in &self.skipped {
+            let _ = writeln!(out, "skipped: {id} ({why})");
+        }
+        out
+    }
+}

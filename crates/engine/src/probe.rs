@@ -1,0 +1,244 @@
+//! The engine's [`Probe`]: checks' requests go through here to the transport, with the
+//! identity's credentials attached, the method gate of the mode applied, answers to valid
+//! requests shared (baselines) and harvested for object ids, and a bounded sample kept for
+//! API-wide passive checks.
+
+use crate::config::ScanConfig;
+use crate::identity::Identities;
+use async_trait::async_trait;
+use middlebrick_checks::{IdentityInfo, Overrides, Probe, ProbeError};
+use middlebrick_http::{HttpError, Outgoing, Transport};
+use middlebrick_model::{
+    Exchange, Inventory, Mode, Operation, ParamLocation, Redactor, RequestSpec, ANONYMOUS,
+};
+use middlebrick_synth::{synthesize, IdPool, Overrides as SynthOverrides};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
+use url::Url;
+
+/// How many exchanges API-wide checks get to look at; distinct by operation and status.
+const OBSERVED_CAP: usize = 64;
+
+type BaselineCell = Arc<OnceCell<Result<Exchange, ProbeError>>>;
+
+pub struct EngineProbe {
+    transport: Arc<Transport>,
+    base: Url,
+    config: Arc<ScanConfig>,
+    identities: Arc<Identities>,
+    inventory: Arc<Inventory>,
+    redactor: Arc<Redactor>,
+    pool: Mutex<IdPool>,
+    baselines: Mutex<HashMap<(String, String), BaselineCell>>,
+    observed: Mutex<(Vec<Exchange>, HashSet<(String, u16)>)>,
+    reached: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for EngineProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineProbe")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineProbe {
+    pub fn new(
+        transport: Arc<Transport>,
+        base: Url,
+        config: Arc<ScanConfig>,
+        identities: Arc<Identities>,
+        inventory: Arc<Inventory>,
+        redactor: Arc<Redactor>,
+    ) -> Self {
+        let mut pool = IdPool::default();
+        pool.register_operations(&inventory.operations);
+        EngineProbe {
+            transport,
+            base,
+            config,
+            identities,
+            inventory,
+            redactor,
+            pool: Mutex::new(pool),
+            baselines: Mutex::new(HashMap::new()),
+            observed: Mutex::new((Vec::new(), HashSet::new())),
+            reached: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Operations that got at least one answer.
+    pub fn reached(&self) -> usize {
+        self.reached.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    fn remember(&self, ex: &Exchange, op_key: Option<&str>) {
+        let Some(status) = ex.status() else { return };
+        if let Some(key) = op_key {
+            self.reached
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_string());
+        }
+        let mut guard = self.observed.lock().unwrap_or_else(|e| e.into_inner());
+        let (list, seen) = &mut *guard;
+        if list.len() < OBSERVED_CAP
+            && seen.insert((op_key.unwrap_or(&ex.request.url).to_string(), status))
+        {
+            list.push(ex.clone());
+        }
+    }
+
+    async fn transmit(
+        &self,
+        req: RequestSpec,
+        allow_relogin: bool,
+    ) -> Result<Exchange, ProbeError> {
+        if !self.config.method_allowed(req.method) {
+            return Err(ProbeError::Refused(format!(
+                "{} is not allowed in {} mode{}",
+                req.method,
+                self.config.mode,
+                if self.config.mode == Mode::Active {
+                    " without --allow-delete"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let credentials = self
+            .identities
+            .credentials_for(&req.identity)
+            .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
+        let mut out = Outgoing::from_spec(&self.base, &req, credentials)
+            .map_err(|e| ProbeError::Refused(e.to_string()))?;
+        out.identity = req.identity.clone();
+        let ex = self.transport.send(out).await.map_err(stop_reason)?;
+        self.remember(&ex, req.operation.as_deref());
+        if allow_relogin && ex.status() == Some(401) {
+            if let Some(identity) = self.identities.get(&req.identity) {
+                if identity.relogin_due()
+                    && identity
+                        .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
+                        .await
+                        .is_ok()
+                {
+                    return Box::pin(self.transmit(req, false)).await;
+                }
+            }
+        }
+        Ok(ex)
+    }
+}
+
+fn stop_reason(e: HttpError) -> ProbeError {
+    match e {
+        HttpError::OutOfScope { .. } | HttpError::InvalidRequest(_) => {
+            ProbeError::Refused(e.to_string())
+        }
+        other => ProbeError::Stopped(other.to_string()),
+    }
+}
+
+fn to_synth(o: &Overrides) -> SynthOverrides {
+    let mut s = SynthOverrides::default();
+    for (loc, name, value) in &o.params {
+        match value {
+            Some(v) => s.set_param(*loc, name, v.clone()),
+            None => s.drop_param(*loc, name),
+        }
+    }
+    for (path, value) in &o.body {
+        match value {
+            Some(v) => s.set_body(path.clone(), v.clone()),
+            None => s.drop_body(path.clone()),
+        }
+    }
+    s
+}
+
+#[async_trait]
+impl Probe for EngineProbe {
+    async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
+        self.transmit(req, true).await
+    }
+
+    fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut req = synthesize(op, &pool, identity, &to_synth(overrides));
+        req.identity = identity.to_string();
+        req
+    }
+
+    async fn baseline(&self, op: &Operation, identity: &str) -> Result<Exchange, ProbeError> {
+        let key = (op.key(), identity.to_string());
+        let cell = self
+            .baselines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let req = self.request(op, identity, &Overrides::none());
+            let path = req.path.clone();
+            let ex = self.send(req).await?;
+            if let Some(json) = ex
+                .response
+                .as_ref()
+                .filter(|r| r.is_success())
+                .and_then(|r| r.json())
+            {
+                self.pool
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .harvest_at(op, &path, identity, &json);
+            }
+            Ok(ex)
+        })
+        .await
+        .clone()
+    }
+
+    fn identities(&self) -> Vec<IdentityInfo> {
+        self.identities
+            .list
+            .iter()
+            .map(|i| IdentityInfo {
+                name: i.name.clone(),
+                markers: i.markers(),
+                admin: i.admin,
+            })
+            .collect()
+    }
+
+    fn mode(&self) -> Mode {
+        self.config.mode
+    }
+
+    fn observed(&self) -> Vec<Exchange> {
+        self.observed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .0
+            .clone()
+    }
+}
+
+/// The identity a baseline warm-up uses first: a signed-in one, else anonymous.
+pub fn primary_identity(identities: &Identities) -> String {
+    identities
+        .list
+        .iter()
+        .find(|i| !i.admin)
+        .or_else(|| identities.list.first())
+        .map(|i| i.name.clone())
+        .unwrap_or_else(|| ANONYMOUS.to_string())
+}
+
+/// Path parameters count: operations without them are warmed up first so their answers
+/// provide ids for the others.
+pub fn path_param_count(op: &Operation) -> usize {
+    op.params_in(ParamLocation::Path).count()
+}

@@ -1,0 +1,464 @@
+//! Running a scan: the phases in order, progress events, cancellation, and the report.
+
+use crate::config::{ScanConfig, SpecSource};
+use crate::discover;
+use crate::error::EngineError;
+use crate::events::{Event, Phase};
+use crate::identity::{Identities, Identity};
+use crate::plan::{enabled_checks, plan};
+use crate::probe::{path_param_count, primary_identity, EngineProbe};
+use crate::score::score;
+use futures::stream::{self, StreamExt};
+use middlebrick_checks::{Outcome, Probe, RunCtx, Scope};
+use middlebrick_http::{Transport, TransportConfig};
+use middlebrick_model::{
+    Coverage, Diagnostic, Finding, Inventory, Method, Redactor, Report, SpecVersion, ToolInfo,
+    ANONYMOUS, REPORT_SCHEMA_VERSION,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+/// Specs can be large (the Twilio 2010 API is 1.9 MB); the spec fetch gets its own cap.
+const SPEC_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Evidence bodies kept in memory per exchange; the report writers cut further.
+const EVIDENCE_BODY_CAP: usize = 16 * 1024;
+const EVIDENCE_EXCHANGES_CAP: usize = 6;
+
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Lets a front end stop a running scan; the scan returns what it found so far.
+#[derive(Debug, Clone, Default)]
+pub struct ScanHandle {
+    pub cancel: CancellationToken,
+}
+
+/// What a scan produced: the report (already redacted) and the redactor every later sink
+/// must also apply.
+#[derive(Debug)]
+pub struct ScanOutput {
+    pub report: Report,
+    pub redactor: Arc<Redactor>,
+}
+
+fn transport(cfg: &TransportConfig) -> Result<Transport, EngineError> {
+    Transport::new(cfg.clone()).map_err(|e| EngineError::Transport(e.to_string()))
+}
+
+/// Loads the operation inventory as the configuration says: a file, a URL, discovery, or a
+/// crawl. Returns the inventory, where it came from, and how many requests that took.
+pub async fn load_inventory(
+    cfg: &ScanConfig,
+    allow_crawl: bool,
+) -> Result<(Inventory, String, u64), EngineError> {
+    match &cfg.spec {
+        SpecSource::File(path) => {
+            let inv = middlebrick_spec::load_path(path).map_err(|e| EngineError::Spec {
+                source_name: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            Ok((inv, path.display().to_string(), 0))
+        }
+        SpecSource::Url(url) => {
+            let mut tc = cfg.transport.clone();
+            tc.max_response_bytes = SPEC_MAX_BYTES;
+            if let Some(host) = url.host_str() {
+                let host = match url.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_string(),
+                };
+                tc.allowed_hosts.push(host);
+            }
+            let t = transport(&tc)?;
+            let ex = t
+                .send(discover::get(url.clone()))
+                .await
+                .map_err(|e| EngineError::Spec {
+                    source_name: url.to_string(),
+                    message: e.to_string(),
+                })?;
+            let resp = ex.response.ok_or_else(|| EngineError::Spec {
+                source_name: url.to_string(),
+                message: ex.error.unwrap_or_default(),
+            })?;
+            if !resp.is_success() {
+                return Err(EngineError::Spec {
+                    source_name: url.to_string(),
+                    message: format!("HTTP {}", resp.status),
+                });
+            }
+            let inv = middlebrick_spec::load_bytes(resp.body.text.as_bytes(), url.as_str())
+                .map_err(|e| EngineError::Spec {
+                    source_name: url.to_string(),
+                    message: e.to_string(),
+                })?;
+            Ok((inv, url.to_string(), t.requests_sent()))
+        }
+        SpecSource::Discover => {
+            let mut tc = cfg.transport.clone();
+            tc.max_response_bytes = SPEC_MAX_BYTES;
+            let t = transport(&tc)?;
+            let (found, mut diagnostics) = discover::find_spec(&t, &cfg.target).await;
+            if let Some((mut inv, source)) = found {
+                inv.diagnostics.append(&mut diagnostics);
+                return Ok((inv, source, t.requests_sent()));
+            }
+            if !allow_crawl {
+                return Err(EngineError::NoOperations(
+                    "no OpenAPI description found at the usual places; pass --spec".into(),
+                ));
+            }
+            let mut inv = discover::crawl(&t, &cfg.target, cfg.crawl_limit).await;
+            inv.diagnostics.append(&mut diagnostics);
+            Ok((inv, "crawl".into(), t.requests_sent()))
+        }
+    }
+}
+
+/// The URL operation paths are joined to: the target, plus the spec's base path unless the
+/// target already ends with it.
+fn probe_base(target: &Url, base_path: &str) -> Url {
+    let mut base = target.clone();
+    let current = target.path().trim_end_matches('/').to_string();
+    if !base_path.is_empty() && !current.ends_with(base_path) {
+        base.set_path(&format!("{current}{base_path}"));
+    }
+    base
+}
+
+pub async fn scan(
+    cfg: ScanConfig,
+    events: EventSink,
+    handle: ScanHandle,
+) -> Result<ScanOutput, EngineError> {
+    let started = Instant::now();
+    let started_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let cfg = Arc::new(cfg);
+    let redactor = Arc::new(Redactor::new());
+    for id in &cfg.identities {
+        for s in id.secrets() {
+            redactor.add(&s);
+        }
+        if let Some(l) = &id.login {
+            redactor.add_basic(&l.username, &l.password);
+        }
+    }
+    let transport = Arc::new(transport(&cfg.transport)?);
+    {
+        let t = transport.clone();
+        let token = handle.cancel.clone();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            t.cancel();
+        });
+    }
+
+    // Reachability first: a target that does not answer is a failed scan, not a clean one.
+    let first = transport
+        .send(discover::get(cfg.target.clone()))
+        .await
+        .map_err(|e| EngineError::Unreachable {
+            url: cfg.target.to_string(),
+            reason: e.to_string(),
+        })?;
+    if first.response.is_none() {
+        return Err(EngineError::Unreachable {
+            url: cfg.target.to_string(),
+            reason: first.error.unwrap_or_else(|| "no answer".into()),
+        });
+    }
+
+    events(Event::Phase(Phase::Discovery));
+    let (mut inventory, source, spec_requests) = load_inventory(&cfg, true).await?;
+    let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut inventory.diagnostics);
+    if inventory.operations.is_empty() {
+        return Err(EngineError::NoOperations(format!(
+            "{source} lists no operations"
+        )));
+    }
+    events(Event::Operations {
+        count: inventory.operations.len(),
+        source: source.clone(),
+    });
+    let inventory = Arc::new(inventory);
+    let base = probe_base(&cfg.target, &inventory.base_path);
+
+    events(Event::Phase(Phase::SignIn));
+    let mut identities = Identities::default();
+    for ic in &cfg.identities {
+        let identity = Identity::new(ic.clone());
+        if identity.can_sign_in() {
+            if let Err(d) = identity
+                .sign_in(&transport, &base, &inventory, &redactor)
+                .await
+            {
+                events(Event::Diagnostic(d.clone()));
+                diagnostics.push(d);
+                continue;
+            }
+        }
+        identities.list.push(Arc::new(identity));
+    }
+    let identities = Arc::new(identities);
+    let probe = Arc::new(EngineProbe::new(
+        transport.clone(),
+        base,
+        cfg.clone(),
+        identities.clone(),
+        inventory.clone(),
+        redactor.clone(),
+    ));
+
+    events(Event::Phase(Phase::WarmUp));
+    warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
+
+    events(Event::Phase(Phase::Checks));
+    let mut plan_cfg = (*cfg).clone();
+    plan_cfg
+        .identities
+        .retain(|i| identities.get(&i.name).is_some());
+    let the_plan = plan(&inventory, &plan_cfg);
+    let (checks, _) = enabled_checks(&cfg);
+    let total = the_plan.entries.len();
+    let mut done = 0;
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    {
+        let mut runs = stream::iter(the_plan.entries.iter().map(|entry| {
+            let probe = probe.clone();
+            let inventory = inventory.clone();
+            let check = middlebrick_checks::by_id(entry.check);
+            let op_index = entry.operation;
+            async move {
+                let Some(check) = check else {
+                    return Outcome::none();
+                };
+                let ctx = RunCtx {
+                    probe: probe.as_ref(),
+                    inventory: &inventory,
+                    op: inventory.operations.get(op_index),
+                };
+                check.run(&ctx).await
+            }
+        }))
+        .buffer_unordered(cfg.transport.concurrency.max(1) * 2);
+        while let Some(outcome) = runs.next().await {
+            done += 1;
+            for f in &outcome.findings {
+                events(Event::Finding {
+                    severity: f.severity,
+                    title: f.title.clone(),
+                    location: f.location(),
+                });
+            }
+            events(Event::Progress { done, total });
+            outcomes.push(outcome);
+            if handle.cancel.is_cancelled() {
+                break;
+            }
+        }
+    }
+    for check in checks.iter().filter(|c| c.scope() == Scope::Api) {
+        let ctx = RunCtx {
+            probe: probe.as_ref(),
+            inventory: &inventory,
+            op: None,
+        };
+        outcomes.push(check.run(&ctx).await);
+    }
+
+    events(Event::Phase(Phase::Finish));
+    let mut findings = Vec::new();
+    for o in outcomes {
+        findings.extend(o.findings);
+        diagnostics.extend(o.diagnostics);
+    }
+    let mut findings = dedup(findings);
+    for f in findings.iter_mut() {
+        trim_evidence(f);
+    }
+    let stopped = transport_stop_reason(&transport, &cfg, started, &handle);
+    if let Some(why) = &stopped {
+        diagnostics.push(Diagnostic::error(
+            "scan.incomplete",
+            format!("the scan stopped early: {why}; findings so far are reported"),
+        ));
+    }
+    let (score_value, grade) = score(&findings);
+    let mut report = Report {
+        schema_version: REPORT_SCHEMA_VERSION.to_string(),
+        tool: ToolInfo {
+            name: "middlebrick".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        target: cfg.target.to_string(),
+        mode: cfg.mode,
+        started_at,
+        duration_ms: started.elapsed().as_millis() as u64,
+        requests_sent: transport.requests_sent() + spec_requests,
+        score: score_value,
+        grade,
+        coverage: Coverage {
+            spec: inventory.version,
+            source,
+            operations: inventory.operations.len(),
+            operations_reached: probe.reached(),
+            partial: inventory.version == SpecVersion::Crawled,
+        },
+        identities: identities.list.iter().map(|i| i.name.clone()).collect(),
+        findings: std::mem::take(&mut findings),
+        diagnostics,
+        incomplete: stopped.is_some(),
+    };
+    redact_report(&mut report, &redactor);
+    Ok(ScanOutput { report, redactor })
+}
+
+/// Valid requests for every GET operation: first those without path parameters (lists whose
+/// answers provide ids), then the rest, as each identity and anonymously.
+async fn warm_up(
+    probe: &Arc<EngineProbe>,
+    inv: &Inventory,
+    identities: &Identities,
+    concurrency: usize,
+) {
+    let mut who: Vec<String> = vec![primary_identity(identities)];
+    for i in &identities.list {
+        if !who.contains(&i.name) {
+            who.push(i.name.clone());
+        }
+    }
+    if !who.iter().any(|w| w == ANONYMOUS) {
+        who.push(ANONYMOUS.into());
+    }
+    let gets: Vec<_> = inv
+        .operations
+        .iter()
+        .filter(|o| o.method == Method::Get)
+        .collect();
+    for stage in [0usize, 1] {
+        let ops: Vec<_> = gets
+            .iter()
+            .filter(|o| (path_param_count(o) > 0) as usize == stage)
+            .collect();
+        let jobs: Vec<_> = ops
+            .iter()
+            .flat_map(|op| who.iter().map(move |w| (**op, w.clone())))
+            .collect();
+        stream::iter(jobs)
+            .for_each_concurrent(concurrency.max(1), |(op, w)| {
+                let probe = probe.clone();
+                async move {
+                    let _ = probe.baseline(op, &w).await;
+                }
+            })
+            .await;
+    }
+}
+
+fn transport_stop_reason(
+    t: &Transport,
+    cfg: &ScanConfig,
+    started: Instant,
+    handle: &ScanHandle,
+) -> Option<String> {
+    if handle.cancel.is_cancelled() {
+        return Some("interrupted".into());
+    }
+    if let Some(budget) = cfg.transport.budget {
+        if t.requests_sent() >= budget {
+            return Some(format!("the request budget of {budget} was used up"));
+        }
+    }
+    if let Some(max) = cfg.transport.max_duration {
+        if started.elapsed() >= max {
+            return Some(format!(
+                "the maximum scan duration of {}s was reached",
+                max.as_secs()
+            ));
+        }
+    }
+    None
+}
+
+/// One finding per fingerprint: the most severe and most certain wins.
+fn dedup(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut best: HashMap<String, Finding> = HashMap::new();
+    for f in findings {
+        match best.get(&f.id) {
+            Some(old) if (old.severity, old.confidence) >= (f.severity, f.confidence) => {}
+            _ => {
+                best.insert(f.id.clone(), f);
+            }
+        }
+    }
+    let mut out: Vec<Finding> = best.into_values().collect();
+    out.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.location().cmp(&b.location()))
+            .then_with(|| a.check.cmp(&b.check))
+    });
+    out
+}
+
+fn trim_evidence(f: &mut Finding) {
+    f.evidence.exchanges.truncate(EVIDENCE_EXCHANGES_CAP);
+    f.evidence.curl.truncate(EVIDENCE_EXCHANGES_CAP);
+    for ex in f.evidence.exchanges.iter_mut() {
+        if let Some(r) = ex.response.as_mut() {
+            cut(&mut r.body);
+        }
+        if let Some(b) = ex.request.body.as_mut() {
+            cut(b);
+        }
+    }
+}
+
+fn cut(body: &mut middlebrick_model::BodyRecord) {
+    if body.text.len() > EVIDENCE_BODY_CAP {
+        let mut end = EVIDENCE_BODY_CAP;
+        while !body.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.text.truncate(end);
+        body.truncated = true;
+    }
+}
+
+/// Redacts every secret the scan was given or obtained from everything the report carries.
+pub fn redact_report(report: &mut Report, r: &Redactor) {
+    for f in report.findings.iter_mut() {
+        for ex in f.evidence.exchanges.iter_mut() {
+            r.redact_exchange(ex);
+        }
+        for c in f.evidence.curl.iter_mut() {
+            r.redact_in_place(c);
+        }
+        for n in f.evidence.notes.iter_mut() {
+            r.redact_in_place(n);
+        }
+        r.redact_in_place(&mut f.description);
+    }
+    for d in report.diagnostics.iter_mut() {
+        r.redact_in_place(&mut d.message);
+    }
+    r.redact_in_place(&mut report.target);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_path_is_added_once() {
+        let t = Url::parse("http://h:1").unwrap();
+        assert_eq!(probe_base(&t, "/api").as_str(), "http://h:1/api");
+        let t = Url::parse("http://h:1/api").unwrap();
+        assert_eq!(probe_base(&t, "/api").as_str(), "http://h:1/api");
+        assert_eq!(probe_base(&t, "").as_str(), "http://h:1/api");
+    }
+}

@@ -1,0 +1,190 @@
+//! Throughput of the transport on loopback: N GETs through `Transport::send` at a given
+//! concurrency, no rate limit, no budget, printing requests per second. The number is only
+//! meaningful next to a reference load generator on the same server, which is what
+//! `bench/http-throughput.sh` does with wrk.
+//!
+//! ```text
+//! loopback_bench [--url URL] [--requests N] [--concurrency C] [--warmup W]
+//! loopback_bench --serve 127.0.0.1:0      # only the server (prints its URL)
+//! ```
+//! Without `--url` a server is started in-process.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use middlebrick_http::{Outgoing, Transport, TransportConfig};
+use middlebrick_model::{Method, ANONYMOUS};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use url::Url;
+
+const BODY: &[u8] = b"{\"status\":\"ok\",\"service\":\"bench\"}";
+
+struct Args {
+    url: Option<Url>,
+    serve: Option<String>,
+    requests: u64,
+    concurrency: usize,
+    warmup: u64,
+    threads: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        url: None,
+        serve: None,
+        requests: 20_000,
+        concurrency: 8,
+        warmup: 1_000,
+        threads: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => args.url = Some(Url::parse(&value()?).map_err(|e| e.to_string())?),
+            "--serve" => args.serve = Some(value()?),
+            "--requests" => args.requests = value()?.parse().map_err(|_| "bad --requests")?,
+            "--concurrency" => {
+                args.concurrency = value()?.parse().map_err(|_| "bad --concurrency")?
+            }
+            "--warmup" => args.warmup = value()?.parse().map_err(|_| "bad --warmup")?,
+            "--threads" => args.threads = value()?.parse().map_err(|_| "bad --threads")?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// A keep-alive HTTP/1.1 server answering every request with the same small JSON body.
+async fn serve(listener: TcpListener) {
+    loop {
+        let Ok((sock, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = sock.set_nodelay(true);
+        tokio::spawn(async move {
+            let service = service_fn(|_req| async {
+                let mut resp = hyper::Response::new(Full::new(Bytes::from_static(BODY)));
+                resp.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("application/json"),
+                );
+                Ok::<_, Infallible>(resp)
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(sock), service)
+                .await;
+        });
+    }
+}
+
+/// Sends `n` requests from `concurrency` tasks; returns (seconds, failures).
+async fn run(transport: &Arc<Transport>, url: &Url, n: u64, concurrency: usize) -> (f64, u64) {
+    let next = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (t, url) = (transport.clone(), url.clone());
+            let (next, failures) = (next.clone(), failures.clone());
+            tokio::spawn(async move {
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    let out = Outgoing {
+                        method: Method::Get,
+                        url: url.clone(),
+                        headers: Vec::new(),
+                        credentials: Vec::new(),
+                        body: None,
+                        identity: ANONYMOUS.to_string(),
+                        follow_redirects: true,
+                    };
+                    match t.send(out).await {
+                        Ok(ex) if ex.status() == Some(200) => {}
+                        _ => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    (
+        start.elapsed().as_secs_f64(),
+        failures.load(Ordering::Relaxed),
+    )
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("loopback_bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    // The server uses every core; the client as many threads as it is told (wrk's `-t`).
+    let runtime = if args.serve.is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
+    };
+    runtime.expect("tokio runtime").block_on(bench(args));
+}
+
+async fn bench(args: Args) {
+    if let Some(addr) = args.serve {
+        let listener = TcpListener::bind(&addr).await.expect("bind");
+        println!(
+            "listening on http://{}/",
+            listener.local_addr().expect("address")
+        );
+        serve(listener).await;
+        return;
+    }
+    let url = match args.url {
+        Some(u) => u,
+        None => {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("address");
+            tokio::spawn(serve(listener));
+            Url::parse(&format!("http://{addr}/")).expect("url")
+        }
+    };
+    let cfg = TransportConfig {
+        concurrency: args.concurrency,
+        rate_per_host: None,
+        budget: None,
+        max_duration: None,
+        ..TransportConfig::new(url.clone())
+    };
+    let transport = Arc::new(Transport::new(cfg).expect("transport"));
+    run(&transport, &url, args.warmup, args.concurrency).await;
+    let (secs, failures) = run(&transport, &url, args.requests, args.concurrency).await;
+    let rps = args.requests as f64 / secs;
+    println!(
+        "{} requests, concurrency {}, {:.3} s, {} failed",
+        args.requests, args.concurrency, secs, failures
+    );
+    println!("requests/s: {rps:.0}");
+    if failures > 0 {
+        std::process::exit(1);
+    }
+}

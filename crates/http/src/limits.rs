@@ -1,0 +1,193 @@
+//! The scan-wide brakes: a request budget, a circuit breaker and a per-host rate limiter. (The
+//! concurrency cap is a plain semaphore in the transport; the deadline is an instant.)
+//!
+//! All of them count attempts on the wire, not calls to `send`: a retry or a redirect hop costs
+//! the target as much as a first request does.
+
+use crate::error::HttpError;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+use url::Url;
+
+/// Attempts sent so far, refused past `limit`.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: Option<u64>,
+    sent: AtomicU64,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: Option<u64>) -> Self {
+        Budget {
+            limit,
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one attempt, or refuses it when the budget is spent. Atomic, so concurrent senders
+    /// never overshoot the limit.
+    pub(crate) fn take(&self) -> Result<(), HttpError> {
+        let Some(limit) = self.limit else {
+            self.sent.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        };
+        self.sent
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map(|_| ())
+            .map_err(|_| HttpError::BudgetExhausted { budget: limit })
+    }
+
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+}
+
+/// Opens after `threshold` connection-level failures in a row and then stays open: a target
+/// that stopped answering is not hammered for the rest of the scan, and a straggling answer
+/// from before the outage does not close it again.
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    threshold: u32,
+    failures: AtomicU32,
+    open: AtomicBool,
+}
+
+impl Breaker {
+    pub(crate) fn new(threshold: u32) -> Self {
+        Breaker {
+            threshold,
+            failures: AtomicU32::new(0),
+            open: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), HttpError> {
+        if self.open.load(Ordering::Relaxed) {
+            return Err(HttpError::CircuitOpen {
+                failures: self.threshold,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failure(&self) {
+        let n = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.threshold > 0 && n >= self.threshold && !self.open.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                failures = n,
+                "circuit breaker open: the target stopped answering"
+            );
+        }
+    }
+
+    /// Any answer, whatever its status, proves the target is up.
+    pub(crate) fn success(&self) {
+        // Reading first keeps the hot path from writing a shared cache line on every answer.
+        if self.failures.load(Ordering::Relaxed) != 0 {
+            self.failures.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Evenly spaced slots per host and port: each caller reserves the next free slot and sleeps
+/// until it. No burst allowance, so N requests take at least (N-1)/rate seconds, which is the
+/// promise the `--rate` option makes to the target's owner.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    interval: Duration,
+    next: Mutex<HashMap<(String, u16), Instant>>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(per_second: f64) -> Self {
+        RateLimiter {
+            interval: Duration::from_secs_f64(1.0 / per_second),
+            next: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) async fn wait(&self, url: &Url) {
+        let key = (
+            url.host_str().unwrap_or("").to_string(),
+            url.port_or_known_default().unwrap_or(0),
+        );
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let entry = next.entry(key).or_insert(now);
+            let slot = (*entry).max(now);
+            *entry = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_refuses_past_its_limit() {
+        let b = Budget::new(Some(2));
+        assert!(b.take().is_ok() && b.take().is_ok());
+        assert_eq!(b.take(), Err(HttpError::BudgetExhausted { budget: 2 }));
+        assert_eq!(b.sent(), 2);
+        let unlimited = Budget::new(None);
+        for _ in 0..5 {
+            unlimited.take().unwrap();
+        }
+        assert_eq!(unlimited.sent(), 5);
+    }
+
+    #[test]
+    fn the_breaker_opens_on_consecutive_failures_only_and_stays_open() {
+        let b = Breaker::new(3);
+        b.failure();
+        b.failure();
+        b.success();
+        b.failure();
+        b.failure();
+        assert!(b.check().is_ok());
+        b.failure();
+        assert_eq!(b.check(), Err(HttpError::CircuitOpen { failures: 3 }));
+        b.success();
+        assert!(b.is_open());
+    }
+
+    #[test]
+    fn a_zero_threshold_disables_the_breaker() {
+        let b = Breaker::new(0);
+        for _ in 0..100 {
+            b.failure();
+        }
+        assert!(b.check().is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slots_are_spaced_per_host() {
+        let l = RateLimiter::new(10.0);
+        let a = Url::parse("http://a.test/").unwrap();
+        let b = Url::parse("http://b.test/").unwrap();
+        let start = Instant::now();
+        for _ in 0..5 {
+            l.wait(&a).await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
+        l.wait(&b).await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(400),
+            "another host has its own slots"
+        );
+    }
+}

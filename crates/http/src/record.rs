@@ -1,0 +1,151 @@
+//! Reading an answer into a [`ResponseRecord`] without letting its size decide our memory use.
+//!
+//! The body is streamed chunk by chunk into a buffer that stops at the cap; past it, the
+//! response is dropped, which closes the connection instead of draining it, so a 50 MB (or
+//! endless) answer costs one cap's worth of memory and no more reading. What was read is kept
+//! even when the body fails or times out halfway: a half answer is still evidence.
+
+use crate::error::HttpError;
+use middlebrick_model::{BodyRecord, ResponseRecord};
+use std::error::Error as _;
+use std::time::Duration;
+
+/// How an attempt ended: an answer (perhaps with a note on its body), or no answer and why.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Answered(ResponseRecord, Option<String>),
+    Failed(String),
+}
+
+#[derive(Debug)]
+struct Head {
+    status: u16,
+    headers: Vec<(String, String)>,
+    declared: Option<u64>,
+}
+
+/// What an attempt has received so far; filled in place so a timeout keeps it.
+#[derive(Debug, Default)]
+pub(crate) struct Partial {
+    head: Option<Head>,
+    buf: Vec<u8>,
+    received: u64,
+    truncated: bool,
+    body_error: Option<String>,
+}
+
+/// Buffer space reserved up front when the length is unknown; grows as needed up to the cap.
+const INITIAL_BUFFER: usize = 8 * 1024;
+
+/// Sends `req` and reads the answer into `out`, at most `cap` body bytes.
+pub(crate) async fn fetch(
+    client: &reqwest::Client,
+    req: reqwest::Request,
+    cap: usize,
+    out: &mut Partial,
+) -> Result<(), reqwest::Error> {
+    let mut resp = client.execute(req).await?;
+    let declared = resp.content_length();
+    out.head = Some(Head {
+        status: resp.status().as_u16(),
+        headers: crate::prepare::record_headers(resp.headers()),
+        declared,
+    });
+    let reserve = declared.map_or(INITIAL_BUFFER, |n| usize::try_from(n).unwrap_or(cap));
+    out.buf.reserve(reserve.min(cap));
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                out.received += chunk.len() as u64;
+                let room = cap - out.buf.len();
+                if chunk.len() > room {
+                    out.buf.extend_from_slice(&chunk[..room]);
+                    out.truncated = true;
+                    return Ok(());
+                }
+                out.buf.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                out.truncated = true;
+                out.body_error = Some(format!("reading the body failed: {}", describe(&e)));
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Turns what an attempt got into an [`Outcome`]. `timed_out` is `Some(limit)` when the
+/// request timeout cut it short.
+pub(crate) fn conclude(
+    result: Option<Result<(), reqwest::Error>>,
+    out: Partial,
+    limit: Duration,
+) -> Result<Outcome, HttpError> {
+    let err = match result {
+        Some(Err(e)) if e.is_builder() => return Err(HttpError::InvalidRequest(describe(&e))),
+        Some(Err(e)) => return Ok(Outcome::Failed(describe(&e))),
+        Some(Ok(())) => None,
+        None => Some(format!("timed out after {}", human(limit))),
+    };
+    let Some(head) = out.head else {
+        return Ok(Outcome::Failed(err.unwrap_or_else(|| "no answer".into())));
+    };
+    let truncated = out.truncated || err.is_some();
+    let size = if truncated {
+        out.received.max(head.declared.unwrap_or(0))
+    } else {
+        out.received
+    };
+    let note = match err {
+        Some(e) => Some(format!("{e} while reading the body")),
+        None => out.body_error,
+    };
+    let text = String::from_utf8(out.buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let response = ResponseRecord {
+        status: head.status,
+        headers: head.headers,
+        body: BodyRecord {
+            text,
+            size,
+            truncated,
+        },
+    };
+    Ok(Outcome::Answered(response, note))
+}
+
+/// A reqwest error as one line: its kind, then each distinct cause (`connection failed: …:
+/// Connection refused (os error 111)`). The URL is left out; the record has it.
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_builder() {
+        "cannot build the request"
+    } else {
+        "request failed"
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let msg = s.to_string();
+        if !parts.iter().any(|p| p.contains(&msg)) {
+            parts.push(msg);
+        }
+        source = s.source();
+    }
+    if parts.is_empty() {
+        return format!("{kind}: {e}");
+    }
+    format!("{kind}: {}", parts.join(": "))
+}
+
+fn human(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers for tests: temporary directories without an extra dependency.
