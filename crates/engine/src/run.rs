@@ -47,72 +47,79 @@ fn transport(cfg: &TransportConfig) -> Result<Transport, EngineError> {
     Transport::new(cfg.clone()).map_err(|e| EngineError::Transport(e.to_string()))
 }
 
+/// The transport for the spec and discovery: a larger body cap (specs can be megabytes) and
+/// the spec URL's host in scope when the user named one.
+fn spec_transport(cfg: &ScanConfig) -> Result<Transport, EngineError> {
+    let mut tc = cfg.transport.clone();
+    tc.max_response_bytes = SPEC_MAX_BYTES;
+    if let SpecSource::Url(url) = &cfg.spec {
+        if let Some(host) = url.host_str() {
+            tc.allowed_hosts.push(match url.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host.to_string(),
+            });
+        }
+    }
+    transport(&tc)
+}
+
 /// Loads the operation inventory as the configuration says: a file, a URL, discovery, or a
 /// crawl. Returns the inventory, where it came from, and how many requests that took.
 pub async fn load_inventory(
     cfg: &ScanConfig,
     allow_crawl: bool,
 ) -> Result<(Inventory, String, u64), EngineError> {
+    let t = spec_transport(cfg)?;
+    let (inv, source) = load_with(cfg, &t, allow_crawl).await?;
+    Ok((inv, source, t.requests_sent()))
+}
+
+async fn load_with(
+    cfg: &ScanConfig,
+    t: &Transport,
+    allow_crawl: bool,
+) -> Result<(Inventory, String), EngineError> {
     match &cfg.spec {
         SpecSource::File(path) => {
             let inv = middlebrick_spec::load_path(path).map_err(|e| EngineError::Spec {
                 source_name: path.display().to_string(),
                 message: e.to_string(),
             })?;
-            Ok((inv, path.display().to_string(), 0))
+            Ok((inv, path.display().to_string()))
         }
         SpecSource::Url(url) => {
-            let mut tc = cfg.transport.clone();
-            tc.max_response_bytes = SPEC_MAX_BYTES;
-            if let Some(host) = url.host_str() {
-                let host = match url.port() {
-                    Some(p) => format!("{host}:{p}"),
-                    None => host.to_string(),
-                };
-                tc.allowed_hosts.push(host);
-            }
-            let t = transport(&tc)?;
+            let spec_error = |message: String| EngineError::Spec {
+                source_name: url.to_string(),
+                message,
+            };
             let ex = t
                 .send(discover::get(url.clone()))
                 .await
-                .map_err(|e| EngineError::Spec {
-                    source_name: url.to_string(),
-                    message: e.to_string(),
-                })?;
-            let resp = ex.response.ok_or_else(|| EngineError::Spec {
-                source_name: url.to_string(),
-                message: ex.error.unwrap_or_default(),
-            })?;
+                .map_err(|e| spec_error(e.to_string()))?;
+            let resp = ex
+                .response
+                .ok_or_else(|| spec_error(ex.error.unwrap_or_default()))?;
             if !resp.is_success() {
-                return Err(EngineError::Spec {
-                    source_name: url.to_string(),
-                    message: format!("HTTP {}", resp.status),
-                });
+                return Err(spec_error(format!("HTTP {}", resp.status)));
             }
             let inv = middlebrick_spec::load_bytes(resp.body.text.as_bytes(), url.as_str())
-                .map_err(|e| EngineError::Spec {
-                    source_name: url.to_string(),
-                    message: e.to_string(),
-                })?;
-            Ok((inv, url.to_string(), t.requests_sent()))
+                .map_err(|e| spec_error(e.to_string()))?;
+            Ok((inv, url.to_string()))
         }
         SpecSource::Discover => {
-            let mut tc = cfg.transport.clone();
-            tc.max_response_bytes = SPEC_MAX_BYTES;
-            let t = transport(&tc)?;
-            let (found, mut diagnostics) = discover::find_spec(&t, &cfg.target).await;
+            let (found, mut diagnostics) = discover::find_spec(t, &cfg.target).await;
             if let Some((mut inv, source)) = found {
                 inv.diagnostics.append(&mut diagnostics);
-                return Ok((inv, source, t.requests_sent()));
+                return Ok((inv, source));
             }
             if !allow_crawl {
                 return Err(EngineError::NoOperations(
                     "no OpenAPI description found at the usual places; pass --spec".into(),
                 ));
             }
-            let mut inv = discover::crawl(&t, &cfg.target, cfg.crawl_limit).await;
+            let mut inv = discover::crawl(t, &cfg.target, cfg.crawl_limit).await;
             inv.diagnostics.append(&mut diagnostics);
-            Ok((inv, "crawl".into(), t.requests_sent()))
+            Ok((inv, "crawl".into()))
         }
     }
 }
@@ -147,18 +154,11 @@ pub async fn scan(
             redactor.add_basic(&l.username, &l.password);
         }
     }
-    let transport = Arc::new(transport(&cfg.transport)?);
-    {
-        let t = transport.clone();
-        let token = handle.cancel.clone();
-        tokio::spawn(async move {
-            token.cancelled().await;
-            t.cancel();
-        });
-    }
-
-    // Reachability first: a target that does not answer is a failed scan, not a clean one.
-    let first = transport
+    // Discovery first, on its own transport (specs need a larger body cap); the main
+    // transport then gets what is left of the request budget and of the time limit, so both
+    // stay one cap for the whole scan.
+    let spec_t = spec_transport(&cfg)?;
+    let first = spec_t
         .send(discover::get(cfg.target.clone()))
         .await
         .map_err(|e| EngineError::Unreachable {
@@ -171,9 +171,23 @@ pub async fn scan(
             reason: first.error.unwrap_or_else(|| "no answer".into()),
         });
     }
-
     events(Event::Phase(Phase::Discovery));
-    let (mut inventory, source, spec_requests) = load_inventory(&cfg, true).await?;
+    let (mut inventory, source) = load_with(&cfg, &spec_t, true).await?;
+    let spec_requests = spec_t.requests_sent();
+    let mut main_cfg = cfg.transport.clone();
+    main_cfg.budget = main_cfg.budget.map(|b| b.saturating_sub(spec_requests));
+    main_cfg.max_duration = main_cfg
+        .max_duration
+        .map(|d| d.saturating_sub(started.elapsed()));
+    let transport = Arc::new(transport(&main_cfg)?);
+    {
+        let t = transport.clone();
+        let token = handle.cancel.clone();
+        tokio::spawn(async move {
+            token.cancelled().await;
+            t.cancel();
+        });
+    }
     let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut inventory.diagnostics);
     if inventory.operations.is_empty() {
         return Err(EngineError::NoOperations(format!(
@@ -280,7 +294,7 @@ pub async fn scan(
     for f in findings.iter_mut() {
         trim_evidence(f);
     }
-    let stopped = transport_stop_reason(&transport, &cfg, started, &handle);
+    let stopped = transport_stop_reason(&transport, &main_cfg, &cfg, started, &handle);
     if let Some(why) = &stopped {
         diagnostics.push(Diagnostic::error(
             "scan.incomplete",
@@ -361,6 +375,7 @@ async fn warm_up(
 
 fn transport_stop_reason(
     t: &Transport,
+    limits: &TransportConfig,
     cfg: &ScanConfig,
     started: Instant,
     handle: &ScanHandle,
@@ -368,8 +383,8 @@ fn transport_stop_reason(
     if handle.cancel.is_cancelled() {
         return Some("interrupted".into());
     }
-    if let Some(budget) = cfg.transport.budget {
-        if t.requests_sent() >= budget {
+    if let (Some(left), Some(budget)) = (limits.budget, cfg.transport.budget) {
+        if t.requests_sent() >= left {
             return Some(format!("the request budget of {budget} was used up"));
         }
     }

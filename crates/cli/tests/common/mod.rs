@@ -67,6 +67,8 @@ fn free_port() -> u16 {
 pub struct Target {
     child: Child,
     pub url: String,
+    /// The app's own output, access log included.
+    pub log: PathBuf,
     pub app: &'static str,
     pub variant: &'static str,
 }
@@ -90,6 +92,7 @@ impl Target {
             let mut target = Target {
                 child,
                 url: format!("http://127.0.0.1:{port}"),
+                log: log.clone(),
                 app,
                 variant,
             };
