@@ -33,6 +33,8 @@ impl FakeProbe {
     pub fn identity(mut self, name: &str, markers: &[&str]) -> Self {
         self.identities.push(IdentityInfo {
             name: name.into(),
+            session_cookies: Vec::new(),
+            token_header: None,
             markers: markers.iter().map(|m| m.to_string()).collect(),
             admin: false,
         });

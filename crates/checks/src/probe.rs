@@ -28,6 +28,10 @@ impl fmt::Display for ProbeError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityInfo {
     pub name: String,
+    /// The identity authenticates with a session cookie (cookie names, never values).
+    pub session_cookies: Vec<String>,
+    /// The identity authenticates with a token in a header (`Authorization`, an API-key header).
+    pub token_header: Option<String>,
     /// Values that identify this account in answers (username, email, user id), so a check
     /// can tell that an answer carries this identity's personal data.
     pub markers: Vec<String>,

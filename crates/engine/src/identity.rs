@@ -86,6 +86,27 @@ impl Identity {
             .clone()
     }
 
+    /// Names of the cookies that carry this identity's session (configured or from sign-in).
+    pub fn session_cookie_names(&self) -> Vec<String> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        self.config
+            .cookies
+            .iter()
+            .chain(session.cookies.iter())
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// The header that carries this identity's token, when it has one.
+    pub fn token_header_name(&self) -> Option<String> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        session
+            .token_header
+            .as_ref()
+            .map(|(k, _)| k.clone())
+            .or_else(|| self.config.headers.first().map(|(k, _)| k.clone()))
+    }
+
     pub fn can_sign_in(&self) -> bool {
         self.config.login.is_some()
     }
@@ -549,11 +570,24 @@ impl Identities {
         self.list.iter().find(|i| i.name == name)
     }
 
-    pub fn credentials_for(&self, name: &str) -> Option<Vec<(String, String)>> {
+    /// The credential headers for a request as `name`, narrowed to what `using` asks for.
+    pub fn credentials_for(
+        &self,
+        name: &str,
+        using: middlebrick_model::CredentialUse,
+    ) -> Option<Vec<(String, String)>> {
+        use middlebrick_model::CredentialUse;
         if name == ANONYMOUS {
             return Some(Vec::new());
         }
-        self.get(name).map(|i| i.credentials())
+        let all = self.get(name)?.credentials();
+        let is_cookie = |k: &str| k.eq_ignore_ascii_case("cookie");
+        Some(match using {
+            CredentialUse::All => all,
+            CredentialUse::CookiesOnly => all.into_iter().filter(|(k, _)| is_cookie(k)).collect(),
+            CredentialUse::HeadersOnly => all.into_iter().filter(|(k, _)| !is_cookie(k)).collect(),
+            CredentialUse::None => Vec::new(),
+        })
     }
 }
 

@@ -109,7 +109,7 @@ impl EngineProbe {
         }
         let credentials = self
             .identities
-            .credentials_for(&req.identity)
+            .credentials_for(&req.identity, req.credentials)
             .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
         let mut out = Outgoing::from_spec(&self.base, &req, credentials)
             .map_err(|e| ProbeError::Refused(e.to_string()))?;
@@ -207,6 +207,8 @@ impl Probe for EngineProbe {
             .iter()
             .map(|i| IdentityInfo {
                 name: i.name.clone(),
+                session_cookies: i.session_cookie_names(),
+                token_header: i.token_header_name(),
                 markers: i.markers(),
                 admin: i.admin,
             })

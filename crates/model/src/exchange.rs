@@ -92,6 +92,18 @@ impl RequestBody {
     }
 }
 
+/// Which of an identity's credentials go with a request. CSRF checks send cookies only, the
+/// way a browser on another site would; token checks send the header without the cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialUse {
+    #[default]
+    All,
+    CookiesOnly,
+    HeadersOnly,
+    None,
+}
+
 /// What a check wants sent. `path` is concrete (template already filled) and relative to the
 /// target's base URL; the engine adds the identity's credentials.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,6 +123,9 @@ pub struct RequestSpec {
     /// The spec operation this request exercises (`GET /items/{id}`), for the report.
     #[serde(default)]
     pub operation: Option<String>,
+    /// Which of the identity's credentials to attach.
+    #[serde(default)]
+    pub credentials: CredentialUse,
 }
 
 impl RequestSpec {
@@ -124,6 +139,7 @@ impl RequestSpec {
             body: None,
             identity: ANONYMOUS.to_string(),
             operation: None,
+            credentials: CredentialUse::All,
         }
     }
 

@@ -14,7 +14,7 @@ mod schema;
 
 pub use check::{CheckId, CheckKind, Confidence, Mode, Owasp, Severity};
 pub use exchange::{
-    BodyRecord, Exchange, Method, RequestBody, RequestRecord, RequestSpec, ResponseRecord,
+    BodyRecord, CredentialUse, Exchange, Method, RequestBody, RequestRecord, RequestSpec, ResponseRecord,
     ANONYMOUS,
 };
 pub use finding::{fingerprint, Evidence, Finding};
