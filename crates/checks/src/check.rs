@@ -4,7 +4,7 @@ use crate::probe::Probe;
 use async_trait::async_trait;
 use middlebrick_model::{
     fingerprint, CheckId, CheckKind, Confidence, Diagnostic, Evidence, Finding, Inventory, Method,
-    Mode, Operation, Owasp, Severity,
+    Mode, Operation, Owasp, Remediation, Severity,
 };
 
 /// What a check is, independent of any scan: the catalogue entry.
@@ -19,7 +19,9 @@ pub struct CheckMeta {
     /// The default severity; a finding may be raised or lowered by what was observed.
     pub severity: Severity,
     pub kind: CheckKind,
-    pub remediation: &'static str,
+    /// A generic part and variants per technology; findings carry it rendered for the stack
+    /// the scan detected (every variant while the stack is unknown).
+    pub remediation: Remediation,
 }
 
 impl CheckMeta {
@@ -49,7 +51,7 @@ impl CheckMeta {
             parameter: (!discriminator.is_empty()).then(|| discriminator.to_string()),
             description,
             evidence,
-            remediation: self.remediation.to_string(),
+            remediation: self.remediation.render(&[]),
         }
     }
 }

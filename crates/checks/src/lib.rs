@@ -55,7 +55,14 @@ mod registry_tests {
             assert!(m.description.len() > 20, "{}: description", m.id);
             assert!(!m.cwe.is_empty(), "{}: CWE list", m.id);
             assert!(!m.owasp.is_empty(), "{}: OWASP list", m.id);
-            assert!(m.remediation.len() > 40, "{}: remediation", m.id);
+            assert!(m.remediation.generic.len() > 40, "{}: remediation", m.id);
+            let techs: Vec<_> = m.remediation.variants.iter().map(|(t, _)| *t).collect();
+            assert!(
+                techs.contains(&middlebrick_model::Tech::Flask)
+                    && techs.contains(&middlebrick_model::Tech::FastApi),
+                "{}: remediation needs Flask and FastAPI variants",
+                m.id
+            );
         }
     }
 }

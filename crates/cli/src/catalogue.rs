@@ -16,7 +16,7 @@ pub fn rules() -> Vec<RuleInfo> {
                 cwe: m.cwe.to_vec(),
                 owasp: m.owasp.to_vec(),
                 description: m.description.to_string(),
-                remediation: m.remediation.to_string(),
+                remediation: m.remediation.render(&[]),
             }
         })
         .collect()
@@ -37,7 +37,10 @@ pub fn print(format: &str) -> i32 {
                         "cwe": m.cwe,
                         "owasp": m.owasp,
                         "description": m.description,
-                        "remediation": m.remediation,
+                        "remediation": {
+                            "generic": m.remediation.generic,
+                            "variants": m.remediation.variants.iter().map(|(t, text)| (t.as_str().to_string(), serde_json::Value::from(*text))).collect::<serde_json::Map<_, _>>(),
+                        },
                     })
                 })
                 .collect();
@@ -114,8 +117,16 @@ pub fn markdown() -> String {
             "\n## `{}`\n\n{}\n\n**Remediation.** {}\n",
             m.id,
             m.description,
-            m.remediation.replace('\n', "\n\n")
+            remediation_markdown(&m.remediation)
         ));
+    }
+    out
+}
+
+fn remediation_markdown(r: &middlebrick_model::Remediation) -> String {
+    let mut out = r.generic.to_string();
+    for (tech, text) in r.variants {
+        out.push_str(&format!("\n- **{}**: {}", tech.display_name(), text));
     }
     out
 }

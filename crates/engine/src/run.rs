@@ -326,6 +326,7 @@ pub async fn scan(
         findings: std::mem::take(&mut findings),
         diagnostics,
         incomplete: stopped.is_some(),
+        stack: None,
     };
     redact_report(&mut report, &redactor);
     Ok(ScanOutput { report, redactor })

@@ -11,11 +11,12 @@ mod operation;
 mod redact;
 mod report;
 mod schema;
+mod stack;
 
 pub use check::{CheckId, CheckKind, Confidence, Mode, Owasp, Severity};
 pub use exchange::{
-    BodyRecord, CredentialUse, Exchange, Method, RequestBody, RequestRecord, RequestSpec, ResponseRecord,
-    ANONYMOUS,
+    BodyRecord, CredentialUse, Exchange, Method, RequestBody, RequestRecord, RequestSpec,
+    ResponseRecord, ANONYMOUS,
 };
 pub use finding::{fingerprint, Evidence, Finding};
 pub use operation::{
@@ -25,6 +26,7 @@ pub use operation::{
 pub use redact::{Redactor, REDACTED};
 pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo};
 pub use schema::{Schema, SchemaType};
+pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.
 pub const REPORT_SCHEMA_VERSION: &str = "1.0";

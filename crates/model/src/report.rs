@@ -133,6 +133,9 @@ pub struct Report {
     /// True when the scan stopped early (budget, time limit, interrupted, circuit breaker).
     #[serde(default)]
     pub incomplete: bool,
+    /// The framework, server, database and driver the scan detected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<crate::stack::Stack>,
 }
 
 impl Report {

@@ -149,6 +149,7 @@ pub fn report() -> Report {
         .on("DELETE /users/{id}")
         .hint("fix the $ref in openapi.yaml")],
         incomplete: false,
+        stack: None,
     }
 }
 

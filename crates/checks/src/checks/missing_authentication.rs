@@ -18,8 +18,8 @@ use crate::similarity::{
 };
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Operation, Owasp, ResponseRecord,
-    Severity, ANONYMOUS,
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Operation, Owasp, Remediation,
+    ResponseRecord, Severity, Tech, ANONYMOUS,
 };
 
 #[derive(Debug)]
@@ -35,15 +35,19 @@ static META: CheckMeta = CheckMeta {
     owasp: &[Owasp::Api2],
     severity: Severity::High,
     kind: CheckKind::SafeActive,
-    remediation: "Require authentication on the operation and deny by default: answer 401 before \
-        any data is read when no valid credential is presented.\n\
-        Flask: protect every blueprint with a `before_request` hook that rejects anonymous callers, \
-        and list the few public routes explicitly, instead of decorating routes one by one.\n\
-        FastAPI: declare the credential as a dependency of the router \
-        (`APIRouter(dependencies=[Depends(current_user)])`) so no route can forget it, and keep \
-        public routes on a separate router.\n\
-        Keep the OpenAPI `security` declarations in step with the code, and add a test that calls \
-        every operation anonymously and expects 401.",
+    remediation: Remediation {
+        generic: "Require authentication on the operation and deny by default: answer 401 before \
+            any data is read when no valid credential is presented. Keep the OpenAPI `security` \
+            declarations in step with the code, and add a test that calls every operation \
+            anonymously and expects 401.",
+        variants: &[
+            (Tech::Flask, "protect every blueprint with a `before_request` hook that rejects anonymous \
+                callers, and list the few public routes explicitly, instead of decorating routes one by one."),
+            (Tech::FastApi, "declare the credential as a dependency of the router \
+                (`APIRouter(dependencies=[Depends(current_user)])`) so no route can forget it, keep public \
+                routes on a separate router, and never use an optional-user dependency on a private route."),
+        ],
+    },
 };
 
 #[async_trait]

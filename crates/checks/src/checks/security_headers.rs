@@ -10,7 +10,8 @@
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Exchange, Operation, Owasp, Severity,
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Operation, Owasp, Remediation, Severity,
+    Tech,
 };
 use regex::Regex;
 use std::sync::OnceLock;
@@ -28,14 +29,19 @@ static META: CheckMeta = CheckMeta {
     owasp: &[Owasp::Api8],
     severity: Severity::Low,
     kind: CheckKind::Passive,
-    remediation: "Send `X-Content-Type-Options: nosniff` on every answer, \
-        `Strict-Transport-Security: max-age=31536000; includeSubDomains` on every HTTPS answer, and \
-        no version numbers in `Server` or `X-Powered-By`.\n\
-        Flask: set the headers in an `@app.after_request` hook and serve through gunicorn or \
-        another production server rather than the Werkzeug development server, whose `Server` \
-        header names Werkzeug and Python versions.\n\
-        FastAPI: add the headers in a middleware (`@app.middleware(\"http\")`) and start uvicorn \
-        with `--no-server-header`; or set them once at the reverse proxy in front of the app.",
+    remediation: Remediation {
+        generic: "Send `X-Content-Type-Options: nosniff` on every answer, \
+            `Strict-Transport-Security: max-age=31536000; includeSubDomains` on every HTTPS answer, \
+            and no version numbers in `Server` or `X-Powered-By`; or set them once at the reverse \
+            proxy in front of the app.",
+        variants: &[
+            (Tech::Flask, "set the headers in an `@app.after_request` hook, and serve through gunicorn \
+                or another production server rather than the Werkzeug development server, whose \
+                `Server` header names the Werkzeug and Python versions."),
+            (Tech::FastApi, "add the headers in a middleware (`@app.middleware(\"http\")`), start uvicorn \
+                with `--no-server-header`, and do not add `X-Powered-By`."),
+        ],
+    },
 };
 
 /// Headers whose value is a product banner.

@@ -24,7 +24,7 @@ use crate::signatures::{leaked_identifiers, scan, Leak, LeakKind};
 use async_trait::async_trait;
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Mode, Operation, Owasp,
-    ParamLocation, RequestBody, Schema, SchemaType, Severity, ANONYMOUS,
+    ParamLocation, Remediation, RequestBody, Schema, SchemaType, Severity, Tech, ANONYMOUS,
 };
 use serde_json::Value;
 
@@ -45,16 +45,27 @@ static META: CheckMeta = CheckMeta {
     owasp: &[Owasp::Api8],
     severity: Severity::Medium,
     kind: CheckKind::SafeActive,
-    remediation: "Validate input before it reaches the database, answer malformed input with a \
-        generic 400/422 body, and log the exception server-side instead of returning it.\n\
-        Flask: never run with `debug=True` or `FLASK_DEBUG=1` outside a developer's machine; \
-        register `@app.errorhandler(Exception)` that logs and returns `{\"error\": \"internal error\"}` \
-        with status 500, and convert route parameters with typed converters (`<int:order_id>`).\n\
-        FastAPI: declare parameter types (`order_id: int`) so Pydantic rejects bad input with 422, \
-        and add `@app.exception_handler(Exception)` (or handlers for `asyncpg.PostgresError` / \
-        `sqlalchemy.exc.SQLAlchemyError`) that log and return a generic 500.\n\
-        psycopg/asyncpg/SQLAlchemy: do not put `str(exc)` into responses; exception texts carry \
-        table, column and constraint names and sometimes the statement.",
+    remediation: Remediation {
+        generic: "Validate input before it reaches the database, answer malformed input with a \
+            generic 400/422 body, and log the exception server-side instead of returning it. \
+            Exception texts carry table, column and constraint names and sometimes the statement.",
+        variants: &[
+            (Tech::Flask, "never run with `debug=True` or `FLASK_DEBUG=1` outside a developer's machine; \
+                register `@app.errorhandler(Exception)` that logs and returns `{\"error\": \"internal error\"}` \
+                with status 500, and use typed route converters (`<int:order_id>`)."),
+            (Tech::FastApi, "declare parameter and body types (`order_id: int`, Pydantic models with \
+                bounds) so bad input gets a 422, start the app with `debug=False`, and add \
+                `@app.exception_handler(Exception)` that logs and returns a generic 500."),
+            (Tech::Psycopg, "catch `psycopg.Error` at the boundary and never put `str(exc)` or \
+                `exc.diag` into a response."),
+            (Tech::Asyncpg, "catch `asyncpg.PostgresError` (and `asyncpg.DataError` raised before the \
+                query is sent) at the boundary; do not return its message."),
+            (Tech::SqlAlchemy, "catch `sqlalchemy.exc.SQLAlchemyError`; its message embeds the statement \
+                (`[SQL: …]`) and parameters."),
+            (Tech::CockroachDb, "CockroachDB errors name the failing expression and link its docs; \
+                they leak as much as PostgreSQL's, so the same handler applies."),
+        ],
+    },
 };
 
 #[async_trait]
