@@ -10,9 +10,14 @@ use middlebrick_model::{
 use std::sync::Mutex;
 
 type Matcher = Box<dyn Fn(&RequestSpec) -> bool + Send + Sync>;
+type Responder = Box<dyn Fn(&RequestSpec) -> Option<ResponseRecord> + Send + Sync>;
 
 pub struct FakeProbe {
     routes: Vec<(Matcher, ResponseRecord)>,
+    /// Consulted after `routes`: answers computed from the request (stateful fakes).
+    dynamic: Vec<Responder>,
+    /// `(param, value, identities that saw it)` for `known_values`.
+    pub known: Vec<(String, serde_json::Value, Vec<String>)>,
     pub identities: Vec<IdentityInfo>,
     pub mode: Mode,
     pub sent: Mutex<Vec<RequestSpec>>,
@@ -23,6 +28,8 @@ impl FakeProbe {
     pub fn new() -> Self {
         FakeProbe {
             routes: Vec::new(),
+            dynamic: Vec::new(),
+            known: Vec::new(),
             identities: Vec::new(),
             mode: Mode::Safe,
             sent: Mutex::new(Vec::new()),
@@ -48,6 +55,15 @@ impl FakeProbe {
         response: ResponseRecord,
     ) -> Self {
         self.routes.push((Box::new(matcher), response));
+        self
+    }
+
+    /// Answers with whatever `responder` computes, when no fixed route matched.
+    pub fn on_dynamic(
+        mut self,
+        responder: impl Fn(&RequestSpec) -> Option<ResponseRecord> + Send + Sync + 'static,
+    ) -> Self {
+        self.dynamic.push(Box::new(responder));
         self
     }
 
@@ -90,7 +106,8 @@ impl Probe for FakeProbe {
             .routes
             .iter()
             .find(|(m, _)| m(&req))
-            .map(|(_, r)| r.clone());
+            .map(|(_, r)| r.clone())
+            .or_else(|| self.dynamic.iter().find_map(|d| d(&req)));
         Ok(exchange_for(&req, response))
     }
 
@@ -116,6 +133,17 @@ impl Probe for FakeProbe {
         }
         let mut spec = RequestSpec::new(op.method, path).as_identity(identity);
         spec.query = query;
+        if op.request_body.is_some() || !overrides.body.is_empty() {
+            let mut body = serde_json::Map::new();
+            for (path, value) in &overrides.body {
+                if let (Some(key), Some(v)) = (path.last(), value) {
+                    body.insert(key.clone(), v.clone());
+                }
+            }
+            spec.body = Some(middlebrick_model::RequestBody::Json(
+                serde_json::Value::Object(body),
+            ));
+        }
         spec.operation = Some(op.key());
         spec
     }
@@ -135,6 +163,25 @@ impl Probe for FakeProbe {
 
     fn observed(&self) -> Vec<Exchange> {
         self.observed.clone()
+    }
+
+    fn known_values(&self, _op: &Operation, param: &str) -> Vec<(serde_json::Value, Vec<String>)> {
+        self.known
+            .iter()
+            .filter(|(p, _, _)| p == param)
+            .map(|(_, v, who)| (v.clone(), who.clone()))
+            .collect()
+    }
+
+    async fn sign_in_account(
+        &self,
+        name: &str,
+        username: &str,
+        _password: &str,
+    ) -> Result<Exchange, ProbeError> {
+        let mut req = RequestSpec::new(Method::Post, "/fake-sign-in").as_identity(name);
+        req.operation = Some(format!("sign in {username}"));
+        self.send(req).await
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod check;
 mod checks;
+mod ownership;
 mod probe;
 pub mod signatures;
 pub mod similarity;
@@ -22,6 +23,11 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::missing_authentication::MissingAuthentication,
     &checks::verbose_error::VerboseError,
     &checks::security_headers::SecurityHeaders,
+    &checks::bola::Bola,
+    &checks::bola_write::BolaWrite,
+    &checks::bfla::Bfla,
+    &checks::mass_assignment::MassAssignment,
+    &checks::data_exposure::DataExposure,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {

@@ -86,4 +86,17 @@ pub trait Probe: Send + Sync {
 
     /// A bounded sample of exchanges the scan has made so far (for API-wide passive checks).
     fn observed(&self) -> Vec<Exchange>;
+
+    /// Values known for a parameter of `op` (ids harvested from earlier answers), each with
+    /// the identities that saw it in their own answers: the basis of ownership discovery.
+    fn known_values(&self, op: &Operation, param: &str) -> Vec<(Value, Vec<String>)>;
+
+    /// Signs in an account the scanner itself registered, so later requests can be sent as
+    /// `name`. The account is not listed by [`Probe::identities`].
+    async fn sign_in_account(
+        &self,
+        name: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Exchange, ProbeError>;
 }

@@ -559,6 +559,21 @@ fn parse_set_cookie(value: &str) -> Option<(String, String)> {
     (!k.is_empty() && !v.is_empty()).then(|| (k.to_string(), v.to_string()))
 }
 
+/// Keeps the credential headers that `using` asks for.
+pub fn narrow(
+    all: Vec<(String, String)>,
+    using: middlebrick_model::CredentialUse,
+) -> Vec<(String, String)> {
+    use middlebrick_model::CredentialUse;
+    let is_cookie = |k: &str| k.eq_ignore_ascii_case("cookie");
+    match using {
+        CredentialUse::All => all,
+        CredentialUse::CookiesOnly => all.into_iter().filter(|(k, _)| is_cookie(k)).collect(),
+        CredentialUse::HeadersOnly => all.into_iter().filter(|(k, _)| !is_cookie(k)).collect(),
+        CredentialUse::None => Vec::new(),
+    }
+}
+
 /// All identities of a scan, anonymous excluded.
 #[derive(Debug, Default)]
 pub struct Identities {
@@ -576,18 +591,10 @@ impl Identities {
         name: &str,
         using: middlebrick_model::CredentialUse,
     ) -> Option<Vec<(String, String)>> {
-        use middlebrick_model::CredentialUse;
         if name == ANONYMOUS {
             return Some(Vec::new());
         }
-        let all = self.get(name)?.credentials();
-        let is_cookie = |k: &str| k.eq_ignore_ascii_case("cookie");
-        Some(match using {
-            CredentialUse::All => all,
-            CredentialUse::CookiesOnly => all.into_iter().filter(|(k, _)| is_cookie(k)).collect(),
-            CredentialUse::HeadersOnly => all.into_iter().filter(|(k, _)| !is_cookie(k)).collect(),
-            CredentialUse::None => Vec::new(),
-        })
+        Some(narrow(self.get(name)?.credentials(), using))
     }
 }
 

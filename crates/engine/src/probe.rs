@@ -4,7 +4,8 @@
 //! API-wide passive checks.
 
 use crate::config::ScanConfig;
-use crate::identity::Identities;
+use crate::config::{IdentityConfig, LoginConfig};
+use crate::identity::{Identities, Identity};
 use async_trait::async_trait;
 use middlebrick_checks::{IdentityInfo, Overrides, Probe, ProbeError};
 use middlebrick_http::{HttpError, Outgoing, Transport};
@@ -33,6 +34,9 @@ pub struct EngineProbe {
     baselines: Mutex<HashMap<(String, String), BaselineCell>>,
     observed: Mutex<(Vec<Exchange>, HashSet<(String, u16)>)>,
     reached: Mutex<HashSet<String>>,
+    /// Accounts the scanner registered and signed in itself (never listed to checks as
+    /// configured identities).
+    accounts: Mutex<Vec<Arc<Identity>>>,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -65,6 +69,7 @@ impl EngineProbe {
             baselines: Mutex::new(HashMap::new()),
             observed: Mutex::new((Vec::new(), HashSet::new())),
             reached: Mutex::new(HashSet::new()),
+            accounts: Mutex::new(Vec::new()),
         }
     }
 
@@ -110,6 +115,10 @@ impl EngineProbe {
         let credentials = self
             .identities
             .credentials_for(&req.identity, req.credentials)
+            .or_else(|| {
+                self.account(&req.identity)
+                    .map(|a| crate::identity::narrow(a.credentials(), req.credentials))
+            })
             .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
         let mut out = Outgoing::from_spec(&self.base, &req, credentials)
             .map_err(|e| ProbeError::Refused(e.to_string()))?;
@@ -129,6 +138,17 @@ impl EngineProbe {
             }
         }
         Ok(ex)
+    }
+}
+
+impl EngineProbe {
+    fn account(&self, name: &str) -> Option<Arc<Identity>> {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|a| a.name == name)
+            .cloned()
     }
 }
 
@@ -225,6 +245,61 @@ impl Probe for EngineProbe {
             .unwrap_or_else(|e| e.into_inner())
             .0
             .clone()
+    }
+
+    fn known_values(&self, op: &Operation, param: &str) -> Vec<(serde_json::Value, Vec<String>)> {
+        let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(serde_json::Value, Vec<String>)> = Vec::new();
+        let names = self
+            .identities
+            .list
+            .iter()
+            .map(|i| i.name.clone())
+            .chain(std::iter::once(ANONYMOUS.to_string()));
+        for name in names {
+            for (value, seen_by) in pool.candidates(op, param, &name) {
+                if seen_by != name {
+                    continue;
+                }
+                match out.iter_mut().find(|(v, _)| *v == value) {
+                    Some((_, who)) => who.push(name.clone()),
+                    None => out.push((value, vec![name.clone()])),
+                }
+            }
+        }
+        out
+    }
+
+    async fn sign_in_account(
+        &self,
+        name: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Exchange, ProbeError> {
+        self.redactor.add(password);
+        let identity = Identity::new(IdentityConfig {
+            name: name.to_string(),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            login: Some(LoginConfig {
+                username: username.to_string(),
+                password: password.to_string(),
+                operation: None,
+                token_field: None,
+                username_field: None,
+                password_field: None,
+            }),
+            admin: false,
+        });
+        let ex = identity
+            .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
+            .await
+            .map_err(|d| ProbeError::Refused(d.message))?;
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(identity));
+        Ok(ex)
     }
 }
 

@@ -42,6 +42,11 @@ check_ids! {
     AuthMissingAuthentication => "auth.missing-authentication",
     InfoVerboseError => "info.verbose-error",
     TransportSecurityHeaders => "transport.security-headers",
+    AuthzBola => "authz.bola",
+    AuthzBolaWrite => "authz.bola-write",
+    AuthzBfla => "authz.bfla",
+    AuthzMassAssignment => "authz.mass-assignment",
+    AuthzDataExposure => "authz.data-exposure",
 }
 
 impl CheckId {

@@ -85,7 +85,7 @@ impl Remediation {
         let mut out = self.generic.to_string();
         for (tech, text) in self.variants {
             if stack.is_empty() || stack.contains(tech) {
-                out.push_str("\n");
+                out.push('\n');
                 out.push_str(tech.display_name());
                 out.push_str(": ");
                 out.push_str(text);

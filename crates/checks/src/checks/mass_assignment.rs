@@ -1,0 +1,518 @@
+//! `authz.mass-assignment`: create and update bodies extended with privileged properties are
+//! accepted and persisted.
+//!
+//! Active mode only, and only on accounts the scanner registers itself:
+//! 1. register a control account with an ordinary body and read its profile;
+//! 2. register a second account whose body adds privileged properties (named in the profile's
+//!    schema, or common ones: `role`, `is_admin`, `permissions`, `verified`, `balance`, …) with
+//!    escalated values, sign in as it and read its profile: a property that now holds the
+//!    escalated value, while the control's does not, was mass-assigned on registration;
+//! 3. as the control account, update the profile with the same properties and read it again.
+//!
+//! The registration and profile operations are found by their shape (a POST whose body takes a
+//! password; a GET/PATCH/PUT on `…/me`, `…/profile`). Budget: about 8 requests per scan.
+
+use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
+use crate::ownership::{is_self_path, nonce, self_read};
+use crate::probe::{Overrides, ProbeError};
+use async_trait::async_trait;
+use middlebrick_model::{
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Inventory, Method, Operation, Owasp,
+    Remediation, Schema, SchemaType, Severity, Tech, ANONYMOUS,
+};
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub struct MassAssignment;
+
+const PRIVILEGED: &[&str] = &[
+    "role",
+    "roles",
+    "is_admin",
+    "isAdmin",
+    "admin",
+    "is_staff",
+    "is_superuser",
+    "superuser",
+    "permissions",
+    "scopes",
+    "verified",
+    "is_verified",
+    "email_verified",
+    "balance",
+    "credits",
+    "plan",
+    "tier",
+    "account_type",
+    "user_type",
+    "group",
+    "groups",
+    "is_active",
+    "approved",
+];
+const USERNAME: &[&str] = &["username", "user_name", "login", "name", "handle"];
+const PASSWORD: &[&str] = &["password", "passwd", "pass", "pwd"];
+const REGISTER: &[&str] = &[
+    "register",
+    "registration",
+    "signup",
+    "sign-up",
+    "sign_up",
+    "users",
+    "accounts",
+    "join",
+];
+
+static META: CheckMeta = CheckMeta {
+    id: CheckId::AuthzMassAssignment,
+    title: "Privileged properties accepted from the client (mass assignment)",
+    description: "In active mode, registers scanner-owned accounts with and without privileged \
+        properties (role, is_admin, permissions, verified, balance, …) and updates a profile \
+        with them; fires when a follow-up read shows the escalated value persisted.",
+    cwe: &[915],
+    owasp: &[Owasp::Api3],
+    severity: Severity::High,
+    kind: CheckKind::StateChanging,
+    remediation: Remediation {
+        generic: "Bind request bodies to an allowlist of the fields a client may set for that \
+            operation; never copy a request body onto a model. Role, permissions, ownership and \
+            balances are set by server-side logic only.",
+        variants: &[
+            (Tech::Flask, "read the fields you accept by name (`data = {k: body[k] for k in (\"email\", \"full_name\") if k in body}`) \
+                or load through a marshmallow schema with `unknown=EXCLUDE`; never `User(**request.json)`."),
+            (Tech::FastApi, "declare separate input models (`UserCreate`, `UserUpdate`) without `role`, \
+                with `model_config = ConfigDict(extra=\"forbid\")` to reject extra fields with 422."),
+            (Tech::SqlAlchemy, "do not `setattr` every key of the body on the mapped object; update \
+                explicit columns."),
+        ],
+    },
+};
+
+#[async_trait]
+impl Check for MassAssignment {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Api
+    }
+
+    fn plan(&self, _op: &Operation, _ctx: PlanCtx) -> Vec<Planned> {
+        Vec::new()
+    }
+
+    async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
+        judge(ctx).await.unwrap_or_default()
+    }
+}
+
+fn norm(s: &str) -> String {
+    s.to_ascii_lowercase().replace('-', "_")
+}
+
+fn body_schema(op: &Operation) -> Option<&Schema> {
+    op.request_body
+        .as_ref()
+        .and_then(|b| b.content.values().next())
+        .map(|s| s.as_ref())
+}
+
+fn register_op(inv: &Inventory) -> Option<&Operation> {
+    inv.operations
+        .iter()
+        .filter(|o| o.method == Method::Post && !o.path.contains('{'))
+        .filter(|o| {
+            o.path
+                .rsplit('/')
+                .find(|s| !s.is_empty())
+                .is_some_and(|l| REGISTER.contains(&norm(l).as_str()))
+        })
+        .filter(|o| {
+            body_schema(o).is_some_and(|s| {
+                s.properties
+                    .keys()
+                    .any(|k| PASSWORD.contains(&norm(k).as_str()))
+            })
+        })
+        .min_by_key(|o| o.path.len())
+}
+
+/// The value that would mean "more privilege" for a property.
+fn escalated(name: &str, schema: Option<&Schema>) -> Value {
+    if let Some(s) = schema {
+        if let Some(v) = s.enum_values.iter().find(|v| {
+            v.as_str().is_some_and(|t| {
+                ["admin", "owner", "super"]
+                    .iter()
+                    .any(|w| t.to_ascii_lowercase().contains(w))
+            })
+        }) {
+            return v.clone();
+        }
+        match s.effective_type() {
+            Some(SchemaType::Boolean) => return json!(true),
+            Some(SchemaType::Integer | SchemaType::Number) => return json!(1_000_000),
+            Some(SchemaType::Array) => return json!(["admin"]),
+            _ => {}
+        }
+    }
+    let n = norm(name);
+    if n.starts_with("is_")
+        || n == "admin"
+        || n == "superuser"
+        || n.ends_with("verified")
+        || n == "approved"
+    {
+        json!(true)
+    } else if n == "balance" || n == "credits" {
+        json!(1_000_000)
+    } else if n.ends_with('s') && n != "status" {
+        json!(["admin"])
+    } else {
+        json!("admin")
+    }
+}
+
+/// Privileged properties to try: those the profile documents, else the common names the
+/// registration body does not already take.
+fn privileged_fields(register: &Operation, profile: &Operation) -> Vec<(String, Value)> {
+    let accepted: Vec<String> = body_schema(register)
+        .map(|s| s.properties.keys().map(|k| norm(k)).collect())
+        .unwrap_or_default();
+    let documented = profile
+        .success_schema()
+        .map(|s| s.properties.clone())
+        .unwrap_or_default();
+    let mut out: Vec<(String, Value)> = documented
+        .iter()
+        .filter(|(k, _)| {
+            PRIVILEGED.iter().any(|p| norm(p) == norm(k)) && !accepted.contains(&norm(k))
+        })
+        .map(|(k, s)| (k.clone(), escalated(k, Some(s))))
+        .collect();
+    if out.is_empty() {
+        out = ["role", "is_admin"]
+            .iter()
+            .map(|k| (k.to_string(), escalated(k, None)))
+            .collect();
+    }
+    out.truncate(4);
+    out
+}
+
+fn credentials_body(register: &Operation, username: &str, password: &str) -> Overrides {
+    let mut o = Overrides::none();
+    if let Some(s) = body_schema(register) {
+        for k in s.properties.keys() {
+            let n = norm(k);
+            let v = if PASSWORD.contains(&n.as_str()) {
+                json!(password)
+            } else if USERNAME.contains(&n.as_str()) {
+                json!(username)
+            } else if n.contains("email") {
+                json!(format!("{username}@example.test"))
+            } else {
+                continue;
+            };
+            o.body.push((vec![k.clone()], Some(v)));
+        }
+    }
+    o
+}
+
+/// Registers an account, signs in as it and reads its profile.
+async fn account(
+    ctx: &RunCtx<'_>,
+    register: &Operation,
+    profile: &Operation,
+    extra: &[(String, Value)],
+) -> Result<Option<(String, Exchange, Exchange)>, ProbeError> {
+    let tag = nonce();
+    let (username, password, name) = (
+        format!("mb_{tag}"),
+        format!("Mb-{tag}-x9!Q"),
+        format!("mb-account-{tag}"),
+    );
+    let mut o = credentials_body(register, &username, &password);
+    for (k, v) in extra {
+        o.body.push((vec![k.clone()], Some(v.clone())));
+    }
+    let created = ctx
+        .probe
+        .send(ctx.probe.request(register, ANONYMOUS, &o))
+        .await?;
+    if !created.response.as_ref().is_some_and(|r| r.is_success()) {
+        return Ok(None);
+    }
+    if ctx
+        .probe
+        .sign_in_account(&name, &username, &password)
+        .await
+        .is_err()
+    {
+        return Ok(None);
+    }
+    let read = ctx
+        .probe
+        .send(ctx.probe.request(profile, &name, &Overrides::none()))
+        .await?;
+    Ok(Some((name, created, read)))
+}
+
+fn holds(read: &Exchange, field: &str, value: &Value) -> bool {
+    read.response
+        .as_ref()
+        .filter(|r| r.is_success())
+        .and_then(|r| r.json())
+        .and_then(|j| j.get(field).cloned())
+        .is_some_and(|v| v == *value)
+}
+
+async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
+    let inv = ctx.inventory;
+    let (Some(register), Some(profile)) = (register_op(inv), self_read(inv)) else {
+        return Ok(Outcome::none());
+    };
+    let fields = privileged_fields(register, profile);
+    let Some((control_name, _, control_read)) = account(ctx, register, profile, &[]).await? else {
+        return Ok(Outcome::none());
+    };
+    let mut outcome = Outcome::none();
+    if let Some((_, created, read)) = account(ctx, register, profile, &fields).await? {
+        let took: Vec<&(String, Value)> = fields
+            .iter()
+            .filter(|(k, v)| holds(&read, k, v) && !holds(&control_read, k, v))
+            .collect();
+        if !took.is_empty() {
+            let list: Vec<String> = took.iter().map(|(k, v)| format!("`{k}` = {v}")).collect();
+            let description = format!(
+                "Registration accepted privileged properties from the client: an account registered \
+                 with {} reads them back as set, while an account registered without them does not. \
+                 Anyone can register as an administrator.",
+                list.join(", ")
+            );
+            let evidence = Evidence::new(vec![created, read, control_read.clone()])
+                .note("first: the registration with extra properties; second: that account's profile; third: the control account's profile");
+            outcome.findings.push(META.finding(
+                Some(register),
+                &took[0].0,
+                Severity::High,
+                Confidence::Confirmed,
+                description,
+                evidence,
+            ));
+        }
+    }
+    let update = inv.operations.iter().find(|o| {
+        matches!(o.method, Method::Patch | Method::Put)
+            && o.path == profile.path
+            && is_self_path(&o.path)
+    });
+    if let Some(update) = update {
+        let mut o = Overrides::none();
+        for (k, v) in &fields {
+            o.body.push((vec![k.clone()], Some(v.clone())));
+        }
+        let sent = ctx
+            .probe
+            .send(ctx.probe.request(update, &control_name, &o))
+            .await?;
+        let after = ctx
+            .probe
+            .send(
+                ctx.probe
+                    .request(profile, &control_name, &Overrides::none()),
+            )
+            .await?;
+        let took: Vec<&(String, Value)> = fields
+            .iter()
+            .filter(|(k, v)| holds(&after, k, v) && !holds(&control_read, k, v))
+            .collect();
+        if !took.is_empty() {
+            let list: Vec<String> = took.iter().map(|(k, v)| format!("`{k}` = {v}")).collect();
+            let description = format!(
+                "A profile update accepted privileged properties: after `{}` with {}, the account's \
+                 own profile reads them back as set (they were not before). A user can grant \
+                 themselves these privileges.",
+                update.key(),
+                list.join(", ")
+            );
+            let evidence = Evidence::new(vec![sent, after, control_read])
+                .note("first: the update; second: the profile after it; third: the profile before");
+            outcome.findings.push(META.finding(
+                Some(update),
+                &took[0].0,
+                Severity::High,
+                Confidence::Confirmed,
+                description,
+                evidence,
+            ));
+        }
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeProbe;
+    use crate::similarity::response;
+    use middlebrick_model::{RequestBody, RequestBodySpec, RequestSpec, ResponseSpec, SpecVersion};
+    use std::sync::Arc;
+
+    fn inventory() -> Inventory {
+        let mut reg = Operation::new(Method::Post, "/api/auth/register");
+        let mut body = Schema::of_type(SchemaType::Object);
+        for k in ["username", "password", "email"] {
+            body.properties
+                .insert(k.into(), Arc::new(Schema::of_type(SchemaType::String)));
+        }
+        reg.request_body = Some(RequestBodySpec {
+            required: true,
+            content: [("application/json".to_string(), Arc::new(body))]
+                .into_iter()
+                .collect(),
+        });
+        let mut me = Operation::new(Method::Get, "/api/users/me");
+        let mut profile = Schema::of_type(SchemaType::Object);
+        profile.properties.insert(
+            "username".into(),
+            Arc::new(Schema::of_type(SchemaType::String)),
+        );
+        profile
+            .properties
+            .insert("role".into(), Arc::new(Schema::of_type(SchemaType::String)));
+        me.responses.push(ResponseSpec {
+            status: "200".into(),
+            media_type: None,
+            schema: Some(Arc::new(profile)),
+        });
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations = vec![reg, me, Operation::new(Method::Patch, "/api/users/me")];
+        inv
+    }
+
+    fn sets_role(r: &RequestSpec) -> bool {
+        matches!(&r.body, Some(RequestBody::Json(v)) if v.get("role").is_some())
+    }
+
+    async fn run(p: &FakeProbe) -> Outcome {
+        let inv = inventory();
+        MassAssignment
+            .run(&RunCtx {
+                probe: p,
+                inventory: &inv,
+                op: None,
+            })
+            .await
+    }
+
+    /// A fake API that persists `role` from registration (when `vulnerable`) and from updates
+    /// (when `vulnerable`), keyed by the scanner's account names.
+    fn api(vulnerable: bool) -> FakeProbe {
+        use std::sync::{Arc, Mutex};
+        #[derive(Default)]
+        struct State {
+            escalated_users: Vec<String>,
+            escalated_names: Vec<String>,
+        }
+        let state = Arc::new(Mutex::new(State::default()));
+        let (s1, s2, s3, s4) = (state.clone(), state.clone(), state.clone(), state.clone());
+        FakeProbe::new()
+            .on(
+                move |r: &RequestSpec| {
+                    if r.path.ends_with("register") && sets_role(r) && vulnerable {
+                        if let Some(RequestBody::Json(v)) = &r.body {
+                            s1.lock()
+                                .unwrap()
+                                .escalated_users
+                                .push(v["username"].as_str().unwrap_or("").to_string());
+                        }
+                    }
+                    r.path.ends_with("register")
+                },
+                response(201, "application/json", r#"{"id":9}"#),
+            )
+            .on(
+                move |r: &RequestSpec| {
+                    if r.path == "/fake-sign-in" {
+                        let mut st = s2.lock().unwrap();
+                        let op = r.operation.clone().unwrap_or_default();
+                        if st
+                            .escalated_users
+                            .iter()
+                            .any(|u| !u.is_empty() && op.ends_with(u.as_str()))
+                        {
+                            st.escalated_names.push(r.identity.clone());
+                        }
+                    }
+                    r.path == "/fake-sign-in"
+                },
+                response(
+                    200,
+                    "application/json",
+                    r#"{"access_token":"t0k3n-abcdef"}"#,
+                ),
+            )
+            .on(
+                move |r: &RequestSpec| {
+                    if r.method == Method::Patch && sets_role(r) && vulnerable {
+                        s3.lock().unwrap().escalated_names.push(r.identity.clone());
+                    }
+                    r.method == Method::Patch
+                },
+                response(200, "application/json", r#"{"ok":true}"#),
+            )
+            .on(
+                move |r: &RequestSpec| {
+                    r.method == Method::Get
+                        && s4.lock().unwrap().escalated_names.contains(&r.identity)
+                },
+                response(
+                    200,
+                    "application/json",
+                    r#"{"username":"x","role":"admin"}"#,
+                ),
+            )
+            .on(
+                |r: &RequestSpec| r.method == Method::Get,
+                response(
+                    200,
+                    "application/json",
+                    r#"{"username":"x","role":"customer"}"#,
+                ),
+            )
+    }
+
+    #[tokio::test]
+    async fn role_persisted_from_registration_and_update_is_confirmed() {
+        let out = run(&api(true)).await;
+        let ops: Vec<String> = out.findings.iter().map(|f| f.location()).collect();
+        assert_eq!(ops, vec!["POST /api/auth/register", "PATCH /api/users/me"]);
+        assert!(out
+            .findings
+            .iter()
+            .all(|f| f.confidence == Confidence::Confirmed));
+    }
+
+    #[tokio::test]
+    async fn ignored_properties_are_silent() {
+        assert!(run(&api(false)).await.findings.is_empty());
+    }
+
+    #[test]
+    fn escalated_values_follow_the_schema() {
+        let mut role = Schema::of_type(SchemaType::String);
+        role.enum_values = vec![json!("customer"), json!("admin")];
+        assert_eq!(escalated("role", Some(&role)), json!("admin"));
+        assert_eq!(escalated("is_admin", None), json!(true));
+        assert_eq!(
+            escalated("balance", Some(&Schema::of_type(SchemaType::Number))),
+            json!(1_000_000)
+        );
+        let inv = inventory();
+        let fields = privileged_fields(register_op(&inv).unwrap(), self_read(&inv).unwrap());
+        assert_eq!(fields, vec![("role".to_string(), json!("admin"))]);
+    }
+}
