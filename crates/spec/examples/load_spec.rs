@@ -30,6 +30,8 @@ fn main() -> ExitCode {
     let mut times: Vec<Duration> = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs {
+        // Drop the previous result first, so peak memory is that of one load.
+        drop(last.take());
         let start = Instant::now();
         match middlebrick_spec::load_path(&path) {
             Ok(inv) => {

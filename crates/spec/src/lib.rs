@@ -15,7 +15,6 @@ pub mod discover;
 mod error;
 mod load;
 mod parse;
-mod prefetch;
 mod refs;
 mod schema;
 mod security;
@@ -23,7 +22,7 @@ mod v2;
 mod v3;
 
 #[cfg(test)]
-mod testutil;
+mod tests;
 
 pub use error::SpecError;
 

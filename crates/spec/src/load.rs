@@ -71,6 +71,9 @@ fn location_name(p: &Parameter) -> &'static str {
     }
 }
 
+/// What a response contributes: its (preferred) media type and that media type's schema.
+pub(crate) type ResponseShape = (Option<String>, Option<Arc<Schema>>);
+
 /// A node reached through `deref`: its document, the key when a `$ref` was followed (for
 /// caching), and the node itself.
 #[derive(Debug)]
@@ -87,7 +90,7 @@ pub(crate) struct Loader {
     pub schemas: SchemaCache,
     pub diagnostics: Vec<Diagnostic>,
     params: HashMap<Key, Result<ParamOut, Broken>>,
-    responses: HashMap<Key, Result<(Option<String>, Option<Arc<Schema>>), Broken>>,
+    responses: HashMap<Key, Result<ResponseShape, Broken>>,
     bodies: HashMap<Key, Result<RequestBodySpec, Broken>>,
 }
 
@@ -95,12 +98,8 @@ pub(crate) struct Loader {
 pub(crate) fn load(bytes: &[u8], label: &str, path: Option<&Path>) -> Result<Inventory, SpecError> {
     let root = parse::parse(bytes, label)?;
     let (version, warning) = parse::version(&root, label)?;
-    let mut docs = Docs::new(root, label, path);
-    if path.is_some() {
-        crate::prefetch::prefetch(&mut docs);
-    }
     let mut loader = Loader {
-        docs,
+        docs: Docs::new(root, label, path),
         version,
         schemas: SchemaCache::default(),
         diagnostics: Vec::new(),
@@ -272,30 +271,9 @@ impl Loader {
             .and_then(Value::as_bool)
             .unwrap_or(false);
 
-        let mut merged: IndexMap<(String, &'static str), ParamOut> = IndexMap::new();
-        for (doc, list) in [(item_doc, shared), (op_doc, o.get("parameters"))] {
-            for p in params_list(list)? {
-                let label = ["name", "$ref"]
-                    .iter()
-                    .find_map(|k| p.get(*k).and_then(Value::as_str))
-                    .unwrap_or("?");
-                let p = self
-                    .param(doc, p)
-                    .map_err(|b| b.within(format_args!("parameter `{label}`")))?;
-                merged.insert(p.identity(), p);
-            }
-        }
-        let mut body_parts = Vec::new();
-        for p in merged.into_values() {
-            match p {
-                // OpenAPI 3 says these header parameters are ignored; filling them from a
-                // schema would clobber the credentials and content type the engine sets.
-                ParamOut::Param(p)
-                    if self.version != SpecVersion::Swagger2 && ignored_header(&p) => {}
-                ParamOut::Param(p) => out.parameters.push(p),
-                other => body_parts.push(other),
-            }
-        }
+        let params = [(item_doc, shared), (op_doc, o.get("parameters"))];
+        let (parameters, body_parts) = self.parameters(params)?;
+        out.parameters = parameters;
         if self.version == SpecVersion::Swagger2 {
             let consumes = self.inherited(o, "consumes");
             out.request_body = crate::v2::request_body(body_parts, &consumes);
@@ -315,6 +293,39 @@ impl Loader {
             None => global.clone(),
         };
         Ok(out)
+    }
+
+    /// Path-level then operation-level parameters, the latter replacing the former by name
+    /// and location; 2.0 `body` / `formData` ones are returned apart, for the request body.
+    fn parameters(
+        &mut self,
+        lists: [(DocId, Option<&Value>); 2],
+    ) -> Result<(Vec<Parameter>, Vec<ParamOut>), Broken> {
+        let mut merged: IndexMap<(String, &'static str), ParamOut> = IndexMap::new();
+        for (doc, list) in lists {
+            for p in params_list(list)? {
+                let label = ["name", "$ref"]
+                    .iter()
+                    .find_map(|k| p.get(*k).and_then(Value::as_str))
+                    .unwrap_or("?");
+                let p = self
+                    .param(doc, p)
+                    .map_err(|b| b.within(format_args!("parameter `{label}`")))?;
+                merged.insert(p.identity(), p);
+            }
+        }
+        let (mut params, mut body_parts) = (Vec::new(), Vec::new());
+        for p in merged.into_values() {
+            match p {
+                // OpenAPI 3 says these header parameters are ignored; filling them from a
+                // schema would clobber the credentials and content type the engine sets.
+                ParamOut::Param(p)
+                    if self.version != SpecVersion::Swagger2 && ignored_header(&p) => {}
+                ParamOut::Param(p) => params.push(p),
+                other => body_parts.push(other),
+            }
+        }
+        Ok((params, body_parts))
     }
 
     /// A 2.0 list (`consumes`, `produces`) from the operation, else from the root.
@@ -382,7 +393,7 @@ impl Loader {
         doc: DocId,
         v: &Value,
         produces: &[String],
-    ) -> Result<(Option<String>, Option<Arc<Schema>>), Broken> {
+    ) -> Result<ResponseShape, Broken> {
         let r = self.deref(doc, v)?;
         if let Some(hit) = r.key.as_ref().and_then(|k| self.responses.get(k)) {
             return hit.clone();

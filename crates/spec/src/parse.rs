@@ -4,7 +4,9 @@
 
 use crate::error::SpecError;
 use middlebrick_model::SpecVersion;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -58,11 +60,157 @@ pub(crate) fn parse(bytes: &[u8], origin: &str) -> Result<Value, SpecError> {
     }
 }
 
+/// Flow nesting (`[[[[…`) beyond which YAML is refused unread: the YAML reader would refuse it
+/// anyway (its recursion limit is 128), but only after a scan that is quadratic in the depth,
+/// which lets a 100 KB document cost seconds.
+const MAX_FLOW_DEPTH: usize = 512;
+
 fn parse_yaml(body: &[u8]) -> Result<Value, String> {
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    serde_yaml_ng::from_slice::<Value>(body).map_err(|e| e.to_string())
+    if flow_depth_exceeds(body, MAX_FLOW_DEPTH) {
+        return Err(format!(
+            "nesting deeper than {MAX_FLOW_DEPTH} levels of `[` / `{{`"
+        ));
+    }
+    serde_yaml_ng::from_slice::<Tree>(body)
+        .map(|t| t.0)
+        .map_err(|e| e.to_string())
+}
+
+/// A bracket count that ignores quoting: it can only overestimate the real nesting, and
+/// prose with hundreds of unmatched brackets does not occur in specs.
+fn flow_depth_exceeds(body: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    for b in body {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A `Value` built from YAML. serde_json's own `Value` refuses integers wider than 64 bits and
+/// non-string keys, and YAML has both (DigitalOcean writes `maximum: 18446744073709552000`;
+/// status codes are integer keys). Wide integers become floats; keys keep their text.
+struct Tree(Value);
+
+impl<'de> Deserialize<'de> for Tree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TreeVisitor).map(Tree)
+    }
+}
+
+struct TreeVisitor;
+
+impl<'de> Visitor<'de> for TreeVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a YAML value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or_else(|_| float(v as f64), Value::from))
+    }
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        Ok(u64::try_from(v).map_or_else(|_| float(v as f64), Value::from))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Tree::deserialize(d).map(|t| t.0)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(Tree(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(Key(k)) = map.next_key()? {
+            let Tree(v) = map.next_value()?;
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Non-finite floats (`.inf`, `.nan`) have no JSON form; they read as null.
+fn float(v: f64) -> Value {
+    serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number)
+}
+
+/// A mapping key as written: asking for a string makes the YAML reader hand over a scalar's
+/// text (`200`, `1.0`, `true`) instead of its typed value.
+struct Key(String);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor).map(Key)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a scalar mapping key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<String, E> {
+        Ok(v)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+        Ok("null".to_string())
+    }
 }
 
 fn syntax(origin: &str, format: Format, message: String) -> SpecError {
@@ -146,6 +294,23 @@ mod tests {
         )
         .unwrap();
         assert!(v["responses"]["200"].is_object());
+    }
+
+    #[test]
+    fn yaml_wide_integers_and_odd_keys() {
+        let v = parse(
+            b"max: 18446744073709552000\nneg: -170141183460469231731687303715884105728\n\
+              1.0: a\ntrue: b\n~: c\ninf: .inf\n",
+            "x",
+        )
+        .unwrap();
+        assert_eq!(v["max"].as_f64(), Some(18446744073709552000.0));
+        assert!(v["neg"].as_f64().unwrap() < -1e38);
+        assert_eq!(v["1.0"], "a");
+        assert_eq!(v["true"], "b");
+        assert!(v.get("~").is_some() || v.get("null").is_some());
+        assert_eq!(v["inf"], Value::Null);
+        assert!(parse(b"? [a, b]\n: c\n", "x").is_err());
     }
 
     #[test]

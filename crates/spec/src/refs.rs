@@ -110,12 +110,8 @@ impl Docs {
         &self.docs[id]
     }
 
-    pub fn len(&self) -> usize {
-        self.docs.len()
-    }
-
-    /// Adds a document parsed elsewhere (the parallel prefetch) under its normalized path.
-    pub fn insert_parsed(&mut self, path: PathBuf, parsed: Result<Value, String>) {
+    /// Records a file's parse result under its normalized path (errors once, as diagnostics).
+    fn insert_parsed(&mut self, path: PathBuf, parsed: Result<Value, String>) {
         if self.by_path.contains_key(&path) {
             return;
         }
@@ -136,10 +132,6 @@ impl Docs {
         self.by_path.insert(path, entry);
     }
 
-    pub fn is_loaded(&self, path: &Path) -> bool {
-        self.by_path.contains_key(path)
-    }
-
     /// Resolves `reference`, found in document `from`, loading the file it names if needed.
     /// The target node is checked to exist.
     pub fn resolve(&mut self, from: DocId, reference: &str) -> Result<Key, RefError> {
@@ -148,18 +140,10 @@ impl Docs {
         let doc = if file.is_empty() {
             from
         } else {
-            let path = self.file_target(from, file).ok_or_else(|| {
-                if self.external_noted.insert(reference.to_string()) {
-                    self.diagnostics.push(
-                        Diagnostic::warning(
-                            "spec.external-ref",
-                            format!("`$ref: {reference}` points to another document, which was not loaded"),
-                        )
-                        .hint("load the spec from a local file so relative references can be followed"),
-                    );
-                }
-                RefError::External(reference.to_string())
-            })?;
+            let Some(path) = self.file_target(from, file) else {
+                self.note_external(reference, file);
+                return Err(RefError::External(reference.to_string()));
+            };
             self.load_file(path).map_err(RefError::Broken)?
         };
         let key = Key { doc, pointer };
@@ -171,6 +155,25 @@ impl Docs {
                 self.docs[doc].label, key.pointer
             ))))
         }
+    }
+
+    /// One warning per distinct reference that is not followed.
+    fn note_external(&mut self, reference: &str, file: &str) {
+        if !self.external_noted.insert(reference.to_string()) {
+            return;
+        }
+        let hint = if has_scheme(file) {
+            "remote references are not fetched; a local copy referenced by a relative path is"
+        } else {
+            "load the spec from a local file so that its relative references can be followed"
+        };
+        self.diagnostics.push(
+            Diagnostic::warning(
+                "spec.external-ref",
+                format!("`$ref: {reference}` points to another document, which was not loaded"),
+            )
+            .hint(hint),
+        );
     }
 
     /// The node a key names (`Value::Null` if it vanished, which `resolve` rules out).

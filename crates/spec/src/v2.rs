@@ -2,7 +2,7 @@
 //! keywords directly, `in: body` and `in: formData` parameters folded into a request body
 //! (media types from `consumes`), and responses typed by `produces`.
 
-use crate::load::{kind, string, Loader, ParamOut};
+use crate::load::{kind, string, Loader, ParamOut, ResponseShape};
 use crate::refs::{Broken, DocId};
 use crate::v3::{preferred_media, trim_base};
 use indexmap::IndexMap;
@@ -70,10 +70,12 @@ impl Loader {
             Some("query") => ParamLocation::Query,
             Some("header") => ParamLocation::Header,
             Some("cookie") => ParamLocation::Cookie,
-            other => return Err(Broken::new(format!(
+            other => {
+                return Err(Broken::new(format!(
                 "parameter `{name}` is in `{}` (expected path, query, header, body or formData)",
                 other.unwrap_or("?")
-            ))),
+            )))
+            }
         };
         Ok(ParamOut::Param(Parameter {
             schema: self.schema_of_keywords(doc, o)?,
@@ -91,7 +93,7 @@ impl Loader {
         doc: DocId,
         v: &Value,
         produces: &[String],
-    ) -> Result<(Option<String>, Option<Arc<Schema>>), Broken> {
+    ) -> Result<ResponseShape, Broken> {
         let o = v
             .as_object()
             .ok_or_else(|| Broken::new(format!("a response is {}, expected a mapping", kind(v))))?;

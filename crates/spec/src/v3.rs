@@ -1,12 +1,11 @@
 //! OpenAPI 3.0 / 3.1 specifics: `servers` (with variables), parameters described by `schema`
 //! or `content`, `requestBody`, and responses by media type.
 
-use crate::load::{kind, string, Loader, ParamOut};
+use crate::load::{kind, string, Loader, ParamOut, ResponseShape};
 use crate::refs::{Broken, DocId};
 use indexmap::IndexMap;
-use middlebrick_model::{ParamLocation, Parameter, RequestBodySpec, Schema};
+use middlebrick_model::{ParamLocation, Parameter, RequestBodySpec};
 use serde_json::{Map, Value};
-use std::sync::Arc;
 use url::Url;
 
 /// Server URLs with variables substituted, and the base path (the path of the first one).
@@ -184,11 +183,7 @@ impl Loader {
         })
     }
 
-    pub(crate) fn v3_response(
-        &mut self,
-        doc: DocId,
-        v: &Value,
-    ) -> Result<(Option<String>, Option<Arc<Schema>>), Broken> {
+    pub(crate) fn v3_response(&mut self, doc: DocId, v: &Value) -> Result<ResponseShape, Broken> {
         let o = v
             .as_object()
             .ok_or_else(|| Broken::new(format!("a response is {}, expected a mapping", kind(v))))?;

@@ -1,1 +1,0 @@
-//! Helpers for tests: temporary directories without an extra dependency.
