@@ -38,7 +38,8 @@ def _serve_flask(args, dsn: str, secret: str) -> None:
     from flask_shop import create_app
 
     app = create_app(dsn, secret)
-    if planted("info.verbose-error"):
+    if planted("info.verbose-error") or planted("transport.dev-server"):
+        # FLAW transport.dev-server: the Werkzeug development server, debugger on, faces clients.
         # FLAW info.verbose-error: the Werkzeug debugger renders unhandled exceptions, with an
         # interactive console when the Host header is 127.0.0.1 or *.localhost.
         # FLAW transport.security-headers: the development server sends `Server: Werkzeug/x Python/y`.

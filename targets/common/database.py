@@ -48,6 +48,21 @@ NOTES = [
     ("bob", "Office order", "Ask the team about a bulk order of water bottles."),
 ]
 
+ADDRESSES = [
+    # (username, label, recipient, street, city, postcode, phone) -> ids 1..4 in this order
+    ("alice", "Home", "Alice Anderson", "12 Rosemary Lane", "Bristol", "BS1 4QA", "+44 117 496 0123"),
+    ("alice", "Work", "Alice Anderson", "Unit 5, Harbourside Studios", "Bath", "BA1 1LT", "+44 118 496 0555"),
+    ("bob", "Home", "Bob Brown", "48 Kingfisher Road", "Leeds", "LS6 2BX", "+44 113 496 0456"),
+    ("bob", "Parents", "Margaret Brown", "3 Old Mill Cottages", "Harrogate", "HG1 2RT", "+44 114 496 0789"),
+]
+
+STORES = [
+    # (name, street, city, postcode, phone, opening hours) -> ids 1..3; shared with every customer
+    ("Shop Central", "1 Market Street", "Manchester", "M1 1AA", "+44 161 496 0000", "Mon-Sat 09:00-18:00"),
+    ("Shop Riverside", "22 Quayside", "Newcastle", "NE1 3DX", "+44 191 498 0101", "Mon-Sun 10:00-17:00"),
+    ("Shop Outlet", "Unit 9, Fairfield Park", "Cardiff", "CF10 4AB", "+44 29 2018 0202", "Thu-Sun 10:00-16:00"),
+]
+
 
 def _server() -> dict:
     server = {
@@ -114,3 +129,14 @@ def _seed(conn: psycopg.Connection) -> None:
                 "INSERT INTO notes (user_id, title, body) SELECT id, %s, %s FROM users WHERE username = %s",
                 (title, body, username),
             )
+        for username, label, recipient, street, city, postcode, phone in ADDRESSES:
+            cur.execute(
+                "INSERT INTO addresses (user_id, label, recipient, street, city, postcode, phone)"
+                " SELECT id, %s, %s, %s, %s, %s, %s FROM users WHERE username = %s",
+                (label, recipient, street, city, postcode, phone, username),
+            )
+        cur.executemany(
+            "INSERT INTO stores (name, street, city, postcode, phone, opening_hours)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            STORES,
+        )

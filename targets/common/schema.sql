@@ -41,3 +41,36 @@ CREATE TABLE notes (
     created_at timestamptz  NOT NULL DEFAULT now()
 );
 CREATE INDEX notes_user_id ON notes (user_id);
+
+-- Per-user preferences (newsletter opt-in, a note for the courier); a row appears on first save.
+CREATE TABLE preferences (
+    user_id       integer      PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    newsletter    boolean      NOT NULL DEFAULT false,
+    delivery_note varchar(200) NOT NULL DEFAULT ''
+);
+
+-- Saved delivery addresses: private to their owner.
+CREATE TABLE addresses (
+    id         serial PRIMARY KEY,
+    user_id    integer      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    label      varchar(40)  NOT NULL,
+    recipient  varchar(100) NOT NULL,
+    street     varchar(200) NOT NULL,
+    city       varchar(100) NOT NULL,
+    postcode   varchar(16)  NOT NULL,
+    country    char(2)      NOT NULL DEFAULT 'GB',
+    phone      varchar(32)  NOT NULL DEFAULT '',
+    created_at timestamptz  NOT NULL DEFAULT now()
+);
+CREATE INDEX addresses_user_id ON addresses (user_id);
+
+-- Shop locations: every signed-in customer may read every store (shared by design).
+CREATE TABLE stores (
+    id            serial PRIMARY KEY,
+    name          varchar(120) NOT NULL,
+    street        varchar(200) NOT NULL,
+    city          varchar(100) NOT NULL,
+    postcode      varchar(16)  NOT NULL,
+    phone         varchar(32)  NOT NULL,
+    opening_hours varchar(120) NOT NULL
+);

@@ -13,7 +13,18 @@ VARIANTS = ("vulnerable", "secure")
 KNOWN_CHECKS = frozenset(
     {
         "auth.missing-authentication",
+        "authz.bfla",
+        "authz.bola",
+        "authz.bola-write",
+        "authz.data-exposure",
+        "authz.mass-assignment",
+        "cors.misconfiguration",
+        "csrf.cookie-state-change",
+        "csrf.preflight-bypass",
+        "csrf.state-change-on-get",
         "info.verbose-error",
+        "injection.sql",
+        "transport.dev-server",
         "transport.security-headers",
     }
 )

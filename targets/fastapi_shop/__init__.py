@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from common import variant
 from common.variant import planted
-from fastapi_shop import admin, auth, catalogue, db, errors, headers, notes, orders, users
+from fastapi_shop import admin, auth, catalogue, db, errors, headers, notes, orders, search, users
+from fastapi_shop import browser_session, order_actions, preferences, tokens
+from fastapi_shop import addresses, invoices, note_edits, stores
 
 
 def create_app(database_url: str, secret_key: str):
@@ -26,8 +28,13 @@ def create_app(database_url: str, secret_key: str):
     app.state.database_url = database_url
     app.state.secret_key = secret_key
     errors.install(app)
-    for module in (auth, catalogue, orders, users, notes, admin):
+    for module in (auth, catalogue, orders, users, notes, admin, search):
         app.include_router(module.router)
+    for module in (order_actions, preferences, tokens):
+        app.include_router(module.router)
+    for module in (addresses, invoices, note_edits, stores):
+        app.include_router(module.router)
+    browser_session.install_cors(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness check")
     async def health() -> dict[str, str]:

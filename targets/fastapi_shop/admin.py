@@ -4,12 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from common.variant import planted
 from fastapi_shop.auth import (
     FORBIDDEN,
     UNAUTHORIZED,
     USER_COLUMNS,
     Connection,
     forgotten_in_vulnerable,
+    get_current_user,
     require_admin,
 )
 from fastapi_shop.orders import SELECT as ORDER_SELECT
@@ -17,7 +19,10 @@ from fastapi_shop.schemas import OrderList, UserList
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses={**UNAUTHORIZED, **FORBIDDEN})
 
-Admin = Annotated[dict, Depends(require_admin)]
+# FLAW authz.bfla: in the vulnerable build the back-office order list depends on get_current_user
+# instead of require_admin, so any signed-in customer (alice, bob) lists every customer's orders;
+# anonymous callers still get 401.
+OrderListReader = Annotated[dict, Depends(get_current_user if planted("authz.bfla") else require_admin)]
 # FLAW auth.missing-authentication: in the vulnerable build the user list was written against the
 # optional-user dependency instead of require_admin, so anyone (anonymous or any customer) lists
 # every account.
@@ -33,6 +38,6 @@ async def list_users(_caller: UserListReader, conn: Connection):
 
 
 @router.get("/orders", response_model=OrderList, summary="List every order (admin role)")
-async def list_all_orders(_admin: Admin, conn: Connection):
+async def list_all_orders(_caller: OrderListReader, conn: Connection):
     rows = await conn.fetch(f"{ORDER_SELECT} ORDER BY o.id")
     return {"items": [dict(r) for r in rows], "count": len(rows)}

@@ -6,12 +6,13 @@ from typing import Annotated
 
 import asyncpg
 import jwt
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
 from common.passwords import hash_password, verify_password
 from common.variant import planted
+from fastapi_shop import browser_session
 from fastapi_shop.db import connection
 from fastapi_shop.schemas import USERNAME_PATTERN, Message, RegisterRequest, Token, User
 
@@ -69,8 +70,16 @@ async def _user_for_token(request: Request, conn: asyncpg.Connection, token: str
 
 
 async def get_current_user(
-    request: Request, conn: Connection, token: Annotated[str, Depends(oauth2_scheme)]
+    request: Request, conn: Connection, token: Annotated[str | None, Depends(optional_oauth2_scheme)]
 ) -> dict:
+    # Scripts send the bearer token; the web front end has the same token in the session cookie.
+    token = token or browser_session.cookie_token(request)
+    if not token:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="Not authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     user = await _user_for_token(request, conn, token)
     if user is None:
         raise _credentials_error()
@@ -97,7 +106,9 @@ def forgotten_in_vulnerable(check_id: str, guard):
 
 
 @router.post("/token", response_model=Token, responses=UNAUTHORIZED)
-async def login(request: Request, conn: Connection, form: Annotated[OAuth2PasswordRequestForm, Depends()]):
+async def login(
+    request: Request, response: Response, conn: Connection, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+):
     user = None
     # Usernames have a fixed alphabet, so anything else cannot match and is not worth a query.
     if _USERNAME_RE.fullmatch(form.username):
@@ -113,7 +124,9 @@ async def login(request: Request, conn: Connection, form: Annotated[OAuth2Passwo
             detail="Incorrect username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Token(access_token=_issue_token(request, user), expires_in=TOKEN_TTL_SECONDS)
+    token = _issue_token(request, user)
+    browser_session.set_session_cookies(response, token, TOKEN_TTL_SECONDS)
+    return Token(access_token=token, expires_in=TOKEN_TTL_SECONDS)
 
 
 @router.post(
@@ -123,12 +136,17 @@ async def login(request: Request, conn: Connection, form: Annotated[OAuth2Passwo
     responses={409: {"model": Message, "description": "Username taken"}},
 )
 async def register(body: RegisterRequest, conn: Connection):
+    role = "customer"
+    if planted("authz.mass-assignment"):
+        # FLAW authz.mass-assignment: the role comes from the sign-up body (see schemas.RegisterRequest).
+        role = "admin" if body.is_admin else body.role
     row = await conn.fetchrow(
-        "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3)"
+        "INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, $4)"
         f" ON CONFLICT (username) DO NOTHING RETURNING {USER_COLUMNS}",
         body.username,
         body.email,
         await run_in_threadpool(hash_password, body.password),
+        role,
     )
     if row is None:
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail="That username is taken")

@@ -32,6 +32,15 @@ class RegisterRequest(BaseModel):
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["carol@example.com"])
 
 
+if planted("authz.mass-assignment"):
+    # FLAW authz.mass-assignment: the sign-up model also carries the account's role (the back office
+    # creates staff accounts through the same route), and register() stores it as sent, so anyone
+    # can sign up with "role": "admin" or "is_admin": true.
+    class RegisterRequest(RegisterRequest):
+        role: Literal["customer", "admin"] = Field("customer", examples=["customer"])
+        is_admin: bool = Field(False, examples=[False])
+
+
 class User(BaseModel):
     id: int = Field(examples=[1])
     username: str = Field(examples=["alice"])
@@ -97,7 +106,7 @@ class Order(BaseModel):
     quantity: int = Field(examples=[2])
     unit_price: float = Field(examples=[12.5])
     total: float = Field(examples=[25.0])
-    status: Literal["placed", "shipped"] = Field(examples=["shipped"])
+    status: Literal["placed", "shipped", "cancelled"] = Field(examples=["shipped"])
     created_at: datetime
 
 

@@ -11,11 +11,27 @@ from fastapi_shop.schemas import User, UserUpdateBody
 router = APIRouter(prefix="/api/users", tags=["users"], responses=UNAUTHORIZED)
 
 EDITABLE = ("email", "full_name")
+if planted("authz.mass-assignment"):
+    # FLAW authz.mass-assignment: `role` was added to the editable profile fields (for the back
+    # office, which shares this route), so a customer's PATCH {"role": "admin"} makes them an admin.
+    EDITABLE += ("role",)
 CurrentUser = Annotated[dict, Depends(get_current_user)]
 
+if planted("authz.data-exposure"):
+    # FLAW authz.data-exposure: the profile is serialised through the model of a whole users row,
+    # so GET /api/users/me answers with password_hash (`scrypt:16384:8:1$<salt>$<hex>`).
+    class UserRow(User):
+        password_hash: str
 
-@router.get("/me", response_model=User, summary="The caller's profile")
-async def me(user: CurrentUser):
+    Profile = UserRow
+else:
+    Profile = User
+
+
+@router.get("/me", response_model=Profile, summary="The caller's profile")
+async def me(user: CurrentUser, conn: Connection):
+    if planted("authz.data-exposure"):
+        return dict(await conn.fetchrow("SELECT * FROM users WHERE id = $1", user["id"]))
     return user
 
 

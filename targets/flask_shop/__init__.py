@@ -7,7 +7,10 @@ left off a view; serve.py sets it before importing this package.
 from flask import Flask
 
 from common import variant
-from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, users
+from common.variant import planted
+from flask_shop import cross_origin, order_actions, preferences, tokens
+from flask_shop import addresses, invoices, note_edits, stores
+from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, search, users
 
 
 def create_app(database_url: str, secret_key: str) -> Flask:
@@ -18,11 +21,18 @@ def create_app(database_url: str, secret_key: str) -> Flask:
         DATABASE_URL=database_url,
         TOKEN_TTL_SECONDS=3600,
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
+        # FLAW csrf.cookie-state-change: the session cookie carries no SameSite attribute, so
+        # Firefox and Safari send it with requests that other sites start.
+        SESSION_COOKIE_SAMESITE=None if planted("csrf.cookie-state-change") else "Lax",
     )
     db.init_app(app)
     errors.init_app(app)
     headers.init_app(app)
-    for module in (docs, auth, products, orders, users, notes, admin):
+    cross_origin.init_app(app)
+    for module in (docs, auth, products, orders, users, notes, admin, search):
+        app.register_blueprint(module.bp)
+    for module in (order_actions, preferences, tokens):
+        app.register_blueprint(module.bp)
+    for module in (addresses, invoices, note_edits, stores):
         app.register_blueprint(module.bp)
     return app

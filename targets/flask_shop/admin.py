@@ -2,8 +2,9 @@
 
 from flask import Blueprint, jsonify
 
+from common.variant import planted
 from flask_shop import db
-from flask_shop.auth import USER_COLUMNS, admin_required, forgotten_in_vulnerable, public_user
+from flask_shop.auth import USER_COLUMNS, admin_required, forgotten_in_vulnerable, login_required, public_user
 from flask_shop.orders import SELECT as ORDER_SELECT
 from flask_shop.orders import order_json
 
@@ -20,7 +21,10 @@ def list_users():
 
 
 @bp.get("/orders")
-@admin_required
+# FLAW authz.bfla: the vulnerable build guards the back-office order list with @login_required
+# instead of @admin_required, so any signed-in customer (alice, bob) lists every customer's orders;
+# anonymous callers still get 401.
+@(login_required if planted("authz.bfla") else admin_required)
 def list_all_orders():
     rows = db.query(f"{ORDER_SELECT} ORDER BY o.id")
     return jsonify(items=[order_json(r) for r in rows], count=len(rows))

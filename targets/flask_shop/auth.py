@@ -120,10 +120,18 @@ def register():
         raise ApiError(400, "invalid_parameter", "password must be at least 8 characters.")
     if not EMAIL_RE.fullmatch(email):
         raise ApiError(400, "invalid_parameter", "email is not a valid address.")
+    role = "customer"
+    if planted("authz.mass-assignment"):
+        # FLAW authz.mass-assignment: the account takes `role` (or `is_admin`) from the sign-up body;
+        # the value is checked to be a known role, never whether the caller may choose it, so
+        # {"role": "admin"} or {"is_admin": true} registers an administrator.
+        role = "admin" if body.get("is_admin") is True else body.get("role", role)
+        if role not in ("customer", "admin"):
+            raise ApiError(400, "invalid_parameter", "role must be customer or admin.")
     row = db.query_one(
-        "INSERT INTO users (username, email, password_hash) VALUES (%s, %s, %s)"
+        "INSERT INTO users (username, email, password_hash, role) VALUES (%s, %s, %s, %s)"
         f" ON CONFLICT (username) DO NOTHING RETURNING {USER_COLUMNS}",
-        (username, email, hash_password(password)),
+        (username, email, hash_password(password), role),
     )
     if row is None:
         raise ApiError(409, "conflict", "That username is taken.")

@@ -12,11 +12,20 @@ from flask_shop.validation import json_object, string_field
 bp = Blueprint("users", __name__, url_prefix="/api/users")
 
 EDITABLE = ("email", "full_name")
+if planted("authz.mass-assignment"):
+    # FLAW authz.mass-assignment: `role` was added to the editable profile fields (for the back
+    # office, which shares this view), so a customer's PATCH {"role": "admin"} makes them an admin.
+    EDITABLE += ("role",)
 
 
 @bp.get("/me")
 @login_required
 def me():
+    if planted("authz.data-exposure"):
+        # FLAW authz.data-exposure: the profile is the whole users row, password_hash included
+        # (`scrypt:16384:8:1$<salt>$<hex>`), serialised as it comes from the database.
+        row = db.query_one("SELECT * FROM users WHERE id = %s", (current_user()["id"],))
+        return jsonify(public_user(row))
     return jsonify(public_user(current_user()))
 
 

@@ -41,6 +41,7 @@ impl FakeProbe {
         self.identities.push(IdentityInfo {
             name: name.into(),
             session_cookies: Vec::new(),
+            cookie_same_site: Vec::new(),
             token_header: None,
             markers: markers.iter().map(|m| m.to_string()).collect(),
             admin: false,

@@ -5,15 +5,21 @@
 //! engine implements over the transport and tests implement with a scripted fake, so detection
 //! logic is tested in milliseconds without a network.
 
+mod browser;
 mod check;
 mod checks;
+mod explain;
 mod ownership;
 mod probe;
 pub mod signatures;
 pub mod similarity;
+mod sqli;
+pub mod stack;
 
 pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
+pub use explain::explain;
 pub use probe::{IdentityInfo, Overrides, Probe, ProbeError};
+pub use stack::fingerprint;
 
 use middlebrick_model::CheckId;
 
@@ -28,6 +34,12 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::bfla::Bfla,
     &checks::mass_assignment::MassAssignment,
     &checks::data_exposure::DataExposure,
+    &checks::csrf_cookie_state_change::CsrfCookieStateChange,
+    &checks::csrf_preflight_bypass::CsrfPreflightBypass,
+    &checks::csrf_state_change_on_get::CsrfStateChangeOnGet,
+    &checks::cors::Cors,
+    &checks::sql_injection::SqlInjection,
+    &checks::dev_server::DevServer,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {

@@ -30,6 +30,9 @@ pub struct IdentityInfo {
     pub name: String,
     /// The identity authenticates with a session cookie (cookie names, never values).
     pub session_cookies: Vec<String>,
+    /// The `SameSite` attribute each session cookie was set with, by cookie name (`None` when
+    /// the Set-Cookie had none): whether a browser would send it on a cross-site request.
+    pub cookie_same_site: Vec<(String, Option<String>)>,
     /// The identity authenticates with a token in a header (`Authorization`, an API-key header).
     pub token_header: Option<String>,
     /// Values that identify this account in answers (username, email, user id), so a check

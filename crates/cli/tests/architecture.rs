@@ -12,6 +12,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("middlebrick-http", vec![m]),
         ("middlebrick-checks", vec![m]),
         ("middlebrick-report", vec![m]),
+        ("middlebrick-audit", vec![m, "middlebrick-spec"]),
         (
             "middlebrick-engine",
             vec![
@@ -30,6 +31,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "middlebrick-checks",
                 "middlebrick-http",
                 "middlebrick-report",
+                "middlebrick-audit",
             ],
         ),
     ])

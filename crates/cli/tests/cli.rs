@@ -160,3 +160,30 @@ fn dry_run_with_a_spec_file_prints_the_plan_and_sends_nothing() {
         "DELETE needs --allow-delete: {text}"
     );
 }
+
+#[test]
+fn docs_cli_md_is_generated_from_the_clap_definition() {
+    let out = run(&["cli-docs"]);
+    assert!(out.status.success());
+    let fresh = String::from_utf8(out.stdout).unwrap();
+    for must in [
+        "## Exit codes",
+        "### `middlebrick scan`",
+        "`--min-score <SCORE|GRADE>`",
+        "### `middlebrick diff`",
+        "### `middlebrick audit`",
+        "`--output-dir <DIR>`",
+    ] {
+        assert!(fresh.contains(must), "docs/cli.md lacks {must}");
+    }
+    let path = repo_root().join("docs/cli.md");
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    if on_disk != fresh && std::env::var_os("MIDDLEBRICK_BLESS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    assert_eq!(
+        on_disk, fresh,
+        "docs/cli.md is stale: run `MIDDLEBRICK_BLESS=1 cargo test -p middlebrick --test cli`"
+    );
+}

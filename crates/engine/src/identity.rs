@@ -52,6 +52,8 @@ struct Session {
     /// `(header name, value)` for a token (`Authorization: Bearer …` or an API-key header).
     token_header: Option<(String, String)>,
     cookies: Vec<(String, String)>,
+    /// The `SameSite` attribute of each cookie set at sign-in (`None`: not given).
+    same_site: Vec<(String, Option<String>)>,
     signed_in_at: Option<Instant>,
 }
 
@@ -95,6 +97,13 @@ impl Identity {
             .chain(session.cookies.iter())
             .map(|(k, _)| k.clone())
             .collect()
+    }
+
+    /// The `SameSite` attribute of each session cookie set at sign-in, by name (`None` when the
+    /// Set-Cookie carried none). Configured cookies are not listed: their attributes are unknown.
+    pub fn session_cookie_same_site(&self) -> Vec<(String, Option<String>)> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        session.same_site.clone()
     }
 
     /// The header that carries this identity's token, when it has one.
@@ -230,6 +239,10 @@ impl Identity {
         for (_, v) in &cookies {
             redactor.add(v);
         }
+        session.same_site = resp
+            .headers_named("set-cookie")
+            .filter_map(|v| Some((parse_set_cookie(v)?.0, same_site_of(v))))
+            .collect();
         session.cookies = cookies;
         if let Some(j) = &json {
             self.learn_markers_from_json(j);
@@ -559,6 +572,16 @@ fn parse_set_cookie(value: &str) -> Option<(String, String)> {
     (!k.is_empty() && !v.is_empty()).then(|| (k.to_string(), v.to_string()))
 }
 
+/// The `SameSite` attribute of a Set-Cookie value, as written (`Lax`, `Strict`, `None`).
+fn same_site_of(value: &str) -> Option<String> {
+    value.split(';').skip(1).find_map(|attr| {
+        let (k, v) = attr.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("samesite")
+            .then(|| v.trim().to_string())
+    })
+}
+
 /// Keeps the credential headers that `using` asks for.
 pub fn narrow(
     all: Vec<(String, String)>,
@@ -687,6 +710,11 @@ mod tests {
             Some(("session".into(), "abc123".into()))
         );
         assert_eq!(parse_set_cookie("session=; Max-Age=0"), None);
+        assert_eq!(
+            same_site_of("session=abc; HttpOnly; SameSite=Lax; Path=/"),
+            Some("Lax".into())
+        );
+        assert_eq!(same_site_of("session=abc; HttpOnly; Path=/"), None);
     }
 
     #[test]

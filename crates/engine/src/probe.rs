@@ -21,6 +21,9 @@ use url::Url;
 /// How many exchanges API-wide checks get to look at; distinct by operation and status.
 const OBSERVED_CAP: usize = 64;
 
+/// The sample for API-wide checks and the (operation, status) pairs already in it.
+type Observed = (Vec<Exchange>, HashSet<(String, u16)>);
+
 type BaselineCell = Arc<OnceCell<Result<Exchange, ProbeError>>>;
 
 pub struct EngineProbe {
@@ -32,7 +35,7 @@ pub struct EngineProbe {
     redactor: Arc<Redactor>,
     pool: Mutex<IdPool>,
     baselines: Mutex<HashMap<(String, String), BaselineCell>>,
-    observed: Mutex<(Vec<Exchange>, HashSet<(String, u16)>)>,
+    observed: Mutex<Observed>,
     reached: Mutex<HashSet<String>>,
     /// Accounts the scanner registered and signed in itself (never listed to checks as
     /// configured identities).
@@ -125,7 +128,10 @@ impl EngineProbe {
         out.identity = req.identity.clone();
         let ex = self.transport.send(out).await.map_err(stop_reason)?;
         self.remember(&ex, req.operation.as_deref());
-        if allow_relogin && ex.status() == Some(401) {
+        // A 401 to part of the credentials (cookies only, headers only) is what a check asked
+        // to see, not a sign of an expired session.
+        let whole = req.credentials == middlebrick_model::CredentialUse::All;
+        if allow_relogin && whole && ex.status() == Some(401) {
             if let Some(identity) = self.identities.get(&req.identity) {
                 if identity.relogin_due()
                     && identity
@@ -228,6 +234,7 @@ impl Probe for EngineProbe {
             .map(|i| IdentityInfo {
                 name: i.name.clone(),
                 session_cookies: i.session_cookie_names(),
+                cookie_same_site: i.session_cookie_same_site(),
                 token_header: i.token_header_name(),
                 markers: i.markers(),
                 admin: i.admin,

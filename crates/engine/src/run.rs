@@ -328,8 +328,25 @@ pub async fn scan(
         incomplete: stopped.is_some(),
         stack: None,
     };
+    apply_stack(&mut report, probe.observed());
     redact_report(&mut report, &redactor);
     Ok(ScanOutput { report, redactor })
+}
+
+/// Fingerprints the stack from what the scan observed plus the findings' evidence, and renders
+/// every finding's remediation for it.
+fn apply_stack(report: &mut Report, mut exchanges: Vec<middlebrick_model::Exchange>) {
+    for f in &report.findings {
+        exchanges.extend(f.evidence.exchanges.iter().cloned());
+    }
+    let stack = middlebrick_checks::fingerprint(&exchanges);
+    let techs = stack.techs();
+    for f in report.findings.iter_mut() {
+        if let Some(check) = middlebrick_checks::by_id(f.check) {
+            f.remediation = check.meta().remediation.render(&techs);
+        }
+    }
+    report.stack = (stack != middlebrick_model::Stack::default()).then_some(stack);
 }
 
 /// Valid requests for every GET operation: first those without path parameters (lists whose

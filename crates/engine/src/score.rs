@@ -87,7 +87,7 @@ mod tests {
             Severity::Low,
             Confidence::Confirmed,
         );
-        assert_eq!(score(&[low.clone()]), (97, Grade::A));
+        assert_eq!(score(std::slice::from_ref(&low)), (97, Grade::A));
         // 3 + 3/2 = 4.5 -> 95.5 rounds to 96
         assert_eq!(score(&[low.clone(), low]).0, 96);
         let medium = f(

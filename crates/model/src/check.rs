@@ -5,23 +5,32 @@ use std::fmt;
 use std::str::FromStr;
 
 macro_rules! check_ids {
-    ($($variant:ident => $id:literal),+ $(,)?) => {
+    (
+        audit { $($avariant:ident => $aid:literal),+ $(,)? }
+        $($variant:ident => $id:literal),+ $(,)?
+    ) => {
         /// A check's stable identifier, serialised as `family.name`.
         ///
         /// It is the SARIF `ruleId`, the configuration key and the docs anchor, so it never
         /// changes once released; checks are never selected by their display title.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum CheckId {
-            $($variant),+
+            $($variant,)+
+            $($avariant,)+
         }
 
         impl CheckId {
             /// Every id, in catalogue order.
             pub const ALL: &'static [CheckId] = &[$(CheckId::$variant),+];
 
+            /// The static rules of `middlebrick audit` (no traffic; a spec's text only). Not in
+            /// [`CheckId::ALL`]: no check in the scan catalogue implements them.
+            pub const AUDIT: &'static [CheckId] = &[$(CheckId::$avariant),+];
+
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $(CheckId::$variant => $id),+
+                    $(CheckId::$variant => $id,)+
+                    $(CheckId::$avariant => $aid,)+
                 }
             }
         }
@@ -31,6 +40,7 @@ macro_rules! check_ids {
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($id => Ok(CheckId::$variant),)+
+                    $($aid => Ok(CheckId::$avariant),)+
                     other => Err(format!("unknown check id `{other}`")),
                 }
             }
@@ -39,6 +49,16 @@ macro_rules! check_ids {
 }
 
 check_ids! {
+    // `middlebrick audit`'s rules (crates/audit); scan checks go in the list after this block.
+    audit {
+        AuditNoSecurity => "audit.no-security",
+        AuditUnusedScheme => "audit.unused-security-scheme",
+        AuditCredentialInQuery => "audit.credential-in-query",
+        AuditPlainHttpServer => "audit.plain-http-server",
+        AuditUnboundedArray => "audit.unbounded-array",
+        AuditUnboundedString => "audit.unbounded-string",
+        AuditNoRateLimitResponse => "audit.no-rate-limit-response",
+    }
     AuthMissingAuthentication => "auth.missing-authentication",
     InfoVerboseError => "info.verbose-error",
     TransportSecurityHeaders => "transport.security-headers",
@@ -47,6 +67,12 @@ check_ids! {
     AuthzBfla => "authz.bfla",
     AuthzMassAssignment => "authz.mass-assignment",
     AuthzDataExposure => "authz.data-exposure",
+    CsrfCookieStateChange => "csrf.cookie-state-change",
+    CsrfPreflightBypass => "csrf.preflight-bypass",
+    CsrfStateChangeOnGet => "csrf.state-change-on-get",
+    CorsMisconfiguration => "cors.misconfiguration",
+    InjectionSql => "injection.sql",
+    TransportDevServer => "transport.dev-server",
 }
 
 impl CheckId {
@@ -259,7 +285,7 @@ mod tests {
 
     #[test]
     fn check_ids_round_trip_and_are_family_dot_name() {
-        for id in CheckId::ALL {
+        for id in CheckId::ALL.iter().chain(CheckId::AUDIT) {
             let s = id.as_str();
             assert_eq!(s.parse::<CheckId>().unwrap(), *id);
             let (family, name) = s.split_once('.').expect("family.name");

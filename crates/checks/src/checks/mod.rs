@@ -3,8 +3,14 @@
 pub mod bfla;
 pub mod bola;
 pub mod bola_write;
+pub mod cors;
+pub mod csrf_cookie_state_change;
+pub mod csrf_preflight_bypass;
+pub mod csrf_state_change_on_get;
 pub mod data_exposure;
+pub mod dev_server;
 pub mod mass_assignment;
 pub mod missing_authentication;
 pub mod security_headers;
+pub mod sql_injection;
 pub mod verbose_error;

@@ -1,0 +1,658 @@
+//! `injection.sql`: a parameter that is pasted into a SQL statement instead of being bound.
+//!
+//! For each parameter the value the valid request uses (`v`) is the control, sent twice (an
+//! answer that changes between two identical requests cannot show a difference). Then, in order:
+//! 1. Error-based: `v'` and `v"` must make a SQL *parser* speak (`syntax error at or near`,
+//!    `unterminated quoted string`; CockroachDB, MySQL and SQLite wordings too) where the
+//!    control does not, and again on a second try. Type errors are not evidence: a bound
+//!    parameter raises those too.
+//! 2. Boolean-based, for reads only: a true and a false condition made of the same characters
+//!    (`v AND 7>6` / `v AND 6>7`, quoted, inside a `LIKE` pattern, or after an `ORDER BY`
+//!    identifier). The true one must answer like the control, the false one differently, and
+//!    both again on a second round.
+//! 3. Time-based, for reads only and only when 1 and 2 found nothing: one `pg_sleep(2)` probe;
+//!    only if it is slow by most of two seconds, three trials of control, 1 s and 2 s, which
+//!    must be ordered in every trial and fit a line of slope ~1 (see `sqli::consistent_slope`).
+//!
+//! What is sent, by mode: safe mode tests the path, query, header and cookie parameters of GET
+//! operations. Active mode adds POST/PUT/PATCH parameters and JSON/form body properties, with
+//! the error-based payloads only: a broken statement writes nothing, but a true condition in an
+//! UPDATE's WHERE could change every row. DELETE operations are never tested.
+//!
+//! Budget: at most 48 requests per operation for controls, error and boolean probes and timing
+//! gates, plus at most one timing series (9 requests, about 10 s) per operation.
+
+use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
+use crate::probe::{Overrides, ProbeError};
+use crate::signatures::Source;
+use crate::similarity::same_data;
+use crate::sqli::{
+    boolean_pair, breakers, consistent_slope, contexts, parser_error, sleeper, Context, Trial,
+    LONG_DELAY, SHORT_DELAY,
+};
+use async_trait::async_trait;
+use middlebrick_model::{
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Mode, Operation, Owasp,
+    ParamLocation, Remediation, RequestBody, RequestSpec, SchemaType, Severity, Tech, ANONYMOUS,
+};
+use serde_json::Value;
+
+#[derive(Debug)]
+pub struct SqlInjection;
+
+const MAX_REQUESTS_PER_OPERATION: usize = 48;
+const TRIALS: usize = 3;
+
+static META: CheckMeta = CheckMeta {
+    id: CheckId::InjectionSql,
+    title: "SQL injection",
+    description: "Puts read-only SQL fragments into each parameter and reports only with proof: a \
+        SQL parser error that the control value does not cause, true and false conditions that \
+        answer differently while the true one answers like the control (twice), or pg_sleep \
+        delays of two sizes that slow the answer by the requested time in every trial.",
+    cwe: &[89],
+    owasp: &[Owasp::Api8],
+    severity: Severity::High,
+    kind: CheckKind::SafeActive,
+    remediation: Remediation {
+        generic: "Never build SQL text from input. Pass values as bound parameters of the driver, \
+            and map identifiers (sort columns, directions, table names) through a fixed allowlist: \
+            placeholders cannot stand for identifiers.",
+        variants: &[
+            (Tech::Flask, "validate sort and filter arguments against allowlists before the query:\n\
+                ```python\nSORTS = {\"name\": \"name\", \"price\": \"price\"}\ncolumn = SORTS.get(request.args.get(\"sort\", \"name\"))\nif column is None:\n    abort(400)\n```"),
+            (Tech::FastApi, "type identifiers as `Literal` so FastAPI rejects anything else with a 422:\n\
+                ```python\nasync def search(sort: Literal[\"name\", \"price\"] = \"name\", q: str = \"\"):\n    ...\n```"),
+            (Tech::Psycopg, "placeholders are `%s` (or `%(name)s`), never f-strings; identifiers go through `psycopg.sql`:\n\
+                ```python\nquery = sql.SQL(\"SELECT id, name FROM products WHERE name ILIKE %s ORDER BY {}\").format(sql.Identifier(column))\nrows = conn.execute(query, (f\"%{q}%\",)).fetchall()\n```"),
+            (Tech::Asyncpg, "placeholders are `$1`, `$2`, …:\n\
+                ```python\nrows = await conn.fetch(\"SELECT id, status FROM orders WHERE user_id = $1 AND status = $2\", user_id, status)\n```"),
+            (Tech::SqlAlchemy, "use `text()` with `:name` binds (or Core expressions), never string formatting:\n\
+                ```python\nrows = session.execute(text(\"SELECT id FROM products WHERE sku = :sku\"), {\"sku\": sku}).all()\n```"),
+            (Tech::CockroachDb, "the same placeholders work over the PostgreSQL wire protocol; \
+                CockroachDB also parses `$1` placeholders server-side, so bind even in ad-hoc scripts."),
+        ],
+    },
+};
+
+#[async_trait]
+impl Check for SqlInjection {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+
+    fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
+        let n = declared_targets(op, ctx.mode);
+        if n == 0 {
+            return Vec::new();
+        }
+        let purpose = if is_read(op) {
+            "SQL fragments (error, boolean, timing)"
+        } else {
+            "SQL syntax breakers (error only)"
+        };
+        (0..n.min(8))
+            .map(|_| Planned {
+                method: op.method,
+                identity: "*",
+                purpose,
+            })
+            .collect()
+    }
+
+    async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
+        let Some(op) = ctx.op else {
+            return Outcome::none();
+        };
+        let mut sender = Sender {
+            ctx,
+            left: MAX_REQUESTS_PER_OPERATION,
+        };
+        judge(&mut sender, op).await.unwrap_or_default()
+    }
+}
+
+fn is_read(op: &Operation) -> bool {
+    op.method == Method::Get
+}
+
+fn testable(op: &Operation, mode: Mode) -> bool {
+    match mode {
+        Mode::Passive => false,
+        Mode::Safe => is_read(op),
+        Mode::Active => matches!(
+            op.method,
+            Method::Get | Method::Post | Method::Put | Method::Patch
+        ),
+    }
+}
+
+/// Headers that carry credentials or transport framing, never application input.
+fn skipped_header(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "authorization"
+            | "cookie"
+            | "content-type"
+            | "content-length"
+            | "accept"
+            | "host"
+            | "user-agent"
+            | "x-api-key"
+    )
+}
+
+fn declared_targets(op: &Operation, mode: Mode) -> usize {
+    if !testable(op, mode) {
+        return 0;
+    }
+    let params = op
+        .parameters
+        .iter()
+        .filter(|p| !(p.location == ParamLocation::Header && skipped_header(&p.name)))
+        .filter(|p| p.schema.effective_type() != Some(SchemaType::Boolean))
+        .count();
+    let body = op
+        .request_body
+        .as_ref()
+        .and_then(|b| b.content.values().next())
+        .map(|s| s.properties.len())
+        .unwrap_or(0);
+    params + if is_read(op) { 0 } else { body }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Place {
+    Param(ParamLocation),
+    Body,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Target {
+    place: Place,
+    name: String,
+    value: String,
+    numeric: bool,
+}
+
+impl Target {
+    fn label(&self) -> String {
+        let where_ = match &self.place {
+            Place::Param(ParamLocation::Path) => "path parameter",
+            Place::Param(ParamLocation::Query) => "query parameter",
+            Place::Param(ParamLocation::Header) => "header",
+            Place::Param(ParamLocation::Cookie) => "cookie",
+            Place::Body => "body property",
+        };
+        format!("{where_} `{}`", self.name)
+    }
+}
+
+fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The value of a path parameter in a filled path, by lining it up with the template.
+fn path_value(template: &str, path: &str, name: &str) -> Option<String> {
+    let wanted = format!("{{{name}}}");
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(t, _)| t.contains(&wanted))
+        .and_then(|(t, p)| {
+            let (prefix, suffix) = t.split_once(&wanted)?;
+            p.strip_prefix(prefix)?
+                .strip_suffix(suffix)
+                .map(str::to_string)
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// What to inject into, with the value the valid request uses for each.
+fn targets(
+    op: &Operation,
+    mode: Mode,
+    valid: &RequestSpec,
+    session_cookies: &[String],
+) -> Vec<Target> {
+    if !testable(op, mode) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for p in &op.parameters {
+        let ty = p.schema.effective_type();
+        if ty == Some(SchemaType::Boolean)
+            || (p.location == ParamLocation::Header && skipped_header(&p.name))
+            || (p.location == ParamLocation::Cookie && session_cookies.contains(&p.name))
+        {
+            continue;
+        }
+        let sent = match p.location {
+            ParamLocation::Path => path_value(&op.path, &valid.path, &p.name),
+            ParamLocation::Query => find(&valid.query, &p.name),
+            ParamLocation::Header => find(&valid.headers, &p.name),
+            ParamLocation::Cookie => find(&valid.cookies, &p.name),
+        };
+        let numeric = matches!(ty, Some(SchemaType::Integer | SchemaType::Number));
+        let value = sent
+            .or_else(|| p.example.as_ref().and_then(text_of))
+            .or_else(|| p.schema.example.as_ref().and_then(text_of))
+            .or_else(|| p.schema.default.as_ref().and_then(text_of))
+            .or_else(|| p.schema.enum_values.first().and_then(text_of))
+            .unwrap_or_else(|| if numeric { "1".into() } else { "a".into() });
+        out.push(Target {
+            place: Place::Param(p.location),
+            name: p.name.clone(),
+            value,
+            numeric,
+        });
+    }
+    if !is_read(op) {
+        if let Some(RequestBody::Json(Value::Object(map))) = &valid.body {
+            for (k, v) in map {
+                if let Some(value) = text_of(v) {
+                    out.push(Target {
+                        place: Place::Body,
+                        name: k.clone(),
+                        numeric: v.is_number(),
+                        value,
+                    });
+                }
+            }
+        }
+        if let Some(RequestBody::Form(fields)) = &valid.body {
+            for (k, v) in fields {
+                out.push(Target {
+                    place: Place::Body,
+                    name: k.clone(),
+                    numeric: v.parse::<f64>().is_ok(),
+                    value: v.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn find(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+/// Sends on the check's behalf and keeps the operation's request budget.
+struct Sender<'a, 'b> {
+    ctx: &'a RunCtx<'b>,
+    left: usize,
+}
+
+impl Sender<'_, '_> {
+    async fn with(
+        &mut self,
+        op: &Operation,
+        identity: &str,
+        t: &Target,
+        value: &str,
+    ) -> Result<Option<Exchange>, ProbeError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        self.send_unbudgeted(op, identity, t, value).await.map(Some)
+    }
+
+    async fn send_unbudgeted(
+        &self,
+        op: &Operation,
+        identity: &str,
+        t: &Target,
+        value: &str,
+    ) -> Result<Exchange, ProbeError> {
+        let v = Value::String(value.to_string());
+        let req = match &t.place {
+            Place::Param(loc) => {
+                self.ctx
+                    .probe
+                    .request(op, identity, &Overrides::param(*loc, &t.name, v))
+            }
+            Place::Body => {
+                let mut req = self.ctx.probe.request(op, identity, &Overrides::none());
+                match req.body.as_mut() {
+                    Some(RequestBody::Json(Value::Object(map))) => {
+                        map.insert(t.name.clone(), v);
+                    }
+                    Some(RequestBody::Form(fields)) => {
+                        for (k, val) in fields.iter_mut() {
+                            if *k == t.name {
+                                *val = value.to_string();
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                req
+            }
+        };
+        self.ctx.probe.send(req).await
+    }
+}
+
+/// Two answers are alike when they have the same status and the same data.
+fn alike(a: &Exchange, b: &Exchange) -> bool {
+    match (&a.response, &b.response) {
+        (Some(x), Some(y)) => {
+            x.status == y.status && (x.body.text == y.body.text || same_data(x, y))
+        }
+        _ => false,
+    }
+}
+
+/// An answer that says nothing about the statement: no answer, throttling, a gateway error.
+fn inconclusive(ex: &Exchange) -> bool {
+    !matches!(ex.status(), Some(s) if !matches!(s, 429 | 502 | 503 | 504))
+}
+
+fn body(ex: &Exchange) -> &str {
+    ex.response
+        .as_ref()
+        .map(|r| r.body.text.as_str())
+        .unwrap_or("")
+}
+
+#[derive(Debug)]
+struct ErrorProof {
+    payload: String,
+    source: Source,
+    excerpt: String,
+    exchange: Exchange,
+}
+
+#[derive(Debug)]
+struct BooleanProof {
+    context: Context,
+    truth: String,
+    falsity: String,
+    exchanges: [Exchange; 2],
+}
+
+#[derive(Debug)]
+struct TimeProof {
+    context: Context,
+    slope: f64,
+    trials: Vec<Trial>,
+    exchanges: Vec<Exchange>,
+}
+
+fn acting_identity(ctx: &RunCtx<'_>) -> (String, Vec<String>) {
+    let ids = ctx.probe.identities();
+    let chosen = ids.iter().find(|i| !i.admin).or_else(|| ids.first());
+    match chosen {
+        Some(i) => (i.name.clone(), i.session_cookies.clone()),
+        None => (ANONYMOUS.to_string(), Vec::new()),
+    }
+}
+
+async fn judge(s: &mut Sender<'_, '_>, op: &Operation) -> Result<Outcome, ProbeError> {
+    let mode = s.ctx.probe.mode();
+    if !testable(op, mode) {
+        return Ok(Outcome::none());
+    }
+    let (identity, cookies) = acting_identity(s.ctx);
+    let valid = s.ctx.probe.request(op, &identity, &Overrides::none());
+    let mut findings = Vec::new();
+    let mut timing_left = true;
+    for t in targets(op, mode, &valid, &cookies) {
+        // Writes get no control: a valid write would create or change data.
+        let control = if is_read(op) {
+            match s.with(op, &identity, &t, &t.value).await? {
+                Some(c) => Some(c),
+                None => break,
+            }
+        } else {
+            None
+        };
+        let error = error_based(s, op, &identity, &t, control.as_ref()).await?;
+        let mut boolean = None;
+        let mut time = None;
+        if let Some(c1) = control.as_ref() {
+            if let Some(c2) = s.with(op, &identity, &t, &t.value).await? {
+                let stable = alike(c1, &c2) && c1.response.as_ref().is_some_and(|r| r.is_success());
+                if stable {
+                    boolean = boolean_based(s, op, &identity, &t, c1).await?;
+                }
+                if error.is_none() && boolean.is_none() && timing_left {
+                    time = time_based(s, op, &identity, &t, c1, &c2).await?;
+                    if time.is_some() {
+                        timing_left = false;
+                    }
+                }
+            }
+        }
+        if error.is_some() || boolean.is_some() || time.is_some() {
+            findings.push(report(op, &t, control, error, boolean, time));
+        }
+    }
+    Ok(Outcome {
+        findings,
+        diagnostics: Vec::new(),
+    })
+}
+
+async fn error_based(
+    s: &mut Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+    control: Option<&Exchange>,
+) -> Result<Option<ErrorProof>, ProbeError> {
+    if control.is_some_and(|c| parser_error(body(c)).is_some()) {
+        return Ok(None);
+    }
+    for payload in breakers(&t.value) {
+        let Some(first) = s.with(op, identity, t, &payload).await? else {
+            return Ok(None);
+        };
+        let Some((source, _)) = parser_error(body(&first)) else {
+            continue;
+        };
+        let Some(again) = s.with(op, identity, t, &payload).await? else {
+            return Ok(None);
+        };
+        if let Some((source2, excerpt)) = parser_error(body(&again)) {
+            if source2 == source {
+                return Ok(Some(ErrorProof {
+                    payload,
+                    source,
+                    excerpt,
+                    exchange: again,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+async fn boolean_based(
+    s: &mut Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+    control: &Exchange,
+) -> Result<Option<BooleanProof>, ProbeError> {
+    'contexts: for context in contexts(&t.value, t.numeric) {
+        let (truth, falsity) = boolean_pair(&t.value, context);
+        let mut last: Option<[Exchange; 2]> = None;
+        for _round in 0..2 {
+            let Some(tx) = s.with(op, identity, t, &truth).await? else {
+                return Ok(None);
+            };
+            if !alike(&tx, control) {
+                continue 'contexts;
+            }
+            let Some(fx) = s.with(op, identity, t, &falsity).await? else {
+                return Ok(None);
+            };
+            if inconclusive(&fx) || alike(&fx, &tx) {
+                continue 'contexts;
+            }
+            if let Some([_, prev_f]) = &last {
+                if prev_f.status() != fx.status() {
+                    continue 'contexts;
+                }
+            }
+            last = Some([tx, fx]);
+        }
+        if let Some(exchanges) = last {
+            return Ok(Some(BooleanProof {
+                context,
+                truth,
+                falsity,
+                exchanges,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+async fn time_based(
+    s: &mut Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+    c1: &Exchange,
+    c2: &Exchange,
+) -> Result<Option<TimeProof>, ProbeError> {
+    let base = c1.elapsed_ms.max(c2.elapsed_ms);
+    for context in contexts(&t.value, t.numeric) {
+        let Some(gate) = s
+            .with(op, identity, t, &sleeper(&t.value, context, LONG_DELAY))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if inconclusive(&gate) || gate.elapsed_ms < base + LONG_DELAY as u64 * 800 {
+            continue;
+        }
+        // The series is outside the per-parameter budget: at most one per operation.
+        let mut trials = Vec::new();
+        let mut exchanges = Vec::new();
+        for _ in 0..TRIALS {
+            let c = s.send_unbudgeted(op, identity, t, &t.value).await?;
+            let short = s
+                .send_unbudgeted(op, identity, t, &sleeper(&t.value, context, SHORT_DELAY))
+                .await?;
+            let long = s
+                .send_unbudgeted(op, identity, t, &sleeper(&t.value, context, LONG_DELAY))
+                .await?;
+            trials.push(Trial {
+                control: c.elapsed_ms,
+                short: short.elapsed_ms,
+                long: long.elapsed_ms,
+            });
+            if exchanges.is_empty() {
+                exchanges = vec![c, short, long];
+            }
+        }
+        return Ok(consistent_slope(&trials).map(|slope| TimeProof {
+            context,
+            slope,
+            trials,
+            exchanges,
+        }));
+    }
+    Ok(None)
+}
+
+fn report(
+    op: &Operation,
+    t: &Target,
+    control: Option<Exchange>,
+    error: Option<ErrorProof>,
+    boolean: Option<BooleanProof>,
+    time: Option<TimeProof>,
+) -> middlebrick_model::Finding {
+    let mut lines = Vec::new();
+    let mut exchanges = Vec::new();
+    match control {
+        Some(c) => {
+            lines.push(format!(
+                "control: `{}` = `{}` → HTTP {}",
+                t.name,
+                t.value,
+                c.status().unwrap_or(0)
+            ));
+            exchanges.push(c);
+        }
+        None => lines.push(format!(
+            "no control was sent: `{}` is part of a write, and a valid write would change data",
+            t.name
+        )),
+    }
+    if let Some(e) = &error {
+        lines.push(format!(
+            "error-based: `{}` → HTTP {}, {} parser error: `{}` (the control has none; reproduced)",
+            e.payload,
+            e.exchange.status().unwrap_or(0),
+            e.source.name(),
+            e.excerpt
+        ));
+        exchanges.push(e.exchange.clone());
+    }
+    if let Some(b) = &boolean {
+        let [tx, fx] = &b.exchanges;
+        lines.push(format!(
+            "boolean-based ({}): true `{}` → HTTP {} like the control; false `{}` → HTTP {} with \
+             different data; two rounds",
+            b.context.describe(),
+            b.truth,
+            tx.status().unwrap_or(0),
+            b.falsity,
+            fx.status().unwrap_or(0)
+        ));
+        exchanges.extend(b.exchanges.iter().cloned());
+    }
+    if let Some(tp) = &time {
+        let series: Vec<String> = tp
+            .trials
+            .iter()
+            .map(|x| format!("{}/{}/{} ms", x.control, x.short, x.long))
+            .collect();
+        lines.push(format!(
+            "time-based ({}): control / pg_sleep({SHORT_DELAY}) / pg_sleep({LONG_DELAY}) answered in {}; \
+             slope {:.2} s per requested second",
+            tp.context.describe(),
+            series.join(", "),
+            tp.slope
+        ));
+        exchanges.extend(tp.exchanges.iter().cloned());
+    }
+    let confidence = if boolean.is_some() {
+        Confidence::Confirmed
+    } else {
+        Confidence::Firm
+    };
+    let description = format!(
+        "The {} is pasted into a SQL statement: the database interprets it.\n- {}",
+        t.label(),
+        lines.join("\n- ")
+    );
+    let evidence = Evidence::new(exchanges)
+        .note("first exchange: the control value; then the payloads that made the difference");
+    META.finding(
+        Some(op),
+        &t.name,
+        Severity::High,
+        confidence,
+        description,
+        evidence,
+    )
+}
+
+#[cfg(test)]
+#[path = "sql_injection_tests.rs"]
+mod tests;

@@ -1,0 +1,348 @@
+use super::*;
+use crate::fake::FakeProbe;
+use crate::probe::{IdentityInfo, Probe};
+use crate::similarity::response;
+use middlebrick_model::{Inventory, Parameter, ResponseRecord, Schema, SpecVersion};
+use std::sync::{Arc, Mutex};
+
+const JSON: &str = "application/json";
+const ROWS: &str = r#"{"items":[{"id":1,"name":"Mug"},{"id":2,"name":"Big mug"}],"count":2}"#;
+const EMPTY: &str = r#"{"items":[],"count":0}"#;
+
+fn param(name: &str, location: ParamLocation, ty: SchemaType, example: &str) -> Parameter {
+    Parameter {
+        name: name.into(),
+        location,
+        required: false,
+        schema: Arc::new(Schema::of_type(ty)),
+        example: Some(Value::String(example.into())),
+    }
+}
+
+fn search_op() -> Operation {
+    let mut op = Operation::new(Method::Get, "/search");
+    op.parameters
+        .push(param("q", ParamLocation::Query, SchemaType::String, "mug"));
+    op
+}
+
+fn query_value(r: &RequestSpec, name: &str) -> Option<String> {
+    r.query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+async fn run_with(probe: &dyn Probe, op: &Operation) -> Outcome {
+    let inv = Inventory::empty(SpecVersion::OpenApi30);
+    SqlInjection
+        .run(&RunCtx {
+            probe,
+            inventory: &inv,
+            op: Some(op),
+        })
+        .await
+}
+
+/// A search that pastes `q` into `name ILIKE '%q%'`: what PostgreSQL would answer.
+fn vulnerable_like(q: &str, leak: bool) -> ResponseRecord {
+    let pasted = format!("name ILIKE '%{q}%'");
+    if pasted.matches('\'').count() % 2 == 1 {
+        let body = if leak {
+            r#"{"error":"unterminated quoted string at or near \"'%'\""}"#
+        } else {
+            r#"{"error":"internal_error"}"#
+        };
+        return response(500, JSON, body);
+    }
+    if q == "mug" || q == "mug%' AND '7%'>'6" {
+        return response(200, JSON, ROWS);
+    }
+    response(200, JSON, EMPTY)
+}
+
+#[tokio::test]
+async fn leaking_search_is_found_by_error_and_boolean_and_confirmed() {
+    let probe =
+        wrap(FakeProbe::new().on_dynamic(|r| Some(vulnerable_like(&query_value(r, "q")?, true))));
+    let out = run_with(&probe, &search_op()).await;
+    assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+    let f = &out.findings[0];
+    assert_eq!(f.confidence, Confidence::Confirmed);
+    assert_eq!(f.parameter.as_deref(), Some("q"));
+    assert!(f.description.contains("error-based"));
+    assert!(f.description.contains("mug%' AND '7%'>'6"));
+    assert!(f.description.contains("PostgreSQL"));
+}
+
+#[tokio::test]
+async fn swallowed_errors_still_yield_to_the_boolean_pair() {
+    let probe =
+        wrap(FakeProbe::new().on_dynamic(|r| Some(vulnerable_like(&query_value(r, "q")?, false))));
+    let out = run_with(&probe, &search_op()).await;
+    let f = &out.findings[0];
+    assert_eq!(f.confidence, Confidence::Confirmed);
+    assert!(!f.description.contains("error-based"));
+    assert!(f.description.contains("boolean-based (a LIKE pattern)"));
+}
+
+#[tokio::test]
+async fn bound_parameters_are_silent_even_when_they_raise_type_errors() {
+    // A parameterised id lookup: quotes give PostgreSQL's *type* error, conditions a 400.
+    let mut op = Operation::new(Method::Get, "/orders/{id}");
+    op.parameters
+        .push(param("id", ParamLocation::Path, SchemaType::Integer, "1"));
+    let probe = wrap(FakeProbe::new().on_dynamic(|r| {
+        let id = r.path.trim_start_matches("/orders/");
+        Some(if id == "1" {
+            response(200, JSON, r#"{"id":1,"total":9.5}"#)
+        } else if id.parse::<i64>().is_ok() {
+            response(404, JSON, r#"{"error":"not_found"}"#)
+        } else {
+            response(
+                400,
+                JSON,
+                &format!(r#"{{"error":"invalid input syntax for type integer: \"{id}\""}}"#),
+            )
+        })
+    }));
+    assert!(run_with(&probe, &op).await.findings.is_empty());
+    // the search twin: literal matching only
+    let probe = wrap(FakeProbe::new().on_dynamic(|r| {
+        let q = query_value(r, "q")?;
+        Some(response(200, JSON, if q == "mug" { ROWS } else { EMPTY }))
+    }));
+    assert!(run_with(&probe, &search_op()).await.findings.is_empty());
+}
+
+#[tokio::test]
+async fn an_answer_that_changes_by_itself_gives_no_boolean_evidence() {
+    let n = Arc::new(Mutex::new(0u32));
+    let probe = FakeProbe::new().on_dynamic(move |_| {
+        let mut n = n.lock().unwrap();
+        *n += 1;
+        Some(response(
+            200,
+            JSON,
+            &format!(r#"{{"items":[{{"id":{n}}}],"at":{n}}}"#),
+        ))
+    });
+    assert!(run_with(&probe, &search_op()).await.findings.is_empty());
+}
+
+#[tokio::test]
+async fn order_by_identifiers_are_proven_by_a_conditional_error() {
+    let mut op = Operation::new(Method::Get, "/products");
+    op.parameters.push(param(
+        "sort",
+        ParamLocation::Query,
+        SchemaType::String,
+        "name",
+    ));
+    let probe = wrap(FakeProbe::new().on_dynamic(|r| {
+        let sort = query_value(r, "sort")?;
+        Some(match sort.as_str() {
+            "name" | "name,(CASE WHEN 7>6 THEN 1 ELSE 1/(SELECT 0) END)" => {
+                response(200, JSON, ROWS)
+            }
+            s if s.contains("6>7") => response(500, JSON, r#"{"error":"internal_error"}"#),
+            _ => response(500, JSON, r#"{"error":"internal_error"}"#),
+        })
+    }));
+    let out = run_with(&probe, &op).await;
+    assert_eq!(out.findings.len(), 1);
+    assert!(out.findings[0].description.contains("ORDER BY"));
+}
+
+#[tokio::test]
+async fn writes_get_only_syntax_breakers_and_only_in_active_mode() {
+    let mut post = Operation::new(Method::Post, "/orders");
+    post.request_body = Some(middlebrick_model::RequestBodySpec {
+        required: true,
+        content: [(
+            "application/json".to_string(),
+            Arc::new(Schema::of_type(SchemaType::Object)),
+        )]
+        .into_iter()
+        .collect(),
+    });
+    let leaky = |r: &RequestSpec| {
+        let text = format!("{:?}", r.body);
+        Some(if text.contains("x'") {
+            response(
+                500,
+                "text/plain",
+                r#"psycopg.errors.SyntaxError: syntax error at or near "'""#,
+            )
+        } else {
+            response(201, JSON, r#"{"id":9}"#)
+        })
+    };
+    let mut probe = FakeProbe::new().on_dynamic(leaky);
+    probe.mode = Mode::Safe;
+    assert!(run_with(&probe, &post).await.findings.is_empty());
+    assert_eq!(probe.sent_count(), 0, "safe mode sends no write at all");
+
+    let mut probe = wrap(FakeProbe::new().on_dynamic(leaky));
+    probe.mode = Mode::Active;
+    probe.body = Some(serde_json::json!({"note": "x"}));
+    let out = run_with(&probe, &post).await;
+    assert_eq!(out.findings.len(), 1);
+    assert_eq!(out.findings[0].confidence, Confidence::Firm);
+    let sent = probe.inner.sent.lock().unwrap();
+    assert!(
+        sent.len() <= 4,
+        "breakers and their repeats only: {}",
+        sent.len()
+    );
+    assert!(sent
+        .iter()
+        .all(|r| !format!("{:?}", r.body).contains("7>6")));
+}
+
+/// Delegates to a fake the way the engine's synthesiser would: parameters not overridden take
+/// their example, an optional JSON body, and each exchange's time computed from the request
+/// (what a database running `pg_sleep`, or an endpoint slow at random, would take).
+type Latency = Box<dyn Fn(&RequestSpec, u64) -> u64 + Send + Sync>;
+
+struct Wrap {
+    inner: FakeProbe,
+    latency: Latency,
+    n: Mutex<u64>,
+    mode: Mode,
+    body: Option<Value>,
+}
+
+fn wrap(inner: FakeProbe) -> Wrap {
+    Wrap {
+        inner,
+        latency: Box::new(|_, _| 20),
+        n: Mutex::new(0),
+        mode: Mode::Safe,
+        body: None,
+    }
+}
+
+#[async_trait]
+impl Probe for Wrap {
+    async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
+        let mut ex = self.inner.send(req.clone()).await?;
+        let mut n = self.n.lock().unwrap();
+        *n += 1;
+        ex.elapsed_ms = (self.latency)(&req, *n);
+        Ok(ex)
+    }
+    fn request(&self, op: &Operation, identity: &str, o: &Overrides) -> RequestSpec {
+        let mut r = self.inner.request(op, identity, o);
+        for p in &op.parameters {
+            let overridden = o.params.iter().any(|(_, n, _)| *n == p.name);
+            let example = p.example.as_ref().and_then(text_of);
+            if let (false, Some(example)) = (overridden, example) {
+                match p.location {
+                    ParamLocation::Query => {
+                        for (k, v) in r.query.iter_mut() {
+                            if *k == p.name {
+                                *v = example.clone();
+                            }
+                        }
+                    }
+                    ParamLocation::Path => {
+                        r.path = op.path.replace(&format!("{{{}}}", p.name), &example)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(b) = &self.body {
+            r.body = Some(RequestBody::Json(b.clone()));
+        }
+        r
+    }
+    async fn baseline(&self, op: &Operation, id: &str) -> Result<Exchange, ProbeError> {
+        self.send(self.request(op, id, &Overrides::none())).await
+    }
+    fn identities(&self) -> Vec<IdentityInfo> {
+        Vec::new()
+    }
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+    fn observed(&self) -> Vec<Exchange> {
+        Vec::new()
+    }
+    fn known_values(&self, _: &Operation, _: &str) -> Vec<(Value, Vec<String>)> {
+        Vec::new()
+    }
+    async fn sign_in_account(&self, n: &str, u: &str, p: &str) -> Result<Exchange, ProbeError> {
+        self.inner.sign_in_account(n, u, p).await
+    }
+}
+
+fn slept(r: &RequestSpec) -> u64 {
+    let q = query_value(r, "q").unwrap_or_default();
+    if q.contains("pg_sleep(2)") {
+        2_000
+    } else if q.contains("pg_sleep(1)") {
+        1_000
+    } else {
+        0
+    }
+}
+
+#[tokio::test]
+async fn time_based_needs_a_consistent_slope() {
+    // Blind: every answer is the same list, errors and conditions change nothing visible.
+    let mut probe = wrap(FakeProbe::new().on(|_| true, response(200, JSON, ROWS)));
+    probe.latency = Box::new(|r, n| 30 + (n % 3) * 7 + slept(r));
+    let out = run_with(&probe, &search_op()).await;
+    assert_eq!(out.findings.len(), 1);
+    let f = &out.findings[0];
+    assert_eq!(f.confidence, Confidence::Firm);
+    assert!(f.description.contains("time-based"), "{}", f.description);
+    assert!(probe.inner.sent_count() <= MAX_REQUESTS_PER_OPERATION + 3 * TRIALS);
+}
+
+#[tokio::test]
+async fn a_randomly_slow_endpoint_is_never_a_time_based_finding() {
+    for seed in 0..20u64 {
+        let mut probe = wrap(FakeProbe::new().on(|_| true, response(200, JSON, ROWS)));
+        // 0-1.5 s, pseudo-random, unrelated to the payload
+        probe.latency = Box::new(move |_, n| (n * 7919 + seed * 104_729) % 1_500);
+        assert!(
+            run_with(&probe, &search_op()).await.findings.is_empty(),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn path_values_are_found_by_lining_up_the_template() {
+    assert_eq!(
+        path_value("/a/{id}/b", "/a/7/b", "id").as_deref(),
+        Some("7")
+    );
+    assert_eq!(
+        path_value("/f/{name}.json", "/f/x.json", "name").as_deref(),
+        Some("x")
+    );
+    assert_eq!(path_value("/a/{id}", "/a/", "id"), None);
+}
+
+#[test]
+fn plan_follows_the_mode() {
+    let ctx = |mode| PlanCtx {
+        mode,
+        identities: 2,
+    };
+    assert!(!SqlInjection.plan(&search_op(), ctx(Mode::Safe)).is_empty());
+    assert!(SqlInjection
+        .plan(&search_op(), ctx(Mode::Passive))
+        .is_empty());
+    let mut del = Operation::new(Method::Delete, "/notes/{id}");
+    del.parameters
+        .push(param("id", ParamLocation::Path, SchemaType::Integer, "1"));
+    assert!(
+        SqlInjection.plan(&del, ctx(Mode::Active)).is_empty(),
+        "DELETE is never tested"
+    );
+}

@@ -1,0 +1,231 @@
+//! One scan of the vulnerable Flask target with `--output-dir`: every format written, the SARIF
+//! valid against the OASIS 2.1.0 schema with several rules and a physical location on every
+//! result, and the HTML page rendered by headless Chromium (not blank, no console errors).
+
+mod common;
+
+use common::{in_ci, repo_root, run, targets_ready, write_config, Target};
+use std::path::Path;
+use std::process::Command;
+
+fn validate_sarif(doc: &serde_json::Value) {
+    let schema_path = repo_root().join("../shared/schemas/sarif-schema-2.1.0.json");
+    let Ok(text) = std::fs::read_to_string(&schema_path) else {
+        assert!(
+            !in_ci(),
+            "the SARIF schema is missing at {}",
+            schema_path.display()
+        );
+        println!("not run: no SARIF schema at {}", schema_path.display());
+        return;
+    };
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "SARIF invalid: {errors:#?}");
+}
+
+fn check_sarif(path: &Path) {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    validate_sarif(&doc);
+    let run = &doc["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let results = run["results"].as_array().unwrap();
+    let fired: std::collections::BTreeSet<&str> = results
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert!(
+        fired.len() >= 3,
+        "several rules fire on the vulnerable target: {fired:?}"
+    );
+    for r in results {
+        let i = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[i]["id"], r["ruleId"], "ruleIndex resolves");
+        let phys = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert!(phys["uri"].is_string(), "a physical location always: {r:#}");
+        assert_eq!(
+            phys["uriBaseId"], "TARGET",
+            "the spec was fetched over HTTP"
+        );
+    }
+    assert!(run["originalUriBaseIds"]["TARGET"]["uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+}
+
+/// Headless Chromium from scripts/chromium.sh (installs Debian's package when missing).
+fn chromium() -> Option<String> {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/chromium.sh"))
+        .output()
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !path.is_empty()).then_some(path)
+}
+
+fn chromium_cmd(browser: &str, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Distinct colours in a PNG (sampled every 4th pixel), decoded by a few lines of Python with
+/// zlib: python3 is on every test machine (the targets need it), and no PNG crate is needed.
+fn png_colours(png: &Path) -> Option<usize> {
+    let script = r#"
+import struct, sys, zlib
+data = open(sys.argv[1], 'rb').read()
+pos, idat, w, h, ct = 8, b'', 0, 0, 0
+while pos < len(data):
+    n, kind = struct.unpack('>I4s', data[pos:pos+8])
+    body = data[pos+8:pos+8+n]
+    if kind == b'IHDR':
+        w, h, depth, ct = struct.unpack('>IIBB', body[:10])
+    elif kind == b'IDAT':
+        idat += body
+    pos += 12 + n
+bpp = {2: 3, 6: 4}[ct]
+raw = zlib.decompress(idat)
+stride = w * bpp
+prev = bytearray(stride)
+colours = set()
+for y in range(h):
+    f = raw[y*(stride+1)]
+    line = bytearray(raw[y*(stride+1)+1:(y+1)*(stride+1)])
+    for i in range(stride):
+        a = line[i-bpp] if i >= bpp else 0
+        b = prev[i]
+        c = prev[i-bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c
+            pa, pb, pc = abs(p-a), abs(p-b), abs(p-c)
+            pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            line[i] = (line[i] + pr) & 255
+    for x in range(0, stride, bpp * 4):
+        colours.add(bytes(line[x:x+3]))
+    prev = line
+print(len(colours))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(png)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+fn check_html_in_chromium(html: &Path) {
+    let Some(browser) = chromium() else {
+        assert!(
+            !in_ci(),
+            "chromium is needed under CI (scripts/chromium.sh)"
+        );
+        println!("not run: HTML rendering (no chromium, and it could not be installed)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", html.display());
+    let png = dir.path().join("shot.png");
+    let shot = chromium_cmd(&browser, &dir.path().join("p1"))
+        .arg("--window-size=1280,2000")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        png.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let colours = png_colours(&png).expect("python3 reads the PNG");
+    assert!(colours > 3, "the screenshot is blank ({colours} colours)");
+    let dom = chromium_cmd(&browser, &dir.path().join("p2"))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        text.contains("injection.sql") || text.contains("info.verbose-error"),
+        "the DOM has the findings"
+    );
+    // Console messages are logged as `…:INFO:CONSOLE:1] "message", source: …`; CSP
+    // violations also reach the console ("Refused to …").
+    let log =
+        String::from_utf8_lossy(&shot.stderr).to_string() + &String::from_utf8_lossy(&dom.stderr);
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Refused to") || l.contains("Uncaught"))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "console errors in the HTML report: {bad:#?}"
+    );
+}
+
+#[test]
+fn every_format_from_one_scan_sarif_validates_and_html_renders() {
+    if !targets_ready() {
+        return;
+    }
+    let target = Target::start("flask", "vulnerable");
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "");
+    let out_dir = dir.path().join("out");
+    let out = run(&[
+        "scan",
+        &target.url,
+        "--config",
+        config.to_str().unwrap(),
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+        "--no-progress",
+        "--fail-on",
+        "critical",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.stdout.is_empty(), "the terminal summary on stdout");
+    for f in [
+        "report.json",
+        "report.sarif",
+        "report.md",
+        "report.xml",
+        "report.html",
+    ] {
+        assert!(out_dir.join(f).exists(), "{f}");
+    }
+    check_sarif(&out_dir.join("report.sarif"));
+    check_html_in_chromium(&out_dir.join("report.html"));
+}
