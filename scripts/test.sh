@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash targets/setup.sh
+# Headless Chromium for the HTML report test; installed with apt-get when missing. Without it
+# that test says "not run" (and fails under CI=true).
+bash scripts/chromium.sh >/dev/null || echo "chromium unavailable: the HTML rendering test will not run" >&2
 cargo test --workspace --locked "$@"

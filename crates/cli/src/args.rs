@@ -24,6 +24,110 @@ pub enum Command {
     Scan(Box<ScanArgs>),
     /// List the check catalogue: id, title, CWE, OWASP API 2023, severity, kind.
     Checks(ChecksArgs),
+    /// Check an OpenAPI description statically, sending no traffic.
+    Audit(AuditArgs),
+    /// Compare two JSON reports: new, fixed and unchanged findings.
+    Diff(DiffArgs),
+    /// Write a baseline file that accepts every finding of a JSON report.
+    Baseline(BaselineArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+    /// Print docs/cli.md, the command-line reference generated from this definition.
+    #[command(hide = true)]
+    CliDocs,
+}
+
+/// Where the report goes and when the run fails: shared by `scan` and `audit`.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Output and gate")]
+pub struct ReportArgs {
+    /// Output format: terminal, json, sarif, markdown, junit or html. Repeatable, paired in order with -o.
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    pub formats: Vec<String>,
+
+    /// Output file for the format in the same position; formats without one go to stdout, or to --output-dir.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub outputs: Vec<PathBuf>,
+
+    /// Write each format without its own -o into DIR as report.<ext> (report.json, report.sarif, report.md, report.xml, report.html, report.txt). Without --format: json, sarif, markdown, junit and html, and the terminal summary on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Exit with code 1 when a finding at or above this severity is reported (critical, high, medium, low, info).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+
+    /// Exit with code 1 when the score is below this: a number 0-100, or a grade A-F (A = 90, B = 80, C = 70, D = 60, F = 0).
+    #[arg(long, value_name = "SCORE|GRADE")]
+    pub min_score: Option<String>,
+
+    /// Accepted findings (TOML, see docs/cli.md#baseline-files): they are reported as suppressed and not counted by the gates or the score; expired entries count again.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Show evidence and remediation in the terminal output.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The OpenAPI 2.0/3.0/3.1 file (JSON or YAML).
+    #[arg(value_name = "SPEC")]
+    pub spec: PathBuf,
+
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier JSON report (middlebrick scan --format json).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+
+    /// The later JSON report.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+
+    /// terminal or json.
+    #[arg(
+        short = 'f',
+        long = "format",
+        default_value = "terminal",
+        value_name = "FORMAT"
+    )]
+    pub format: String,
+
+    /// Exit with code 1 when a new finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// The JSON report whose findings are accepted.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+
+    /// Why these findings are accepted (kept in every entry).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// The last day the entries hold (YYYY-MM-DD); after it the findings count again.
+    #[arg(long, value_name = "DATE")]
+    pub expires: Option<String>,
+
+    /// Write the baseline here; entries already in this file keep their reason and expiry. Default: stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, elvish or powershell.
+    #[arg(value_name = "SHELL")]
+    pub shell: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,18 +173,6 @@ pub struct ScanArgs {
     #[arg(long = "cookie", value_name = "NAME=VALUE")]
     pub cookies: Vec<String>,
 
-    /// Output format; repeatable, paired in order with -o.
-    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
-    pub formats: Vec<String>,
-
-    /// Output file for the format in the same position; formats without one go to stdout.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub outputs: Vec<PathBuf>,
-
-    /// Exit with code 1 when a finding at or above this severity is reported (critical, high, medium, low, info).
-    #[arg(long, value_name = "SEVERITY")]
-    pub fail_on: Option<String>,
-
     /// Only these checks (comma-separated ids).
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub checks: Vec<String>,
@@ -96,13 +188,13 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
-    /// Show evidence and remediation in the terminal output.
-    #[arg(short, long)]
-    pub verbose: bool,
-
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    // Last: its help heading applies to what follows it.
+    #[command(flatten)]
+    pub report: ReportArgs,
 }
 
 #[derive(Debug, Args, Default)]

@@ -2,18 +2,26 @@
 //! layering, output routing and exit codes live here; everything else is in the library crates.
 
 mod args;
+mod audit;
+mod baseline;
 mod catalogue;
 mod config;
+mod diff;
+mod docs;
 mod exit;
+mod gate;
+mod output;
 mod progress;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use args::{Cli, Command, ScanArgs};
+use baseline::now_rfc3339;
 use clap::Parser;
+use gate::Gate;
 use middlebrick_engine::{EngineError, ScanHandle};
-use middlebrick_model::{Redactor, Severity};
-use middlebrick_report::{render, Format, RenderOptions};
-use std::io::{IsTerminal, Write};
+use middlebrick_model::{Redactor, Report};
+use middlebrick_report::{Format, RenderOptions};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 fn main() {
@@ -35,7 +43,15 @@ fn main() {
         .init();
     let code = match cli.command {
         Command::Checks(a) => catalogue::print(&a.format),
-        Command::Scan(a) => run_scan(*a),
+        Command::Scan(a) => report_errors(scan(*a)),
+        Command::Audit(a) => report_errors(audit::run(a)),
+        Command::Diff(a) => diff::run(&a),
+        Command::Baseline(a) => report_errors(write_baseline(&a)),
+        Command::Completions(a) => docs::completions(&a.shell),
+        Command::CliDocs => {
+            print!("{}", docs::markdown());
+            exit::OK
+        }
     };
     std::process::exit(code);
 }
@@ -53,8 +69,8 @@ fn usage(error: anyhow::Error) -> Failure {
     }
 }
 
-fn run_scan(args: ScanArgs) -> i32 {
-    match scan(args) {
+fn report_errors(result: Result<i32, Failure>) -> i32 {
+    match result {
         Ok(code) => code,
         Err(f) => {
             eprintln!("error: {:#}", f.error);
@@ -63,28 +79,73 @@ fn run_scan(args: ScanArgs) -> i32 {
     }
 }
 
-/// Where each requested format goes: a file, or stdout (at most one).
-fn outputs(args: &ScanArgs) -> Result<Vec<(Format, Option<PathBuf>)>> {
-    let formats: Vec<Format> = if args.formats.is_empty() {
-        vec![Format::Terminal]
+/// Applies the baseline, writes every output, then judges the gate: the files exist whatever
+/// the verdict, so CI can upload them from a failed job.
+fn finish(
+    report: &mut Report,
+    gate: &Gate,
+    routes: &[(Format, Option<PathBuf>)],
+    opts: RenderOptions,
+    redactor: &Redactor,
+) -> Result<i32, Failure> {
+    if let Some(b) = &gate.baseline {
+        b.apply(report, baseline::today(), |r| {
+            (r.score, r.grade) = middlebrick_engine::score(&r.findings);
+        });
+    }
+    output::write_all(routes, report, &opts, redactor).map_err(|e| Failure {
+        code: exit::SCAN_FAILED,
+        error: e,
+    })?;
+    let why = gate.failures(report);
+    for w in &why {
+        eprintln!("gate failed: {w}");
+    }
+    Ok(if why.is_empty() {
+        exit::OK
     } else {
-        args.formats
-            .iter()
-            .map(|f| f.parse::<Format>().map_err(|e| anyhow!("{e}")))
-            .collect::<Result<_>>()?
+        exit::GATE_FAILED
+    })
+}
+
+fn write_baseline(a: &args::BaselineArgs) -> Result<i32, Failure> {
+    let run = || -> Result<()> {
+        if let Some(x) = &a.expires {
+            baseline::parse_date(x)?;
+        }
+        if a.reason.trim().is_empty() {
+            anyhow::bail!("--reason must say why the findings are accepted");
+        }
+        let text = std::fs::read_to_string(&a.report)
+            .map_err(|e| anyhow!("reading {}: {e}", a.report.display()))?;
+        let report: Report = serde_json::from_str(&text).map_err(|e| {
+            anyhow!(
+                "{} is not a middlebrick JSON report: {e}",
+                a.report.display()
+            )
+        })?;
+        let mut b = match &a.output {
+            Some(p) if p.exists() => baseline::Baseline::read(p)?,
+            _ => baseline::Baseline::default(),
+        };
+        let before = b.accept.len();
+        b.extend_from(&report, &a.reason, a.expires.as_deref());
+        match &a.output {
+            Some(p) => {
+                std::fs::write(p, b.to_toml())
+                    .map_err(|e| anyhow!("writing {}: {e}", p.display()))?;
+                eprintln!(
+                    "wrote {} ({} new entries, {} in all)",
+                    p.display(),
+                    b.accept.len() - before,
+                    b.accept.len()
+                );
+            }
+            None => print!("{}", b.to_toml()),
+        }
+        Ok(())
     };
-    if args.outputs.len() > formats.len() {
-        anyhow::bail!("more -o files than --format values; pair each -o with a --format");
-    }
-    let routed: Vec<(Format, Option<PathBuf>)> = formats
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| (f, args.outputs.get(i).cloned()))
-        .collect();
-    if routed.iter().filter(|(_, o)| o.is_none()).count() > 1 {
-        anyhow::bail!("only one format can go to stdout; give the others a file with -o");
-    }
-    Ok(routed)
+    run().map(|()| exit::OK).map_err(usage)
 }
 
 fn scan(args: ScanArgs) -> Result<i32, Failure> {
@@ -93,12 +154,9 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
         None => config::FileConfig::default(),
     };
     let cfg = config::resolve(&args, file).map_err(usage)?;
-    let routes = outputs(&args).map_err(usage)?;
-    let fail_on = args
-        .fail_on
-        .as_deref()
-        .map(|s| s.parse::<Severity>().map_err(|e| usage(anyhow!(e))))
-        .transpose()?;
+    let routes = output::routes(&args.report).map_err(usage)?;
+    let gate = Gate::from_args(&args.report).map_err(usage)?;
+    output::prepare_dir(&args.report).map_err(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,70 +183,30 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
         })
     };
     let spec_file = match &cfg.spec {
-        middlebrick_engine::SpecSource::File(p) => Some(p.clone()),
+        middlebrick_engine::SpecSource::File(p) => Some(output::spec_path_for_sarif(p)),
         _ => None,
     };
     let result = runtime.block_on(middlebrick_engine::scan(cfg, sink, handle.clone()));
     interrupted.abort();
     progress.finish();
-    let output = result.map_err(|e| Failure {
+    let mut output = result.map_err(|e| Failure {
         code: exit::SCAN_FAILED,
         error: explain(e),
     })?;
-    let report = &output.report;
-
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let opts = RenderOptions {
-        color,
-        verbose: args.verbose,
+        color: output::stdout_color(),
+        verbose: args.report.verbose,
         spec_file,
         rules: catalogue::rules(),
     };
-    write_outputs(&routes, report, &opts, &output.redactor).map_err(|e| Failure {
-        code: exit::SCAN_FAILED,
-        error: e,
-    })?;
-
+    let verdict = finish(&mut output.report, &gate, &routes, opts, &output.redactor)?;
     if handle.cancel.is_cancelled() {
         return Ok(exit::INTERRUPTED);
     }
-    if report.incomplete {
+    if output.report.incomplete {
         return Ok(exit::INCOMPLETE);
     }
-    if let Some(threshold) = fail_on {
-        if report.findings.iter().any(|f| f.severity >= threshold) {
-            return Ok(exit::GATE_FAILED);
-        }
-    }
-    Ok(exit::OK)
-}
-
-fn write_outputs(
-    routes: &[(Format, Option<PathBuf>)],
-    report: &middlebrick_model::Report,
-    opts: &RenderOptions,
-    redactor: &Redactor,
-) -> Result<()> {
-    for (format, path) in routes {
-        match path {
-            Some(p) => {
-                let file_opts = RenderOptions {
-                    color: false,
-                    ..opts.clone()
-                };
-                let text = render(report, *format, &file_opts, redactor);
-                std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
-                eprintln!("wrote {format} report to {}", p.display());
-            }
-            None => {
-                let text = render(report, *format, opts, redactor);
-                let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())?;
-                out.flush()?;
-            }
-        }
-    }
-    Ok(())
+    Ok(verdict)
 }
 
 fn explain(e: EngineError) -> anyhow::Error {

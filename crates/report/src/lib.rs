@@ -130,8 +130,9 @@ pub struct RenderOptions {
     pub color: bool,
     /// Terminal format only: show evidence exchanges, curl reproductions and remediation.
     pub verbose: bool,
-    /// The OpenAPI file the scan used, as a path relative to the repository root; SARIF
-    /// results then point at the line of each operation's path key.
+    /// The OpenAPI file the scan used, relative to the working directory (in CI, the checkout);
+    /// SARIF results then point at the line of each operation's path key. Without it, results
+    /// point at the endpoint relative to the target (see `sarif.rs`).
     pub spec_file: Option<PathBuf>,
     /// The check catalogue: SARIF rules, JUnit passing cases, Markdown/HTML family tables.
     pub rules: Vec<RuleInfo>,

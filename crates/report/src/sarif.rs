@@ -9,6 +9,12 @@
 //! the caller names the spec file, results also point at the line of the operation in it,
 //! found by a textual search: good enough for a reviewer to land near the right place, and no
 //! YAML parser in this crate. GitHub only shows results that have such a physical location.
+//!
+//! Without a local spec file (fetched over HTTP, or crawled) there is no file to point into,
+//! so the artifact is the endpoint itself: the operation's path relative to the uriBaseId
+//! `TARGET`, which `originalUriBaseIds` resolves to the scanned base URL. That keeps every
+//! result uploadable, stable across runs (no line numbers that move) and honest (no made-up
+//! file). API-wide findings point at the base (`./`).
 
 use crate::common::{refs, sorted_findings};
 use crate::{RenderOptions, RuleInfo};
@@ -20,6 +26,8 @@ use std::path::Path;
 const SARIF_SCHEMA: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
 const INFORMATION_URI: &str = "https://github.com/middlebrick/middlebrick";
+/// The uriBaseId of endpoint locations (see the module docs).
+pub const TARGET_BASE_ID: &str = "TARGET";
 /// The key of our fingerprint in `partialFingerprints`; bump `/v1` if `Finding::id` changes
 /// meaning, so code scanning does not match old alerts with new ones.
 pub const FINGERPRINT_KEY: &str = "middlebrickFindingId/v1";
@@ -44,6 +52,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
                 "rules": rules.iter().map(rule).collect::<Vec<_>>(),
             }},
             "invocations": [invocation(report)],
+            "originalUriBaseIds": base_ids(report, spec.is_some()),
             "results": results,
             "properties": {
                 "target": report.target,
@@ -176,9 +185,10 @@ fn result(f: &Finding, rule_index: usize, spec: Option<&SpecFile>) -> Value {
             "kind": if f.path.is_some() { "function" } else { "module" },
         }],
     });
-    if let Some(spec) = spec {
-        loc["physicalLocation"] = spec.physical_location(f.method, f.path.as_deref());
-    }
+    loc["physicalLocation"] = match spec {
+        Some(spec) => spec.physical_location(f.method, f.path.as_deref()),
+        None => endpoint_location(f.path.as_deref()),
+    };
     let mut text = format!("{} on {location}", f.title);
     if let Some(p) = &f.parameter {
         text.push_str(&format!(" ({p})"));
@@ -280,6 +290,33 @@ impl SpecFile {
         }
         json!({ "artifactLocation": artifact, "region": { "startLine": line } })
     }
+}
+
+/// `%SRCROOT%` is left to the consumer (code scanning maps it to the checkout); `TARGET` is the
+/// scanned base URL, with the trailing slash a base URI needs.
+fn base_ids(report: &Report, spec_file: bool) -> Value {
+    if spec_file {
+        return json!({});
+    }
+    let mut base = report.target.clone();
+    if !base.ends_with('/') {
+        base.push('/');
+    }
+    json!({ TARGET_BASE_ID: { "uri": base, "description": { "text": "The API's base URL." } } })
+}
+
+/// The endpoint as the artifact: `users/%7Bid%7D` against `TARGET`; `./` for the API itself.
+fn endpoint_location(path: Option<&str>) -> Value {
+    let rel = path.map(|p| p.trim_start_matches('/')).unwrap_or("");
+    let uri = if rel.is_empty() {
+        "./".to_string()
+    } else {
+        uri_escape(rel)
+    };
+    json!({
+        "artifactLocation": { "uri": uri, "uriBaseId": TARGET_BASE_ID },
+        "region": { "startLine": 1 },
+    })
 }
 
 /// Percent-encodes what may not appear in a URI path (spaces, `%`, non-ASCII, …).

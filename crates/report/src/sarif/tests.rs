@@ -162,12 +162,27 @@ fn results_carry_fingerprint_locations_and_properties() {
         r["locations"][0]["logicalLocations"][0],
         json!({ "fullyQualifiedName": "GET /users/{id}", "kind": "function" })
     );
-    assert!(r["locations"][0].get("physicalLocation").is_none());
+    // No spec file: the endpoint, relative to the scanned base URL.
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["artifactLocation"],
+        json!({ "uri": "users/%7Bid%7D", "uriBaseId": "TARGET" })
+    );
+    assert_eq!(
+        doc["runs"][0]["originalUriBaseIds"]["TARGET"]["uri"],
+        format!("{}/", report.target.trim_end_matches('/'))
+    );
     assert_eq!(r["properties"]["confidence"], "confirmed");
     assert_eq!(r["properties"]["cwe"], json!(["CWE-306"]));
     assert_eq!(r["properties"]["owasp"], json!(["API2:2023"]));
-    let api_wide = &doc["runs"][0]["results"][2]["locations"][0]["logicalLocations"][0];
-    assert_eq!(api_wide["fullyQualifiedName"], "(API-wide)");
+    let api_wide = &doc["runs"][0]["results"][2]["locations"][0];
+    assert_eq!(
+        api_wide["logicalLocations"][0]["fullyQualifiedName"],
+        "(API-wide)"
+    );
+    assert_eq!(
+        api_wide["physicalLocation"]["artifactLocation"]["uri"],
+        "./"
+    );
     let notes = &doc["runs"][0]["invocations"][0]["toolExecutionNotifications"];
     assert_eq!(notes[0]["descriptor"]["id"], "spec.broken-operation");
 }
