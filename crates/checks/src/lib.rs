@@ -9,7 +9,7 @@ mod browser;
 mod check;
 mod checks;
 mod explain;
-mod ownership;
+pub mod ownership;
 mod probe;
 pub mod signatures;
 pub mod similarity;

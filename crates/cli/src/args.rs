@@ -30,6 +30,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Write a baseline file that accepts every finding of a JSON report.
     Baseline(BaselineArgs),
+    /// Explain a check: what it looks for, its CWE/OWASP mappings and the remediation for a stack.
+    Explain(ExplainArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print docs/cli.md, the command-line reference generated from this definition.
@@ -230,4 +232,14 @@ pub struct ChecksArgs {
     /// terminal or json
     #[arg(short = 'f', long = "format", default_value = "terminal")]
     pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The check id, e.g. injection.sql (see `middlebrick checks`).
+    pub check: String,
+
+    /// Technologies to show remediation for (comma-separated): flask, fastapi, psycopg, asyncpg, sqlalchemy, postgresql, cockroachdb. Every variant when omitted.
+    #[arg(long, value_delimiter = ',', value_name = "TECHS")]
+    pub stack: Vec<String>,
 }

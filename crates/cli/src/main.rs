@@ -47,6 +47,7 @@ fn main() {
         Command::Audit(a) => report_errors(audit::run(a)),
         Command::Diff(a) => diff::run(&a),
         Command::Baseline(a) => report_errors(write_baseline(&a)),
+        Command::Explain(a) => explain_check(&a),
         Command::Completions(a) => docs::completions(&a.shell),
         Command::CliDocs => {
             print!("{}", docs::markdown());
@@ -241,4 +242,26 @@ async fn dry_run(cfg: &middlebrick_engine::ScanConfig) -> Result<i32, Failure> {
         eprintln!("{:?}: {} {}", d.level, d.code, d.message);
     }
     Ok(exit::OK)
+}
+
+fn explain_check(args: &args::ExplainArgs) -> i32 {
+    let id = match args.check.parse::<middlebrick_model::CheckId>() {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("error: {e}; `middlebrick checks` lists the ids");
+            return exit::USAGE;
+        }
+    };
+    let mut stack = Vec::new();
+    for t in &args.stack {
+        match t.parse::<middlebrick_model::Tech>() {
+            Ok(t) => stack.push(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    print!("{}", middlebrick_checks::explain(id, &stack));
+    exit::OK
 }

@@ -187,3 +187,30 @@ fn docs_cli_md_is_generated_from_the_clap_definition() {
         "docs/cli.md is stale: run `MIDDLEBRICK_BLESS=1 cargo test -p middlebrick --test cli`"
     );
 }
+
+#[test]
+fn explain_prints_the_variant_for_the_stack_asked_for() {
+    let out = run(&[
+        "explain",
+        "injection.sql",
+        "--stack",
+        "flask,psycopg,cockroachdb",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CWE-89"), "{text}");
+    assert!(text.contains("psycopg"), "{text}");
+    assert!(
+        !text.contains("asyncpg:"),
+        "only the requested stack: {text}"
+    );
+    let all = run(&["explain", "injection.sql"]);
+    assert!(String::from_utf8_lossy(&all.stdout).contains("asyncpg"));
+    assert_eq!(run(&["explain", "nope.nope"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["explain", "injection.sql", "--stack", "django"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

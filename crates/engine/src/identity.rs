@@ -282,6 +282,14 @@ impl Identity {
         }
     }
 
+    /// Learns the account's own id, username and email from its profile answer.
+    pub fn learn_markers_from_profile(&self, json: &Value) {
+        if let Value::Object(map) = json {
+            self.add_markers(map, &["id", "user_id", "username", "email", "login"]);
+        }
+        self.learn_markers_from_json(json);
+    }
+
     fn learn_markers_from_json(&self, json: &Value) {
         let Value::Object(map) = json else { return };
         self.add_markers(map, &["username", "email", "user_id"]);
@@ -300,7 +308,9 @@ impl Identity {
                 Some(Value::Number(n)) => n.to_string(),
                 _ => continue,
             };
-            if value.len() >= 3 && !markers.contains(&value) {
+            // Short values (a user id of 1) are kept: owner-key matches use them, and
+            // whole-value matches elsewhere skip values under three characters.
+            if !value.is_empty() && !markers.contains(&value) {
                 markers.push(value);
             }
         }

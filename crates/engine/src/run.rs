@@ -12,8 +12,8 @@ use futures::stream::{self, StreamExt};
 use middlebrick_checks::{Outcome, Probe, RunCtx, Scope};
 use middlebrick_http::{Transport, TransportConfig};
 use middlebrick_model::{
-    Coverage, Diagnostic, Finding, Inventory, Method, Redactor, Report, SpecVersion, ToolInfo,
-    ANONYMOUS, REPORT_SCHEMA_VERSION,
+    CheckId, Coverage, Diagnostic, Finding, Inventory, Method, Redactor, Report, SpecVersion,
+    ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -227,6 +227,7 @@ pub async fn scan(
         redactor.clone(),
     ));
 
+    learn_own_profiles(&probe, &inventory, &identities).await;
     events(Event::Phase(Phase::WarmUp));
     warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
 
@@ -241,35 +242,53 @@ pub async fn scan(
     let mut done = 0;
     let mut outcomes: Vec<Outcome> = Vec::new();
     {
-        let mut runs = stream::iter(the_plan.entries.iter().map(|entry| {
+        // Checks on one operation run one after another: several of them write the same
+        // object (the identity's own settings, say) and judge it by reading it back, which a
+        // concurrent write would spoil. Different operations run concurrently.
+        let mut groups: Vec<(usize, Vec<CheckId>)> = Vec::new();
+        for entry in &the_plan.entries {
+            match groups.iter_mut().find(|(op, _)| *op == entry.operation) {
+                Some((_, ids)) => ids.push(entry.check),
+                None => groups.push((entry.operation, vec![entry.check])),
+            }
+        }
+        let mut runs = stream::iter(groups.into_iter().map(|(op_index, ids)| {
             let probe = probe.clone();
             let inventory = inventory.clone();
-            let check = middlebrick_checks::by_id(entry.check);
-            let op_index = entry.operation;
+            let cancel = handle.cancel.clone();
             async move {
-                let Some(check) = check else {
-                    return Outcome::none();
-                };
-                let ctx = RunCtx {
-                    probe: probe.as_ref(),
-                    inventory: &inventory,
-                    op: inventory.operations.get(op_index),
-                };
-                check.run(&ctx).await
+                let mut outcomes = Vec::new();
+                for id in ids {
+                    if cancel.is_cancelled() {
+                        break;
+                    }
+                    let Some(check) = middlebrick_checks::by_id(id) else {
+                        continue;
+                    };
+                    let ctx = RunCtx {
+                        probe: probe.as_ref(),
+                        inventory: &inventory,
+                        op: inventory.operations.get(op_index),
+                    };
+                    outcomes.push(check.run(&ctx).await);
+                }
+                outcomes
             }
         }))
         .buffer_unordered(cfg.transport.concurrency.max(1) * 2);
-        while let Some(outcome) = runs.next().await {
-            done += 1;
-            for f in &outcome.findings {
-                events(Event::Finding {
-                    severity: f.severity,
-                    title: f.title.clone(),
-                    location: f.location(),
-                });
+        while let Some(group) = runs.next().await {
+            for outcome in group {
+                done += 1;
+                for f in &outcome.findings {
+                    events(Event::Finding {
+                        severity: f.severity,
+                        title: f.title.clone(),
+                        location: f.location(),
+                    });
+                }
+                events(Event::Progress { done, total });
+                outcomes.push(outcome);
             }
-            events(Event::Progress { done, total });
-            outcomes.push(outcome);
             if handle.cancel.is_cancelled() {
                 break;
             }
@@ -347,6 +366,26 @@ fn apply_stack(report: &mut Report, mut exchanges: Vec<middlebrick_model::Exchan
         }
     }
     report.stack = (stack != middlebrick_model::Stack::default()).then_some(stack);
+}
+
+/// Reads each identity's own profile (`GET …/me`), when the API has one, so checks know the
+/// account's id and email as well as its username: what tells one user's data from another's.
+async fn learn_own_profiles(probe: &Arc<EngineProbe>, inv: &Inventory, identities: &Identities) {
+    let Some(profile) = middlebrick_checks::ownership::self_read(inv) else {
+        return;
+    };
+    for identity in &identities.list {
+        if let Ok(ex) = probe.baseline(profile, &identity.name).await {
+            if let Some(json) = ex
+                .response
+                .as_ref()
+                .filter(|r| r.is_success())
+                .and_then(|r| r.json())
+            {
+                identity.learn_markers_from_profile(&json);
+            }
+        }
+    }
 }
 
 /// Valid requests for every GET operation: first those without path parameters (lists whose

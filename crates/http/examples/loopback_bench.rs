@@ -4,10 +4,12 @@
 //! `bench/http-throughput.sh` does with wrk.
 //!
 //! ```text
-//! loopback_bench [--url URL] [--requests N] [--concurrency C] [--warmup W]
+//! loopback_bench [--url URL] [--requests N] [--concurrency C] [--threads T] [--warmup W]
+//!                [--user-agent UA]
 //! loopback_bench --serve 127.0.0.1:0      # only the server (prints its URL)
 //! ```
-//! Without `--url` a server is started in-process.
+//! Without `--url` a server is started in-process, on its own thread. `--threads 1` (the default) runs the client
+//! on a current-thread runtime, like `wrk -t1`; more threads use a multi-thread runtime.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -32,6 +34,7 @@ struct Args {
     concurrency: usize,
     warmup: u64,
     threads: usize,
+    user_agent: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         concurrency: 8,
         warmup: 1_000,
         threads: 1,
+        user_agent: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -55,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--warmup" => args.warmup = value()?.parse().map_err(|_| "bad --warmup")?,
             "--threads" => args.threads = value()?.parse().map_err(|_| "bad --threads")?,
+            "--user-agent" => args.user_agent = Some(value()?),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -82,6 +87,24 @@ async fn serve(listener: TcpListener) {
                 .await;
         });
     }
+}
+
+/// Starts the server on its own thread and runtime, so it does not share the client's.
+fn background_server() -> Url {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("server runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let _ = tx.send(listener.local_addr().expect("address"));
+            serve(listener).await;
+        });
+    });
+    let addr = rx.recv().expect("the server thread started");
+    Url::parse(&format!("http://{addr}/")).expect("url")
 }
 
 /// Sends `n` requests from `concurrency` tasks; returns (seconds, failures).
@@ -123,6 +146,16 @@ async fn run(transport: &Arc<Transport>, url: &Url, n: u64, concurrency: usize) 
     )
 }
 
+/// CPU time of this process so far, all threads, in nanoseconds (Linux schedstat).
+fn cpu_time_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 fn main() {
     let args = match parse_args() {
         Ok(a) => a,
@@ -161,28 +194,37 @@ async fn bench(args: Args) {
     }
     let url = match args.url {
         Some(u) => u,
-        None => {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let addr = listener.local_addr().expect("address");
-            tokio::spawn(serve(listener));
-            Url::parse(&format!("http://{addr}/")).expect("url")
-        }
+        None => background_server(),
     };
-    let cfg = TransportConfig {
+    let mut cfg = TransportConfig {
         concurrency: args.concurrency,
         rate_per_host: None,
         budget: None,
         max_duration: None,
         ..TransportConfig::new(url.clone())
     };
+    if let Some(ua) = args.user_agent {
+        cfg.user_agent = ua;
+    }
     let transport = Arc::new(Transport::new(cfg).expect("transport"));
     run(&transport, &url, args.warmup, args.concurrency).await;
+    let cpu_before = cpu_time_ns();
     let (secs, failures) = run(&transport, &url, args.requests, args.concurrency).await;
+    let cpu = cpu_time_ns()
+        .zip(cpu_before)
+        .map(|(a, b)| a.saturating_sub(b));
     let rps = args.requests as f64 / secs;
     println!(
         "{} requests, concurrency {}, {:.3} s, {} failed",
         args.requests, args.concurrency, secs, failures
     );
+    if let Some(ns) = cpu {
+        // CPU per request is steadier than the rate on a machine shared with other work.
+        println!(
+            "cpu us/request: {:.2}",
+            ns as f64 / 1000.0 / args.requests as f64
+        );
+    }
     println!("requests/s: {rps:.0}");
     if failures > 0 {
         std::process::exit(1);

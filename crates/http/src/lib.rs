@@ -10,6 +10,7 @@
 //! Redaction is not done here: exchanges carry credentials verbatim and the sinks redact at
 //! write time (see `middlebrick_model::Redactor`).
 
+mod client;
 mod config;
 mod error;
 mod limits;
@@ -19,7 +20,9 @@ mod record;
 mod redirect;
 mod retry;
 mod scope;
+mod tls;
 mod transport;
+mod watch;
 
 pub use config::{
     TransportConfig, DEFAULT_BREAKER_THRESHOLD, DEFAULT_BUDGET, DEFAULT_CONCURRENCY,

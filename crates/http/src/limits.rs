@@ -1,16 +1,68 @@
-//! The scan-wide brakes: a request budget, a circuit breaker and a per-host rate limiter. (The
-//! concurrency cap is a plain semaphore in the transport; the deadline is an instant.)
+//! The scan-wide brakes: a concurrency cap, a request budget, a circuit breaker and a per-host
+//! rate limiter. (The deadline is kept by the watchdog in `watch.rs`.)
 //!
 //! All of them count attempts on the wire, not calls to `send`: a retry or a redirect hop costs
 //! the target as much as a first request does.
 
 use crate::error::HttpError;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use url::Url;
+
+/// The global in-flight cap. A counter with a wake-up for waiters rather than tokio's
+/// `Semaphore`, whose every release takes a lock: here a permit is one atomic operation each
+/// way while permits are free, which is the common case (the engine runs about `concurrency`
+/// senders). Waiters are woken one per release; the order among them is not guaranteed.
+#[derive(Debug)]
+pub(crate) struct Permits {
+    available: AtomicUsize,
+    released: Notify,
+}
+
+#[derive(Debug)]
+pub(crate) struct Permit<'a>(&'a Permits);
+
+impl Permits {
+    pub(crate) fn new(n: usize) -> Self {
+        Permits {
+            available: AtomicUsize::new(n),
+            released: Notify::new(),
+        }
+    }
+
+    fn try_take(&self) -> bool {
+        self.available
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    pub(crate) async fn acquire(&self) -> Permit<'_> {
+        loop {
+            if self.try_take() {
+                return Permit(self);
+            }
+            // Registered before the second look, so a release in between is not missed.
+            let mut released = pin!(self.released.notified());
+            released.as_mut().enable();
+            if self.try_take() {
+                return Permit(self);
+            }
+            released.await;
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        self.0.available.fetch_add(1, Ordering::AcqRel);
+        self.0.released.notify_one();
+    }
+}
 
 /// Attempts sent so far, refused past `limit`.
 #[derive(Debug)]
@@ -171,6 +223,50 @@ mod tests {
             b.failure();
         }
         assert!(b.check().is_ok());
+    }
+
+    #[tokio::test]
+    async fn permits_cap_concurrency_and_wake_waiters() {
+        use std::sync::Arc;
+        let permits = Arc::new(Permits::new(2));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (permits, inside, most) = (permits.clone(), inside.clone(), most.clone());
+                tokio::spawn(async move {
+                    let _p = permits.acquire().await;
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 2);
+        assert_eq!(permits.available.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_dropped_after_its_wake_up_passes_it_on() {
+        use std::sync::Arc;
+        let permits = Arc::new(Permits::new(1));
+        let held = permits.acquire().await;
+        let mut first = Box::pin(permits.acquire());
+        assert!(futures::poll!(first.as_mut()).is_pending());
+        let p2 = permits.clone();
+        let second = tokio::spawn(async move {
+            let _p = p2.acquire().await;
+        });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished());
+        drop(held); // wakes `first`, which never takes its permit
+        drop(first);
+        let got = tokio::time::timeout(Duration::from_secs(1), second).await;
+        assert!(got.is_ok(), "the release reached the remaining waiter");
     }
 
     #[tokio::test(start_paused = true)]

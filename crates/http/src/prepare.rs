@@ -3,16 +3,14 @@
 //!
 //! The recorded request headers are read back from the very `HeaderMap` handed to the client
 //! (names lower-cased, repeated names grouped, as hyper writes them), so evidence shows what
-//! went on the wire and not what we meant to send. The client adds nothing of its own: no
-//! default Accept (we set it), no Accept-Encoding (gzip is off), no cookie jar. Only `Host`
-//! and `Content-Length` are written by hyper from the URL and body, and are left out.
+//! went on the wire and not what we meant to send. Nothing is added behind our back (no
+//! Accept-Encoding, no cookie jar); only `Host` (HTTP/1.1, from the URL) and `Content-Length`
+//! (from the body) are written by the client, and are left out of the record.
 
 use crate::error::HttpError;
 use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE, USER_AGENT};
 use middlebrick_model::{BodyRecord, Method, RequestBody};
-use reqwest::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE, USER_AGENT,
-};
 
 /// A request body encoded once and shared, without copying, by every retry and 307/308 hop.
 #[derive(Debug, Clone)]
@@ -57,16 +55,16 @@ fn truncate_at_char(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-pub(crate) fn method(m: Method) -> reqwest::Method {
+pub(crate) fn method(m: Method) -> hyper::Method {
     match m {
-        Method::Get => reqwest::Method::GET,
-        Method::Head => reqwest::Method::HEAD,
-        Method::Options => reqwest::Method::OPTIONS,
-        Method::Post => reqwest::Method::POST,
-        Method::Put => reqwest::Method::PUT,
-        Method::Patch => reqwest::Method::PATCH,
-        Method::Delete => reqwest::Method::DELETE,
-        Method::Trace => reqwest::Method::TRACE,
+        Method::Get => hyper::Method::GET,
+        Method::Head => hyper::Method::HEAD,
+        Method::Options => hyper::Method::OPTIONS,
+        Method::Post => hyper::Method::POST,
+        Method::Put => hyper::Method::PUT,
+        Method::Patch => hyper::Method::PATCH,
+        Method::Delete => hyper::Method::DELETE,
+        Method::Trace => hyper::Method::TRACE,
     }
 }
 
@@ -93,13 +91,11 @@ pub(crate) fn header_map(
     if !given("accept") {
         map.append(ACCEPT, HeaderValue::from_static("*/*"));
     }
+    let mut cookies = 0;
     for (k, v) in headers.iter().chain(credentials) {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|_| HttpError::InvalidRequest(format!("bad header name `{k}`")))?;
-        let value = HeaderValue::from_bytes(v.as_bytes()).map_err(|_| {
-            HttpError::InvalidRequest(format!("header `{k}` has a control character in its value"))
-        })?;
-        map.append(name, value);
+        let name = name(k)?;
+        cookies += usize::from(name == COOKIE);
+        map.append(name, value(k, v)?);
     }
     if let Some(ct) = content_type {
         if !given("content-type") {
@@ -108,8 +104,31 @@ pub(crate) fn header_map(
             map.append(CONTENT_TYPE, value);
         }
     }
-    merge_cookies(&mut map);
+    if cookies > 1 {
+        merge_cookies(&mut map);
+    }
     Ok(map)
+}
+
+/// The header map a record describes; the record is what was sent, so this is exact.
+pub(crate) fn rebuild(record: &[(String, String)]) -> Result<HeaderMap, HttpError> {
+    let mut map = HeaderMap::with_capacity(record.len());
+    for (k, v) in record {
+        map.append(name(k)?, value(k, v)?);
+    }
+    Ok(map)
+}
+
+fn name(k: &str) -> Result<HeaderName, HttpError> {
+    HeaderName::from_bytes(k.as_bytes())
+        .map_err(|_| HttpError::InvalidRequest(format!("bad header name `{k}`")))
+}
+
+/// Any bytes but control characters: payloads with non-ASCII text are legitimate probes.
+fn value(k: &str, v: &str) -> Result<HeaderValue, HttpError> {
+    HeaderValue::from_bytes(v.as_bytes()).map_err(|_| {
+        HttpError::InvalidRequest(format!("header `{k}` has a control character in its value"))
+    })
 }
 
 fn merge_cookies(map: &mut HeaderMap) {
@@ -131,10 +150,11 @@ fn merge_cookies(map: &mut HeaderMap) {
 pub(crate) fn record_headers(map: &HeaderMap) -> Vec<(String, String)> {
     map.iter()
         .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
+            let value = match v.to_str() {
+                Ok(ascii) => ascii.to_owned(),
+                Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            };
+            (k.as_str().to_owned(), value)
         })
         .collect()
 }
@@ -206,6 +226,20 @@ mod tests {
         assert_eq!(cookies.len(), 1);
         assert_eq!(cookies[0].1, "a=1; b=2; session=s3cr3t");
         assert!(rec.contains(&("authorization".into(), "Bearer x".into())));
+    }
+
+    #[test]
+    fn a_record_rebuilds_the_same_map() {
+        let map = header_map(
+            &ua(),
+            &pairs(&[("X-A", "1"), ("X-A", "2"), ("X-U", "ünï")]),
+            &pairs(&[("Authorization", "Bearer t")]),
+            Some("text/plain"),
+        )
+        .unwrap();
+        let record = record_headers(&map);
+        assert_eq!(record_headers(&rebuild(&record).unwrap()), record);
+        assert_eq!(rebuild(&record).unwrap(), map);
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! endless) answer costs one cap's worth of memory and no more reading. What was read is kept
 //! even when the body fails or times out halfway: a half answer is still evidence.
 
+use crate::client::{Client, ReqBody, SendError};
 use crate::error::HttpError;
+use http_body_util::BodyExt;
+use hyper::body::Body as _;
+use hyper::Request;
 use middlebrick_model::{BodyRecord, ResponseRecord};
-use std::error::Error as _;
 use std::time::Duration;
+use url::Url;
 
 /// How an attempt ended: an answer (perhaps with a note on its body), or no answer and why.
 #[derive(Debug)]
@@ -37,25 +41,31 @@ pub(crate) struct Partial {
 /// Buffer space reserved up front when the length is unknown; grows as needed up to the cap.
 const INITIAL_BUFFER: usize = 8 * 1024;
 
-/// Sends `req` and reads the answer into `out`, at most `cap` body bytes.
+/// Sends `req` and reads the answer into `out`, at most `cap` body bytes. The connection goes
+/// back to the pool only when the body was read to its end.
 pub(crate) async fn fetch(
-    client: &reqwest::Client,
-    req: reqwest::Request,
+    client: &Client,
+    url: &Url,
+    req: Request<ReqBody>,
     cap: usize,
     out: &mut Partial,
-) -> Result<(), reqwest::Error> {
-    let mut resp = client.execute(req).await?;
-    let declared = resp.content_length();
+) -> Result<(), SendError> {
+    let (resp, lease) = client.send(url, req).await?;
+    let (parts, mut body) = resp.into_parts();
+    let declared = body.size_hint().exact();
     out.head = Some(Head {
-        status: resp.status().as_u16(),
-        headers: crate::prepare::record_headers(resp.headers()),
+        status: parts.status.as_u16(),
+        headers: crate::prepare::record_headers(&parts.headers),
         declared,
     });
     let reserve = declared.map_or(INITIAL_BUFFER, |n| usize::try_from(n).unwrap_or(cap));
     out.buf.reserve(reserve.min(cap));
     loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                let Ok(chunk) = frame.into_data() else {
+                    continue; // trailers
+                };
                 out.received += chunk.len() as u64;
                 let room = cap - out.buf.len();
                 if chunk.len() > room {
@@ -65,26 +75,32 @@ pub(crate) async fn fetch(
                 }
                 out.buf.extend_from_slice(&chunk);
             }
-            Ok(None) => return Ok(()),
-            Err(e) => {
+            Some(Err(e)) => {
                 out.truncated = true;
-                out.body_error = Some(format!("reading the body failed: {}", describe(&e)));
+                out.body_error = Some(format!(
+                    "reading the body failed: {}",
+                    crate::client::describe(&e)
+                ));
+                return Ok(());
+            }
+            None => {
+                client.release(url, lease);
                 return Ok(());
             }
         }
     }
 }
 
-/// Turns what an attempt got into an [`Outcome`]. `timed_out` is `Some(limit)` when the
-/// request timeout cut it short.
+/// Turns what an attempt got into an [`Outcome`]; `result` is `None` when the request timeout
+/// (`limit`) cut it short.
 pub(crate) fn conclude(
-    result: Option<Result<(), reqwest::Error>>,
+    result: Option<Result<(), SendError>>,
     out: Partial,
     limit: Duration,
 ) -> Result<Outcome, HttpError> {
     let err = match result {
-        Some(Err(e)) if e.is_builder() => return Err(HttpError::InvalidRequest(describe(&e))),
-        Some(Err(e)) => return Ok(Outcome::Failed(describe(&e))),
+        Some(Err(SendError::Invalid(why))) => return Err(HttpError::InvalidRequest(why)),
+        Some(Err(SendError::Failed(why))) => return Ok(Outcome::Failed(why)),
         Some(Ok(())) => None,
         None => Some(format!("timed out after {}", human(limit))),
     };
@@ -115,34 +131,7 @@ pub(crate) fn conclude(
     Ok(Outcome::Answered(response, note))
 }
 
-/// A reqwest error as one line: its kind, then each distinct cause (`connection failed: …:
-/// Connection refused (os error 111)`). The URL is left out; the record has it.
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_builder() {
-        "cannot build the request"
-    } else {
-        "request failed"
-    };
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let msg = s.to_string();
-        if !parts.iter().any(|p| p.contains(&msg)) {
-            parts.push(msg);
-        }
-        source = s.source();
-    }
-    if parts.is_empty() {
-        return format!("{kind}: {e}");
-    }
-    format!("{kind}: {}", parts.join(": "))
-}
-
-fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     if d.subsec_millis() == 0 {
         format!("{}s", d.as_secs())
     } else {

@@ -2,47 +2,64 @@
 //! through the brakes in this order: a concurrency permit, a rate-limit slot for the host,
 //! the stop conditions (cancelled, deadline, circuit open), and the budget, so an attempt is
 //! counted only when it is about to go on the wire. Redirects and 429/503 retries are attempts
-//! of their own and pass the same gates.
+//! of their own and pass the same gates. Sends already under way are ended by the watchdog
+//! (`watch.rs`) on cancellation, at the scan deadline, and when an attempt's time is up.
 //!
 //! The permit is taken before the rate slot on purpose: a slot is then used the moment it
-//! comes, so requests queued behind the semaphore cannot bunch up and exceed the rate. The
-//! price is that permits wait on a slow host; a scan targets one API, so that is rarely paid.
+//! comes, so requests queued for a permit cannot bunch up and exceed the rate. The price is
+//! that permits wait on a slow host; a scan targets one API, so that is rarely paid.
+//!
+//! What an [`Exchange`] holds: `request` is the last request sent (after redirects, the final
+//! hop's method, URL, headers and body), `redirects` the URLs requested before it in order,
+//! `response` the answer to it, `error` why there is none or why a redirect was not followed,
+//! and `elapsed_ms` the time spent on the wire over all attempts, waits for permits, rate slots
+//! and back-off excluded (so time-based checks are not fooled by our own queueing).
 
+use crate::client::{Client, ReqBody};
 use crate::config::TransportConfig;
 use crate::error::HttpError;
-use crate::limits::{Breaker, Budget, RateLimiter};
+use crate::limits::{Breaker, Budget, Permits, RateLimiter};
 use crate::outgoing::Outgoing;
 use crate::prepare::{self, WireBody};
 use crate::record::{self, Outcome, Partial};
 use crate::redirect;
 use crate::retry;
 use crate::scope::Scope;
+use crate::watch::{Watch, Watchdog};
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::Request;
 use middlebrick_model::{Exchange, Method, RequestRecord, ResponseRecord};
-use reqwest::header::{HeaderMap, HeaderValue};
 use std::fmt;
+use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 /// A pooled HTTP client (HTTP/1.1, and HTTP/2 where TLS ALPN offers it) behind the scan's
 /// scope and limits. Share it (`Arc`) across tasks: pooling and the limits are per transport.
 pub struct Transport {
-    client: reqwest::Client,
+    client: Client,
     scope: Scope,
-    permits: Semaphore,
+    permits: Permits,
     limiter: Option<RateLimiter>,
     budget: Budget,
     breaker: Breaker,
     deadline: Option<Instant>,
-    cancel: CancellationToken,
+    dog: Arc<Watchdog>,
     user_agent: HeaderValue,
     request_timeout: Duration,
     max_response_bytes: usize,
     max_redirects: usize,
     max_retries: u32,
     max_backoff: Duration,
+}
+
+/// Lets the watchdog task end with the transport instead of idling until the runtime stops.
+impl Drop for Transport {
+    fn drop(&mut self) {
+        self.dog.shut_down();
+    }
 }
 
 impl fmt::Debug for Transport {
@@ -71,30 +88,22 @@ impl Transport {
         let user_agent = HeaderValue::from_str(&cfg.user_agent).map_err(|_| {
             HttpError::InvalidRequest("the user agent has control characters".into())
         })?;
-        let client = reqwest::Client::builder()
-            // Redirects are ours to follow, hop by hop, against the scope.
-            .redirect(reqwest::redirect::Policy::none())
-            // The body we record must be the body that was sent; no Accept-Encoding is added.
-            .no_gzip()
-            // Proxies come from explicit configuration only, never silently from the environment.
-            .no_proxy()
-            .referer(false)
-            .use_rustls_tls()
-            .danger_accept_invalid_certs(cfg.accept_invalid_certs)
-            .connect_timeout(cfg.connect_timeout)
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(cfg.concurrency)
-            .build()
-            .map_err(|e| HttpError::Client(record::describe(&e)))?;
+        let client = Client::new(
+            cfg.accept_invalid_certs,
+            cfg.connect_timeout,
+            cfg.concurrency,
+        )
+        .map_err(HttpError::Client)?;
+        let deadline = cfg.max_duration.and_then(|d| Instant::now().checked_add(d));
         Ok(Transport {
             client,
             scope,
-            permits: Semaphore::new(cfg.concurrency),
+            permits: Permits::new(cfg.concurrency),
             limiter: cfg.rate_per_host.map(RateLimiter::new),
             budget: Budget::new(cfg.budget),
             breaker: Breaker::new(cfg.breaker_threshold),
-            deadline: cfg.max_duration.and_then(|d| Instant::now().checked_add(d)),
-            cancel: CancellationToken::new(),
+            deadline,
+            dog: Watchdog::new(cfg.request_timeout, deadline),
             user_agent,
             request_timeout: cfg.request_timeout,
             max_response_bytes: cfg.max_response_bytes,
@@ -114,20 +123,9 @@ impl Transport {
             });
         }
         self.check_stops()?;
-        let work = self.exchange(req);
-        let bounded = async {
-            match self.deadline {
-                Some(deadline) => tokio::time::timeout_at(deadline, work)
-                    .await
-                    .unwrap_or(Err(HttpError::DeadlineReached)),
-                None => work.await,
-            }
-        };
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(HttpError::Cancelled),
-            result = bounded => result,
-        }
+        let (watch, _slot) = self.dog.register();
+        let work = pin!(self.exchange(req, &watch));
+        self.dog.watched(&watch, work).await
     }
 
     /// Attempts put on the wire so far (retries and redirect hops included).
@@ -141,12 +139,11 @@ impl Transport {
 
     /// Ends every in-flight and later `send` with [`HttpError::Cancelled`].
     pub fn cancel(&self) {
-        self.cancel.cancel();
+        self.dog.cancel();
     }
 
-    /// The token behind [`cancel`](Self::cancel), to tie the transport to a scan's own token.
-    pub fn cancellation_token(&self) -> CancellationToken {
-        self.cancel.clone()
+    pub fn is_cancelled(&self) -> bool {
+        self.dog.is_cancelled()
     }
 
     /// True once the circuit breaker has opened; every later send fails.
@@ -154,8 +151,9 @@ impl Transport {
         self.breaker.is_open()
     }
 
+    /// The stops checked before each attempt (the watchdog ends sends already under way).
     fn check_stops(&self) -> Result<(), HttpError> {
-        if self.cancel.is_cancelled() {
+        if self.dog.is_cancelled() {
             return Err(HttpError::Cancelled);
         }
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
@@ -164,7 +162,7 @@ impl Transport {
         self.breaker.check()
     }
 
-    async fn exchange(&self, req: Outgoing) -> Result<Exchange, HttpError> {
+    async fn exchange(&self, req: Outgoing, watch: &Watch) -> Result<Exchange, HttpError> {
         let Outgoing {
             method,
             url,
@@ -177,22 +175,22 @@ impl Transport {
         let body = body
             .map(|b| WireBody::encode(b, self.max_response_bytes))
             .transpose()?;
-        let mut hop = Hop {
-            method,
-            url: url.clone(),
-            body,
-        };
+        let mut hop = Hop { method, url, body };
+        // The URL the credentials were meant for; kept only once a redirect moves away from it.
+        let mut original: Option<Url> = None;
         let mut redirects = Vec::new();
         let mut on_wire = Duration::ZERO;
         loop {
-            let credentials: &[(String, String)] = if redirect::keeps_credentials(&url, &hop.url) {
-                &credentials
-            } else {
-                &[]
+            let credentials: &[(String, String)] = match &original {
+                Some(o) if !redirect::keeps_credentials(o, &hop.url) => &[],
+                _ => &credentials,
             };
             let content_type = hop.body.as_ref().map(|b| b.content_type.as_str());
             let map = prepare::header_map(&self.user_agent, &headers, credentials, content_type)?;
-            let outcome = self.with_retries(&hop, &map, &mut on_wire).await?;
+            let sent_headers = prepare::record_headers(&map);
+            let outcome = self
+                .with_retries(watch, &hop, map, &sent_headers, &mut on_wire)
+                .await?;
             let (response, mut error) = match outcome {
                 Outcome::Answered(r, note) => (Some(r), note),
                 Outcome::Failed(reason) => (None, Some(reason)),
@@ -202,7 +200,9 @@ impl Transport {
                     match self.next_hop(&hop, r, redirects.len()) {
                         Ok(Some(next)) => {
                             tracing::debug!(from = %hop.url, to = %next.url, "following redirect");
-                            redirects.push(std::mem::replace(&mut hop, next).url.to_string());
+                            let previous = std::mem::replace(&mut hop, next).url;
+                            redirects.push(previous.to_string());
+                            original.get_or_insert(previous);
                             continue;
                         }
                         Ok(None) => {}
@@ -213,7 +213,7 @@ impl Transport {
             let request = RequestRecord {
                 method: hop.method,
                 url: hop.url.to_string(),
-                headers: prepare::record_headers(&map),
+                headers: sent_headers,
                 body: hop.body.map(|b| b.record),
             };
             return Ok(Exchange {
@@ -261,15 +261,25 @@ impl Transport {
 
     /// One hop, retried on 429 and 503. When the wait would outlast the scan's deadline the
     /// last answer is returned instead, so it is recorded rather than lost.
+    ///
+    /// The header map goes to the first attempt as it is; a retry rebuilds it from the record
+    /// (which is exact), so the common case does not pay for a copy it will not use.
     async fn with_retries(
         &self,
+        watch: &Watch,
         hop: &Hop,
-        map: &HeaderMap,
+        map: HeaderMap,
+        sent_headers: &[(String, String)],
         on_wire: &mut Duration,
     ) -> Result<Outcome, HttpError> {
+        let mut map = Some(map);
         let mut retry = 0;
         loop {
-            let outcome = self.attempt(hop, map, on_wire).await?;
+            let headers = match map.take() {
+                Some(m) => m,
+                None => prepare::rebuild(sent_headers)?,
+            };
+            let outcome = self.attempt(watch, hop, headers, on_wire).await?;
             let Outcome::Answered(resp, _) = &outcome else {
                 return Ok(outcome);
             };
@@ -281,7 +291,7 @@ impl Transport {
                 return Ok(outcome);
             }
             tracing::debug!(status = resp.status, url = %hop.url, ?wait, "retrying");
-            tokio::time::sleep(wait).await;
+            Box::pin(tokio::time::sleep(wait)).await;
             retry += 1;
         }
     }
@@ -289,33 +299,40 @@ impl Transport {
     /// One request on the wire, through every gate.
     async fn attempt(
         &self,
+        watch: &Watch,
         hop: &Hop,
-        map: &HeaderMap,
+        headers: HeaderMap,
         on_wire: &mut Duration,
     ) -> Result<Outcome, HttpError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HttpError::Cancelled)?;
+        let _permit = self.permits.acquire().await;
         if let Some(limiter) = &self.limiter {
-            limiter.wait(&hop.url).await;
+            // Boxed, like every wait off the hot path, to keep this future (moved on every
+            // send) small; at a limited rate an allocation is nothing.
+            Box::pin(limiter.wait(&hop.url)).await;
         }
         self.check_stops()?;
         self.budget.take()?;
-        let mut req = reqwest::Request::new(prepare::method(hop.method), hop.url.clone());
-        *req.headers_mut() = map.clone();
-        if let Some(body) = &hop.body {
-            *req.body_mut() = Some(body.bytes.clone().into());
-        }
+        let body = hop
+            .body
+            .as_ref()
+            .map_or_else(ReqBody::default, |b| ReqBody::new(b.bytes.clone()));
+        let mut req = Request::new(body);
+        *req.method_mut() = prepare::method(hop.method);
+        *req.headers_mut() = headers;
         let started = Instant::now();
         let mut partial = Partial::default();
-        let result = tokio::time::timeout_at(
-            started + self.request_timeout,
-            record::fetch(&self.client, req, self.max_response_bytes, &mut partial),
-        )
-        .await
-        .ok();
+        let until = started + self.request_timeout;
+        let result = {
+            let cap = self.max_response_bytes;
+            let fetch = pin!(record::fetch(
+                &self.client,
+                &hop.url,
+                req,
+                cap,
+                &mut partial
+            ));
+            self.dog.expiring(watch, until, fetch).await
+        };
         *on_wire += started.elapsed();
         let outcome = record::conclude(result, partial, self.request_timeout)?;
         match &outcome {
@@ -326,5 +343,52 @@ impl Transport {
             }
         }
         Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transport_is_built_outside_a_runtime() {
+        // The engine may build it before entering tokio; the watchdog starts on the first send.
+        let t = Transport::new(TransportConfig::default()).unwrap();
+        assert_eq!(t.requests_sent(), 0);
+        assert!(!t.circuit_open() && !t.is_cancelled());
+        assert!(format!("{t:?}").contains("Transport"));
+    }
+
+    #[test]
+    fn transports_and_sends_cross_threads() {
+        // The engine shares one transport across spawned tasks and awaits sends in them.
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: &T) {}
+        let t = Transport::new(TransportConfig::default()).unwrap();
+        send_sync(&t);
+        let out = Outgoing::from_spec(
+            &Url::parse("http://localhost/").unwrap(),
+            &middlebrick_model::RequestSpec::new(Method::Get, "/"),
+            Vec::new(),
+        )
+        .unwrap();
+        send(&t.send(out));
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        let cfg = TransportConfig {
+            allowed_hosts: vec!["not a host/".into()],
+            ..TransportConfig::default()
+        };
+        assert!(matches!(
+            Transport::new(cfg),
+            Err(HttpError::InvalidRequest(_))
+        ));
+        let cfg = TransportConfig {
+            user_agent: "bad\nagent".into(),
+            ..TransportConfig::default()
+        };
+        assert!(Transport::new(cfg).is_err());
     }
 }

@@ -209,6 +209,7 @@ impl Loader {
                 }
             }
         }
+        s = fold_nullable_alternative(s);
         if let Some(Value::Array(parts)) = map.get("allOf") {
             let mut merged = Vec::with_capacity(parts.len());
             for part in parts {
@@ -419,4 +420,28 @@ fn fill(out: &mut Schema, p: &Schema) {
     }
     out.read_only |= p.read_only;
     out.write_only |= p.write_only;
+}
+
+/// `anyOf: [X, {type: "null"}]` is how OpenAPI 3.1 (and Pydantic's `X | None`) spell "X or
+/// null": the same as 3.0's `nullable: true` on X. Folding it here means every consumer sees a
+/// string as a string, instead of an untyped node with alternatives.
+fn fold_nullable_alternative(s: Schema) -> Schema {
+    if s.ty.is_some() || !s.properties.is_empty() || s.items.is_some() || s.one_of.len() < 2 {
+        return s;
+    }
+    let is_null = |a: &Arc<Schema>| a.ty == Some(SchemaType::Null) && a.properties.is_empty();
+    let mut rest = s.one_of.iter().filter(|a| !is_null(a));
+    let (Some(only), None) = (rest.next(), rest.next()) else {
+        return s;
+    };
+    let mut folded = (**only).clone();
+    folded.nullable = true;
+    folded.example = s.example.clone().or(folded.example);
+    folded.default = s.default.clone().or(folded.default);
+    folded.read_only |= s.read_only;
+    folded.write_only |= s.write_only;
+    if s.name.is_some() {
+        folded.name = s.name.clone();
+    }
+    folded
 }

@@ -83,9 +83,18 @@ async fn retry_after_is_honoured() {
     .await;
     let t = Transport::new(config(target.url("/"))).unwrap();
     let start = Instant::now();
-    let ex = t.send(get(target.url("/"))).await.unwrap();
+    let mut out = get(target.url("/"));
+    out.headers = vec![("X-Probe".into(), "p1".into())];
+    out.credentials = vec![("Authorization".into(), "Bearer retry-token".into())];
+    let ex = t.send(out).await.unwrap();
     let took = start.elapsed();
     assert_eq!(ex.status(), Some(200));
+    let reqs = target.stats.requests();
+    assert_eq!(
+        reqs[0].headers, reqs[1].headers,
+        "a retry sends the same request"
+    );
+    assert_eq!(reqs[1].header("authorization"), Some("Bearer retry-token"));
     assert!(took >= Duration::from_secs(1), "took {took:?}");
     assert!(took < Duration::from_secs(3), "took {took:?}");
     assert_eq!(t.requests_sent(), 2);

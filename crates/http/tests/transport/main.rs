@@ -3,6 +3,7 @@
 
 mod body;
 mod limits;
+mod pool;
 mod record;
 mod redirects;
 mod scope;

@@ -43,6 +43,8 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: Body,
     pub delay: Duration,
+    /// Close the connection after this reply without saying so.
+    pub close: bool,
 }
 
 impl Reply {
@@ -56,6 +58,7 @@ impl Reply {
             headers: Vec::new(),
             body: Body::Bytes(Vec::new()),
             delay: Duration::ZERO,
+            close: false,
         }
     }
 
@@ -70,6 +73,11 @@ impl Reply {
 
     pub fn body(mut self, body: &str) -> Reply {
         self.body = Body::Bytes(body.as_bytes().to_vec());
+        self
+    }
+
+    pub fn close(mut self) -> Reply {
+        self.close = true;
         self
     }
 
@@ -151,7 +159,11 @@ pub async fn handle<S: AsyncRead + AsyncWrite + Unpin>(
         tokio::time::sleep(reply.delay).await;
         let ok = write_reply(sock.get_mut(), &reply, &stats).await;
         stats.active.fetch_sub(1, Ordering::SeqCst);
-        if !ok {
+        let close = reply.close
+            || reply.headers.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close")
+            });
+        if !ok || close {
             return;
         }
     }

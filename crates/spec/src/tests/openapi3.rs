@@ -361,3 +361,35 @@ fn local_path_item_refs() {
         Some("p.json#/paths/~1alias/get")
     );
 }
+
+#[test]
+fn nullable_any_of_folds_into_the_typed_schema() {
+    let spec = json!({
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {"/prefs": {"post": {
+            "requestBody": {"content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {
+                    "note": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}], "default": null},
+                    "choice": {"anyOf": [{"type": "string"}, {"type": "integer"}]}
+                }
+            }}}},
+            "responses": {"200": {"description": "ok"}}
+        }}}
+    });
+    let inv = load_bytes(spec.to_string().as_bytes(), "mem").unwrap();
+    let body = inv.operations[0].request_body.as_ref().unwrap();
+    let schema = body.content.values().next().unwrap();
+    let note = &schema.properties["note"];
+    assert_eq!(note.ty, Some(SchemaType::String));
+    assert!(note.nullable);
+    assert_eq!(note.max_length, Some(200));
+    assert!(note.one_of.is_empty());
+    let choice = &schema.properties["choice"];
+    assert_eq!(
+        choice.one_of.len(),
+        2,
+        "real alternatives stay alternatives"
+    );
+}
