@@ -17,11 +17,9 @@ use crate::ownership::{collection_of, created_id, nonce};
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use crate::similarity::{has_substance, is_error_envelope};
 use middlebrick_model::{
-    CredentialUse, Exchange, Inventory, Method, Operation, ParamLocation, RequestSpec, Schema,
-    SchemaType, Severity,
+    CredentialUse, Exchange, Inventory, Method, Operation, ParamLocation, RequestSpec, Severity,
 };
 use serde_json::Value;
-use std::sync::Arc;
 
 /// The origin forged requests claim to come from (`.test` is reserved, RFC 2606).
 pub const ATTACKER_ORIGIN: &str = "https://attacker.evil.test";
@@ -164,20 +162,7 @@ pub fn writable_text(op: &Operation) -> Option<String> {
         .request_body
         .as_ref()
         .and_then(|b| b.content.values().next())?;
-    body.properties
-        .iter()
-        .find_map(|(k, s): (&String, &Arc<Schema>)| {
-            let k_l = k.to_ascii_lowercase();
-            (s.effective_type() == Some(SchemaType::String)
-                && s.enum_values.is_empty()
-                && s.format.is_none()
-                && !s.read_only
-                && k_l != "id"
-                && !k_l.ends_with("_id")
-                && !k_l.contains("password")
-                && !k_l.contains("email"))
-            .then(|| k.clone())
-        })
+    crate::ownership::plain_text_field(body)
 }
 
 /// Prepares a forged request on `op` as `identity`: creates the object it acts on when its

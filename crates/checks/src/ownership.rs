@@ -218,6 +218,23 @@ pub fn created_id(body: &Value, param: &str) -> Option<Value> {
     None
 }
 
+/// A plain text property of an object schema that a check can set to a marker and find again:
+/// a string without enum or format, writable, not an id, a password or an email.
+pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
+    schema.properties.iter().find_map(|(k, s)| {
+        let k_l = k.to_ascii_lowercase();
+        (s.effective_type() == Some(middlebrick_model::SchemaType::String)
+            && s.enum_values.is_empty()
+            && s.format.is_none()
+            && !s.read_only
+            && k_l != "id"
+            && !k_l.ends_with("_id")
+            && !k_l.contains("password")
+            && !k_l.contains("email"))
+        .then(|| k.clone())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

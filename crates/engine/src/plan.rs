@@ -149,7 +149,7 @@ impl Plan {
             let ids: Vec<&str> = self.api_checks.iter().map(|c| c.as_str()).collect();
             let _ = writeln!(
                 out,
-                "\nAPI-wide, once, over answers already received (no extra requests): {}",
+                "\nAPI-wide, once per scan (over the answers received, plus at most a few requests of their own): {}",
                 ids.join(", ")
             );
         }

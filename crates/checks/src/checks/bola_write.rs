@@ -7,12 +7,12 @@
 //! nothing anyone else owns is touched. Budget: four requests per update operation.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
-use crate::ownership::{collection_of, created_id, nonce};
+use crate::ownership::{collection_of, created_id, nonce, plain_text_field};
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use async_trait::async_trait;
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Evidence, Inventory, Method, Operation, Owasp, ParamLocation,
-    Remediation, Schema, SchemaType, Severity, Tech,
+    Remediation, Severity, Tech,
 };
 use serde_json::Value;
 
@@ -83,29 +83,15 @@ impl Check for BolaWrite {
     }
 }
 
-/// A plain string property the update may set (no enum, no format, not an id).
+/// A plain text property the update may set: from its body schema, else from the resource's
+/// read schema when the body is free-form.
 fn writable_text(op: &Operation, read: &Operation) -> Option<String> {
-    let fits = |(k, s): (&String, &std::sync::Arc<Schema>)| {
-        let k_l = k.to_ascii_lowercase();
-        (s.effective_type() == Some(SchemaType::String)
-            && s.enum_values.is_empty()
-            && s.format.is_none()
-            && !s.read_only
-            && k_l != "id"
-            && !k_l.ends_with("_id")
-            && !k_l.contains("password")
-            && !k_l.contains("email"))
-        .then(|| k.clone())
-    };
     let body = op
         .request_body
         .as_ref()
         .and_then(|b| b.content.values().next());
-    body.and_then(|b| b.properties.iter().find_map(fits))
-        .or_else(|| {
-            read.success_schema()
-                .and_then(|s| s.properties.iter().find_map(fits))
-        })
+    body.and_then(|b| plain_text_field(b))
+        .or_else(|| read.success_schema().and_then(|s| plain_text_field(s)))
 }
 
 fn find<'a>(inv: &'a Inventory, method: Method, path: &str) -> Option<&'a Operation> {
@@ -211,7 +197,9 @@ mod tests {
     use super::*;
     use crate::fake::FakeProbe;
     use crate::similarity::response;
-    use middlebrick_model::{Parameter, RequestBodySpec, RequestSpec, SpecVersion};
+    use middlebrick_model::{
+        Parameter, RequestBodySpec, RequestSpec, Schema, SchemaType, SpecVersion,
+    };
     use std::sync::{Arc, Mutex};
 
     fn inventory() -> Inventory {
