@@ -74,3 +74,27 @@ CREATE TABLE stores (
     phone         varchar(32)  NOT NULL,
     opening_hours varchar(120) NOT NULL
 );
+
+-- Wallet: transfers out of the account (with an idempotency key) and welcome coupons that add
+-- credit. The unique index is what the secure builds rely on; the vulnerable ones never fill the
+-- key in, and NULLs never collide.
+CREATE TABLE wallets (
+    user_id integer       PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    credit  numeric(10,2) NOT NULL DEFAULT 0
+);
+CREATE TABLE transfers (
+    id              serial PRIMARY KEY,
+    user_id         integer       NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    amount          numeric(10,2) NOT NULL,
+    recipient       varchar(100)  NOT NULL,
+    reference       varchar(140)  NOT NULL DEFAULT '',
+    idempotency_key varchar(100),
+    created_at      timestamptz   NOT NULL DEFAULT now(),
+    UNIQUE (user_id, idempotency_key)
+);
+CREATE TABLE coupons (
+    code     varchar(40)   PRIMARY KEY,
+    user_id  integer       NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    amount   numeric(10,2) NOT NULL,
+    redeemed boolean       NOT NULL DEFAULT false
+);

@@ -22,6 +22,8 @@ KNOWN_CHECKS = frozenset(
         "csrf.cookie-state-change",
         "csrf.preflight-bypass",
         "csrf.state-change-on-get",
+        "design.race-condition",
+        "design.replay-duplicates",
         "info.verbose-error",
         "injection.sql",
         "transport.dev-server",

@@ -12,6 +12,7 @@ from common.variant import planted
 from fastapi_shop import admin, auth, catalogue, db, errors, headers, notes, orders, search, users
 from fastapi_shop import browser_session, order_actions, preferences, tokens
 from fastapi_shop import addresses, invoices, note_edits, stores
+from fastapi_shop import wallet
 
 
 def create_app(database_url: str, secret_key: str):
@@ -34,6 +35,7 @@ def create_app(database_url: str, secret_key: str):
         app.include_router(module.router)
     for module in (addresses, invoices, note_edits, stores):
         app.include_router(module.router)
+    app.include_router(wallet.router)
     browser_session.install_cors(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness check")

@@ -10,6 +10,7 @@ from common import variant
 from common.variant import planted
 from flask_shop import cross_origin, order_actions, preferences, tokens
 from flask_shop import addresses, invoices, note_edits, stores
+from flask_shop import wallet
 from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, search, users
 
 
@@ -35,4 +36,5 @@ def create_app(database_url: str, secret_key: str) -> Flask:
         app.register_blueprint(module.bp)
     for module in (addresses, invoices, note_edits, stores):
         app.register_blueprint(module.bp)
+    app.register_blueprint(wallet.bp)
     return app

@@ -22,6 +22,12 @@ pub struct FakeProbe {
     pub mode: Mode,
     pub sent: Mutex<Vec<RequestSpec>>,
     pub observed: Vec<Exchange>,
+    /// `(identity, token)` for `token_of`.
+    pub tokens: Vec<(String, String)>,
+    /// `(identity, username)` for `username_of`.
+    pub usernames: Vec<(String, String)>,
+    /// `(identity, exchange)` for `sign_in_exchange`.
+    pub sign_ins: Vec<(String, Exchange)>,
 }
 
 impl FakeProbe {
@@ -34,6 +40,9 @@ impl FakeProbe {
             mode: Mode::Safe,
             sent: Mutex::new(Vec::new()),
             observed: Vec::new(),
+            tokens: Vec::new(),
+            usernames: Vec::new(),
+            sign_ins: Vec::new(),
         }
     }
 
@@ -115,6 +124,7 @@ impl Probe for FakeProbe {
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
         let mut path = op.path.clone();
         let mut query = Vec::new();
+        let mut headers = Vec::new();
         for p in &op.parameters {
             let value = overrides
                 .params
@@ -129,11 +139,13 @@ impl Probe for FakeProbe {
             match p.location {
                 ParamLocation::Path => path = path.replace(&format!("{{{}}}", p.name), &text),
                 ParamLocation::Query => query.push((p.name.clone(), text)),
+                ParamLocation::Header => headers.push((p.name.clone(), text)),
                 _ => {}
             }
         }
         let mut spec = RequestSpec::new(op.method, path).as_identity(identity);
         spec.query = query;
+        spec.headers = headers;
         if op.request_body.is_some() || !overrides.body.is_empty() {
             let mut body = serde_json::Map::new();
             for (path, value) in &overrides.body {
@@ -184,6 +196,42 @@ impl Probe for FakeProbe {
         req.operation = Some(format!("sign in {username}"));
         self.send(req).await
     }
+
+    fn token_of(&self, identity: &str) -> Option<String> {
+        lookup(&self.tokens, identity).cloned()
+    }
+
+    fn sign_in_exchange(&self, identity: &str) -> Option<Exchange> {
+        lookup(&self.sign_ins, identity).cloned()
+    }
+
+    fn username_of(&self, identity: &str) -> Option<String> {
+        lookup(&self.usernames, identity).cloned()
+    }
+
+    fn sign_in_operation(&self) -> Option<(Method, String)> {
+        Some((Method::Post, "/fake-login".into()))
+    }
+
+    /// Sends `POST /fake-login` with a JSON body `{username, password}` and the extra headers.
+    async fn sign_in_attempt(
+        &self,
+        username: &str,
+        password: &str,
+        headers: &[(String, String)],
+    ) -> Result<Exchange, ProbeError> {
+        let mut req = RequestSpec::new(Method::Post, "/fake-login");
+        req.headers = headers.to_vec();
+        req.body = Some(middlebrick_model::RequestBody::Json(
+            serde_json::json!({"username": username, "password": password}),
+        ));
+        req.operation = Some("POST /fake-login".into());
+        self.send(req).await
+    }
+}
+
+fn lookup<'a, T>(list: &'a [(String, T)], key: &str) -> Option<&'a T> {
+    list.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
 /// Matches a request by identity, method and path.

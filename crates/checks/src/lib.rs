@@ -40,6 +40,8 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::cors::Cors,
     &checks::sql_injection::SqlInjection,
     &checks::dev_server::DevServer,
+    &checks::replay_duplicates::ReplayDuplicates,
+    &checks::race_condition::RaceCondition,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {

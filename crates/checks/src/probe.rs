@@ -1,7 +1,7 @@
 //! The seam between checks and the engine.
 
 use async_trait::async_trait;
-use middlebrick_model::{Exchange, Mode, Operation, ParamLocation, RequestSpec};
+use middlebrick_model::{Exchange, Method, Mode, Operation, ParamLocation, RequestSpec};
 use serde_json::Value;
 use std::fmt;
 
@@ -82,6 +82,18 @@ pub trait Probe: Send + Sync {
     /// by every check that needs it (the control of most differential checks).
     async fn baseline(&self, op: &Operation, identity: &str) -> Result<Exchange, ProbeError>;
 
+    /// Sends `reqs` at the same instant (race-condition checks). The engine passes every gate
+    /// for the whole burst first and then writes all requests together; each still counts
+    /// against the budget and is recorded. Results in the order of `reqs`. This default sends
+    /// them one after another, which is what a fake needs.
+    async fn send_burst(&self, reqs: Vec<RequestSpec>) -> Vec<Result<Exchange, ProbeError>> {
+        let mut out = Vec::with_capacity(reqs.len());
+        for r in reqs {
+            out.push(self.send(r).await);
+        }
+        out
+    }
+
     /// Signed-in identities, anonymous excluded.
     fn identities(&self) -> Vec<IdentityInfo>;
 
@@ -102,4 +114,36 @@ pub trait Probe: Send + Sync {
         username: &str,
         password: &str,
     ) -> Result<Exchange, ProbeError>;
+
+    /// The token `identity` sends (without its scheme): what JWT checks forge variants of. It
+    /// is a secret: never put it in a description; the report redacts it by value.
+    fn token_of(&self, _identity: &str) -> Option<String> {
+        None
+    }
+
+    /// The exchange that signed `identity` in (its Set-Cookie headers carry cookie attributes).
+    fn sign_in_exchange(&self, _identity: &str) -> Option<Exchange> {
+        None
+    }
+
+    /// The username `identity` signs in with, when it signs in by password.
+    fn username_of(&self, _identity: &str) -> Option<String> {
+        None
+    }
+
+    /// The API's sign-in operation (method and path template), when one was found.
+    fn sign_in_operation(&self) -> Option<(Method, String)> {
+        None
+    }
+
+    /// One attempt through the API's sign-in operation with these credentials and extra
+    /// headers; no session is kept. For throttling and enumeration checks.
+    async fn sign_in_attempt(
+        &self,
+        _username: &str,
+        _password: &str,
+        _headers: &[(String, String)],
+    ) -> Result<Exchange, ProbeError> {
+        Err(ProbeError::Refused("no sign-in operation".into()))
+    }
 }

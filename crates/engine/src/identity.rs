@@ -55,6 +55,10 @@ struct Session {
     /// The `SameSite` attribute of each cookie set at sign-in (`None`: not given).
     same_site: Vec<(String, Option<String>)>,
     signed_in_at: Option<Instant>,
+    /// The token as issued (without its scheme), for checks that forge variants of it.
+    token: Option<String>,
+    /// The sign-in exchange (its Set-Cookie headers carry the cookie attributes).
+    exchange: Option<Exchange>,
 }
 
 #[derive(Debug)]
@@ -116,6 +120,30 @@ impl Identity {
             .or_else(|| self.config.headers.first().map(|(k, _)| k.clone()))
     }
 
+    /// The token this identity sends, without its scheme.
+    pub fn token(&self) -> Option<String> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        session.token.clone().or_else(|| {
+            self.config.headers.first().map(|(_, v)| {
+                v.split_once(' ')
+                    .map_or(v.as_str(), |(_, t)| t)
+                    .trim()
+                    .to_string()
+            })
+        })
+    }
+
+    /// The exchange that signed this identity in.
+    pub fn sign_in_exchange(&self) -> Option<Exchange> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        session.exchange.clone()
+    }
+
+    /// The username this identity signs in with.
+    pub fn username(&self) -> Option<String> {
+        self.config.login.as_ref().map(|l| l.username.clone())
+    }
+
     pub fn can_sign_in(&self) -> bool {
         self.config.login.is_some()
     }
@@ -170,36 +198,20 @@ impl Identity {
                 "identity.no-login",
             ));
         };
-        let plan = find_sign_in(inventory, login).ok_or_else(|| {
-            self.fail(
-                "step 1/3 (find the sign-in operation): the spec has no OAuth 2 token URL and no POST operation that looks like sign-in",
-                "identity.sign-in-not-found",
-            )
-            .hint("name it in the config: `login = \"POST /path/to/login\"`")
-        })?;
-        let body = plan.body(login);
-        let mut spec = RequestSpec::new(Method::Post, plan.path.clone());
-        spec.body = Some(body);
-        spec.operation = Some(format!("POST {}", plan.path));
-        let mut out = Outgoing::from_spec(base, &spec, Vec::new()).map_err(|e| {
-            self.fail(
-                &format!("step 2/3 (send the sign-in request): {e}"),
-                "identity.sign-in-failed",
-            )
-        })?;
-        out.identity = self.name.clone();
-        out.follow_redirects = false;
-        let ex = transport.send(out).await.map_err(|e| {
-            self.fail(
-                &format!("step 2/3 (send the sign-in request to {}): {e}", plan.path),
-                "identity.sign-in-failed",
-            )
-        })?;
+        let (ex, path) = send_sign_in(transport, base, inventory, login, &self.name, &[])
+            .await
+            .map_err(|e| {
+                let d = self.fail(&e.message, e.code);
+                match e.hint {
+                    Some(h) => d.hint(h),
+                    None => d,
+                }
+            })?;
+        let plan_path = path;
         let Some(resp) = ex.response.as_ref() else {
             return Err(self.fail(
                 &format!(
-                    "step 2/3 (send the sign-in request to {}): {}",
-                    plan.path,
+                    "step 2/3 (send the sign-in request to {plan_path}): {}",
                     ex.error.clone().unwrap_or_default()
                 ),
                 "identity.sign-in-failed",
@@ -207,7 +219,7 @@ impl Identity {
         };
         if resp.status >= 400 {
             return Err(self.fail(
-                &format!("step 3/3 (read the answer): POST {} answered HTTP {}; are the username and password right?", plan.path, resp.status),
+                &format!("step 3/3 (read the answer): POST {} answered HTTP {}; are the username and password right?", plan_path, resp.status),
                 "identity.sign-in-failed",
             ));
         }
@@ -221,7 +233,7 @@ impl Identity {
             .collect();
         if token.is_none() && cookies.is_empty() {
             return Err(self.fail(
-                &format!("step 3/3 (read the answer): POST {} answered HTTP {} with neither a token in the JSON body nor a Set-Cookie", plan.path, resp.status),
+                &format!("step 3/3 (read the answer): POST {} answered HTTP {} with neither a token in the JSON body nor a Set-Cookie", plan_path, resp.status),
                 "identity.sign-in-failed",
             )
             .hint("set `token_field` in the identity's config if the token is under another name"));
@@ -230,8 +242,10 @@ impl Identity {
             signed_in_at: Some(Instant::now()),
             ..Session::default()
         };
+        session.exchange = Some(ex.clone());
         if let Some((token, scheme)) = token {
             redactor.add(&token);
+            session.token = Some(token.clone());
             let (header, value) = token_header(inventory, &token, scheme.as_deref());
             session.token_header = Some((header, value));
             self.learn_markers_from_jwt(&token);
@@ -315,6 +329,62 @@ impl Identity {
             }
         }
     }
+}
+
+/// Why a sign-in request could not be sent, naming the step.
+#[derive(Debug)]
+pub struct SignInError {
+    pub message: String,
+    pub code: &'static str,
+    pub hint: Option<&'static str>,
+}
+
+/// The sign-in operation's method and path, as found for `login` (or any credentials).
+pub fn sign_in_operation(inv: &Inventory, login: Option<&LoginConfig>) -> Option<(Method, String)> {
+    let fallback = LoginConfig {
+        username: String::new(),
+        password: String::new(),
+        operation: None,
+        token_field: None,
+        username_field: None,
+        password_field: None,
+    };
+    find_sign_in(inv, login.unwrap_or(&fallback)).map(|p| (Method::Post, p.path))
+}
+
+/// Sends one sign-in request with `login`'s credentials and extra headers, without following
+/// redirects; returns the exchange and the sign-in path. Keeps no session.
+pub async fn send_sign_in(
+    transport: &Transport,
+    base: &Url,
+    inventory: &Inventory,
+    login: &LoginConfig,
+    identity: &str,
+    headers: &[(String, String)],
+) -> Result<(Exchange, String), SignInError> {
+    let plan = find_sign_in(inventory, login).ok_or(SignInError {
+        message: "step 1/3 (find the sign-in operation): the spec has no OAuth 2 token URL and no POST operation that looks like sign-in".into(),
+        code: "identity.sign-in-not-found",
+        hint: Some("name it in the config: `login = \"POST /path/to/login\"`"),
+    })?;
+    let mut spec = RequestSpec::new(Method::Post, plan.path.clone());
+    spec.body = Some(plan.body(login));
+    spec.headers = headers.to_vec();
+    spec.operation = Some(format!("POST {}", plan.path));
+    let failed = |e: String| SignInError {
+        message: format!("step 2/3 (send the sign-in request to {}): {e}", plan.path),
+        code: "identity.sign-in-failed",
+        hint: None,
+    };
+    let mut out =
+        Outgoing::from_spec(base, &spec, Vec::new()).map_err(|e| failed(e.to_string()))?;
+    out.identity = identity.to_string();
+    out.follow_redirects = false;
+    let ex = transport
+        .send(out)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    Ok((ex, plan.path))
 }
 
 /// Where and how to sign in.

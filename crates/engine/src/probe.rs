@@ -115,17 +115,7 @@ impl EngineProbe {
                 }
             )));
         }
-        let credentials = self
-            .identities
-            .credentials_for(&req.identity, req.credentials)
-            .or_else(|| {
-                self.account(&req.identity)
-                    .map(|a| crate::identity::narrow(a.credentials(), req.credentials))
-            })
-            .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
-        let mut out = Outgoing::from_spec(&self.base, &req, credentials)
-            .map_err(|e| ProbeError::Refused(e.to_string()))?;
-        out.identity = req.identity.clone();
+        let out = self.outgoing(&req)?;
         let ex = self.transport.send(out).await.map_err(stop_reason)?;
         self.remember(&ex, req.operation.as_deref());
         // A 401 to part of the credentials (cookies only, headers only) is what a check asked
@@ -148,6 +138,29 @@ impl EngineProbe {
 }
 
 impl EngineProbe {
+    /// The request as the transport takes it: the mode's method gate applied, the identity's
+    /// credentials attached.
+    fn outgoing(&self, req: &RequestSpec) -> Result<Outgoing, ProbeError> {
+        if !self.config.method_allowed(req.method) {
+            return Err(ProbeError::Refused(format!(
+                "{} is not allowed in {} mode",
+                req.method, self.config.mode
+            )));
+        }
+        let credentials = self
+            .identities
+            .credentials_for(&req.identity, req.credentials)
+            .or_else(|| {
+                self.account(&req.identity)
+                    .map(|a| crate::identity::narrow(a.credentials(), req.credentials))
+            })
+            .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
+        let mut out = Outgoing::from_spec(&self.base, req, credentials)
+            .map_err(|e| ProbeError::Refused(e.to_string()))?;
+        out.identity = req.identity.clone();
+        Ok(out)
+    }
+
     fn account(&self, name: &str) -> Option<Arc<Identity>> {
         self.accounts
             .lock()
@@ -188,6 +201,25 @@ fn to_synth(o: &Overrides) -> SynthOverrides {
 impl Probe for EngineProbe {
     async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
         self.transmit(req, true).await
+    }
+
+    async fn send_burst(&self, reqs: Vec<RequestSpec>) -> Vec<Result<Exchange, ProbeError>> {
+        let mut outgoing = Vec::with_capacity(reqs.len());
+        for req in &reqs {
+            match self.outgoing(req) {
+                Ok(o) => outgoing.push(o),
+                Err(e) => return reqs.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+        let sent = self.transport.send_burst(outgoing).await;
+        sent.into_iter()
+            .zip(&reqs)
+            .map(|(r, req)| {
+                let ex = r.map_err(stop_reason)?;
+                self.remember(&ex, req.operation.as_deref());
+                Ok(ex)
+            })
+            .collect()
     }
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
@@ -307,6 +339,70 @@ impl Probe for EngineProbe {
             .unwrap_or_else(|e| e.into_inner())
             .push(Arc::new(identity));
         Ok(ex)
+    }
+
+    fn token_of(&self, identity: &str) -> Option<String> {
+        self.any_identity(identity)?.token()
+    }
+
+    fn sign_in_exchange(&self, identity: &str) -> Option<Exchange> {
+        self.any_identity(identity)?.sign_in_exchange()
+    }
+
+    fn username_of(&self, identity: &str) -> Option<String> {
+        self.any_identity(identity)?.username()
+    }
+
+    fn sign_in_operation(&self) -> Option<(middlebrick_model::Method, String)> {
+        let login = self.config.identities.iter().find_map(|i| i.login.as_ref());
+        crate::identity::sign_in_operation(&self.inventory, login)
+    }
+
+    async fn sign_in_attempt(
+        &self,
+        username: &str,
+        password: &str,
+        headers: &[(String, String)],
+    ) -> Result<Exchange, ProbeError> {
+        if !self.config.method_allowed(middlebrick_model::Method::Post) {
+            return Err(ProbeError::Refused(format!(
+                "POST is not allowed in {} mode",
+                self.config.mode
+            )));
+        }
+        let template = self.config.identities.iter().find_map(|i| i.login.as_ref());
+        let login = LoginConfig {
+            username: username.to_string(),
+            password: password.to_string(),
+            operation: template.and_then(|l| l.operation.clone()),
+            token_field: None,
+            username_field: template.and_then(|l| l.username_field.clone()),
+            password_field: template.and_then(|l| l.password_field.clone()),
+        };
+        let (ex, path) = crate::identity::send_sign_in(
+            &self.transport,
+            &self.base,
+            &self.inventory,
+            &login,
+            ANONYMOUS,
+            headers,
+        )
+        .await
+        .map_err(|e| match e.code {
+            "identity.sign-in-not-found" => ProbeError::Refused(e.message),
+            _ => ProbeError::Stopped(e.message),
+        })?;
+        self.remember(&ex, Some(&format!("POST {path}")));
+        Ok(ex)
+    }
+}
+
+impl EngineProbe {
+    fn any_identity(&self, name: &str) -> Option<Arc<Identity>> {
+        self.identities
+            .get(name)
+            .cloned()
+            .or_else(|| self.account(name))
     }
 }
 

@@ -32,4 +32,4 @@ pub use config::{
 };
 pub use error::HttpError;
 pub use outgoing::Outgoing;
-pub use transport::Transport;
+pub use transport::{Transport, MAX_BURST};

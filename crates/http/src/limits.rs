@@ -21,6 +21,7 @@ use url::Url;
 #[derive(Debug)]
 pub(crate) struct Permits {
     available: AtomicUsize,
+    capacity: usize,
     released: Notify,
 }
 
@@ -31,6 +32,7 @@ impl Permits {
     pub(crate) fn new(n: usize) -> Self {
         Permits {
             available: AtomicUsize::new(n),
+            capacity: n,
             released: Notify::new(),
         }
     }
@@ -54,6 +56,11 @@ impl Permits {
             }
             released.await;
         }
+    }
+
+    /// How many permits there are in all.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 }
 
@@ -168,6 +175,12 @@ impl RateLimiter {
     }
 
     pub(crate) async fn wait(&self, url: &Url) {
+        self.wait_n(url, 1).await;
+    }
+
+    /// Reserves `n` consecutive slots and sleeps until the last: a burst of `n` requests then
+    /// goes out together without raising the average rate.
+    pub(crate) async fn wait_n(&self, url: &Url, n: usize) {
         let key = (
             url.host_str().unwrap_or("").to_string(),
             url.port_or_known_default().unwrap_or(0),
@@ -177,8 +190,9 @@ impl RateLimiter {
             let now = Instant::now();
             let entry = next.entry(key).or_insert(now);
             let slot = (*entry).max(now);
-            *entry = slot + self.interval;
-            slot
+            let n = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+            *entry = slot + self.interval * n;
+            slot + self.interval * (n - 1)
         };
         tokio::time::sleep_until(slot).await;
     }

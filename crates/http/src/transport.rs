@@ -53,7 +53,12 @@ pub struct Transport {
     max_redirects: usize,
     max_retries: u32,
     max_backoff: Duration,
+    /// Bursts run one at a time (see [`Transport::send_burst`]).
+    burst_lock: tokio::sync::Mutex<()>,
 }
+
+/// The most requests [`Transport::send_burst`] sends at once.
+pub const MAX_BURST: usize = 8;
 
 /// Lets the watchdog task end with the transport instead of idling until the runtime stops.
 impl Drop for Transport {
@@ -110,6 +115,7 @@ impl Transport {
             max_redirects: cfg.max_redirects,
             max_retries: cfg.max_retries,
             max_backoff: cfg.max_backoff,
+            burst_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -312,6 +318,18 @@ impl Transport {
         }
         self.check_stops()?;
         self.budget.take()?;
+        self.wire(watch, hop, headers, on_wire).await
+    }
+
+    /// The attempt itself, once its gates are passed: the request on the wire, the answer read
+    /// under the cap, the breaker told.
+    async fn wire(
+        &self,
+        watch: &Watch,
+        hop: &Hop,
+        headers: HeaderMap,
+        on_wire: &mut Duration,
+    ) -> Result<Outcome, HttpError> {
         let body = hop
             .body
             .as_ref()
@@ -343,6 +361,99 @@ impl Transport {
             }
         }
         Ok(outcome)
+    }
+}
+
+impl Transport {
+    /// Sends `reqs` at the same instant, for race-condition checks: every gate is passed for the
+    /// whole burst first (one permit and one rate slot per request, taken in a row, so the
+    /// burst waits for the last slot and the average rate still holds; the budget counts each
+    /// request; stops are checked), then all requests are written together from one task over
+    /// separate pooled connections. No redirects are followed and nothing is retried (a retry
+    /// would arrive late and prove nothing); each answer is recorded like any other.
+    ///
+    /// At most [`MAX_BURST`] requests, and never more than the concurrency cap; one burst at a
+    /// time per transport, so two bursts cannot each hold half the permits. Results come back
+    /// in the order of `reqs`; `Err` for a request out of scope or when the scan must stop.
+    pub async fn send_burst(&self, reqs: Vec<Outgoing>) -> Vec<Result<Exchange, HttpError>> {
+        let _one_at_a_time = self.burst_lock.lock().await;
+        let limit = MAX_BURST.min(self.permits.capacity());
+        if reqs.len() > limit {
+            let why = format!("a burst is at most {limit} requests");
+            return reqs
+                .iter()
+                .map(|_| Err(HttpError::InvalidRequest(why.clone())))
+                .collect();
+        }
+        let mut permits = Vec::with_capacity(reqs.len());
+        for _ in &reqs {
+            permits.push(self.permits.acquire().await);
+        }
+        if let (Some(limiter), Some(first)) = (&self.limiter, reqs.first()) {
+            Box::pin(limiter.wait_n(&first.url, reqs.len())).await;
+        }
+        let gated: Vec<Result<Outgoing, HttpError>> = reqs
+            .into_iter()
+            .map(|r| {
+                if !self.scope.contains(&r.url) {
+                    return Err(HttpError::OutOfScope {
+                        url: r.url.to_string(),
+                    });
+                }
+                self.check_stops()?;
+                self.budget.take()?;
+                Ok(r)
+            })
+            .collect();
+        let sends = gated.into_iter().map(|r| async move {
+            let r = r?;
+            let (watch, _slot) = self.dog.register();
+            let work = pin!(self.burst_one(r, &watch));
+            self.dog.watched(&watch, work).await
+        });
+        let out = futures::future::join_all(sends).await;
+        drop(permits);
+        out
+    }
+
+    /// One request of a burst, its gates already passed.
+    async fn burst_one(&self, req: Outgoing, watch: &Watch) -> Result<Exchange, HttpError> {
+        let body = req
+            .body
+            .map(|b| WireBody::encode(b, self.max_response_bytes))
+            .transpose()?;
+        let hop = Hop {
+            method: req.method,
+            url: req.url,
+            body,
+        };
+        let content_type = hop.body.as_ref().map(|b| b.content_type.as_str());
+        let map = prepare::header_map(
+            &self.user_agent,
+            &req.headers,
+            &req.credentials,
+            content_type,
+        )?;
+        let sent_headers = prepare::record_headers(&map);
+        let mut on_wire = Duration::ZERO;
+        let outcome = self.wire(watch, &hop, map, &mut on_wire).await?;
+        let (response, error) = match outcome {
+            Outcome::Answered(r, note) => (Some(r), note),
+            Outcome::Failed(reason) => (None, Some(reason)),
+        };
+        Ok(Exchange {
+            identity: req.identity,
+            request: RequestRecord {
+                method: hop.method,
+                url: hop.url.to_string(),
+                headers: sent_headers,
+                body: hop.body.map(|b| b.record),
+            },
+            response,
+            redirects: Vec::new(),
+            error,
+            elapsed_ms: u64::try_from(on_wire.as_millis()).unwrap_or(u64::MAX),
+        })
     }
 }
 

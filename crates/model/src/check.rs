@@ -73,6 +73,8 @@ check_ids! {
     CorsMisconfiguration => "cors.misconfiguration",
     InjectionSql => "injection.sql",
     TransportDevServer => "transport.dev-server",
+    DesignReplayDuplicates => "design.replay-duplicates",
+    DesignRaceCondition => "design.race-condition",
 }
 
 impl CheckId {

@@ -11,6 +11,8 @@ pub mod data_exposure;
 pub mod dev_server;
 pub mod mass_assignment;
 pub mod missing_authentication;
+pub mod race_condition;
+pub mod replay_duplicates;
 pub mod security_headers;
 pub mod sql_injection;
 pub mod verbose_error;
