@@ -22,6 +22,7 @@ KNOWN_CHECKS = frozenset(
         "csrf.cookie-state-change",
         "csrf.preflight-bypass",
         "csrf.state-change-on-get",
+        "design.client-controlled-values",
         "design.race-condition",
         "design.replay-duplicates",
         "info.verbose-error",

@@ -97,11 +97,13 @@ async def create_order(body: NewOrder, user: CurrentUser, conn: Connection):
             raise HTTPException(status_code=409, detail="Not enough stock for that quantity")
         order_id = await conn.fetchval(
             "INSERT INTO orders (user_id, product_id, quantity, unit_price, total)"
-            " VALUES ($1, $2, $3, $4, $4::numeric * $3::integer) RETURNING id",
+            " VALUES ($1, $2, $3, $4, COALESCE($5::numeric, $4::numeric * $3::integer)) RETURNING id",
             user["id"],
             body.product_id,
             body.quantity,
             product["price"],
+            # FLAW design.client-controlled-values: a client-sent total wins (see schemas.NewOrder).
+            getattr(body, "total", None),
         )
     return dict(await conn.fetchrow(f"{SELECT} WHERE o.id = $1", order_id))
 

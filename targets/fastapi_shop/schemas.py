@@ -98,6 +98,13 @@ else:
         quantity: int = Field(ge=1, le=100, examples=[2])
 
 
+if planted("design.client-controlled-values"):
+    # FLAW design.client-controlled-values: the old checkout page sent the total it displayed, and
+    # the vulnerable build still stores a `total` from the body instead of computing it.
+    class NewOrder(NewOrder):  # type: ignore[no-redef]
+        total: float | None = Field(default=None, examples=[25.0])
+
+
 class Order(BaseModel):
     id: int = Field(examples=[1])
     user_id: int = Field(examples=[1])

@@ -96,6 +96,12 @@ def create_order():
         product_id = int_field(body, "product_id", 1, INT4_MAX)
         quantity = int_field(body, "quantity", 1, 100)
 
+    # FLAW design.client-controlled-values: the old checkout page sent the total it displayed, and
+    # the vulnerable build still stores a numeric `total` from the body instead of computing it.
+    client_total = body.get("total") if planted("design.client-controlled-values") else None
+    if not isinstance(client_total, (int, float)) or isinstance(client_total, bool):
+        client_total = None
+
     with db.conn().transaction():
         product = db.query_one(
             "UPDATE products SET stock = stock - %s WHERE id = %s AND stock >= %s RETURNING price",
@@ -107,8 +113,8 @@ def create_order():
             raise ApiError(409, "out_of_stock", "Not enough stock for that quantity.")
         created = db.query_one(
             "INSERT INTO orders (user_id, product_id, quantity, unit_price, total)"
-            " VALUES (%s, %s, %s, %s, %s * %s) RETURNING id",
-            (current_user()["id"], product_id, quantity, product["price"], product["price"], quantity),
+            " VALUES (%s, %s, %s, %s, COALESCE(%s, %s * %s)) RETURNING id",
+            (current_user()["id"], product_id, quantity, product["price"], client_total, product["price"], quantity),
         )
     row = db.query_one(f"{SELECT} WHERE o.id = %s", (created["id"],))
     return jsonify(order_json(row)), 201

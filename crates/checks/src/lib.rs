@@ -34,6 +34,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::bfla::Bfla,
     &checks::mass_assignment::MassAssignment,
     &checks::data_exposure::DataExposure,
+    &checks::client_values::ClientValues,
     &checks::csrf_cookie_state_change::CsrfCookieStateChange,
     &checks::csrf_preflight_bypass::CsrfPreflightBypass,
     &checks::csrf_state_change_on_get::CsrfStateChangeOnGet,

@@ -1,4 +1,4 @@
-//! Issue 7's bar for the insecure-design checks: each planted replay and race flaw is found on
+//! Issue 7's bar for the insecure-design checks: each planted replay, race and client-controlled-value flaw is found on
 //! both vulnerable apps in five consecutive scans against the same running server, and the
 //! secure twins stay silent (nothing medium or higher) in all five. Only these checks run
 //! (`--checks`), so each scan costs a few dozen requests and well under a second of scanning.
@@ -8,7 +8,8 @@ mod common;
 use common::{ground_truth, run, targets_ready, write_config, Target};
 use serde_json::Value;
 
-const CHECKS: &str = "design.replay-duplicates,design.race-condition";
+const CHECKS: &str =
+    "design.replay-duplicates,design.race-condition,design.client-controlled-values";
 const SCANS: usize = 5;
 
 fn scan(target: &Target) -> Value {

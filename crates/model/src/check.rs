@@ -66,6 +66,7 @@ check_ids! {
     AuthzBolaWrite => "authz.bola-write",
     AuthzBfla => "authz.bfla",
     AuthzMassAssignment => "authz.mass-assignment",
+    DesignClientControlledValues => "design.client-controlled-values",
     AuthzDataExposure => "authz.data-exposure",
     CsrfCookieStateChange => "csrf.cookie-state-change",
     CsrfPreflightBypass => "csrf.preflight-bypass",

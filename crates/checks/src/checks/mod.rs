@@ -3,6 +3,7 @@
 pub mod bfla;
 pub mod bola;
 pub mod bola_write;
+pub mod client_values;
 pub mod cors;
 pub mod csrf_cookie_state_change;
 pub mod csrf_preflight_bypass;
