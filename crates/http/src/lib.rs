@@ -13,6 +13,7 @@
 mod client;
 mod config;
 mod error;
+mod lastbyte;
 mod limits;
 mod outgoing;
 mod prepare;

@@ -405,6 +405,15 @@ impl Transport {
                 Ok(r)
             })
             .collect();
+        // Plain-HTTP bursts go out with their final bytes held back and released together
+        // (src/lastbyte.rs); over TLS they are sent concurrently on fresh pooled connections.
+        if gated.iter().flatten().next().is_some()
+            && gated.iter().flatten().all(|r| r.url.scheme() == "http")
+        {
+            let out = self.burst_synchronised(gated).await;
+            drop(permits);
+            return out;
+        }
         let sends = gated.into_iter().map(|r| async move {
             let r = r?;
             let (watch, _slot) = self.dog.register();
@@ -414,6 +423,71 @@ impl Transport {
         let out = futures::future::join_all(sends).await;
         drop(permits);
         out
+    }
+
+    /// A plain-HTTP burst with last-byte synchronisation, its gates already passed.
+    async fn burst_synchronised(
+        &self,
+        gated: Vec<Result<Outgoing, HttpError>>,
+    ) -> Vec<Result<Exchange, HttpError>> {
+        let mut records: Vec<Result<(Outgoing, RequestRecord), HttpError>> = Vec::new();
+        let mut wire = Vec::new();
+        for r in gated {
+            let prepared = r.and_then(|req| {
+                let body = req
+                    .body
+                    .clone()
+                    .map(|b| WireBody::encode(b, self.max_response_bytes))
+                    .transpose()?;
+                let content_type = body.as_ref().map(|b| b.content_type.as_str());
+                let map = prepare::header_map(
+                    &self.user_agent,
+                    &req.headers,
+                    &req.credentials,
+                    content_type,
+                )?;
+                let record = RequestRecord {
+                    method: req.method,
+                    url: req.url.to_string(),
+                    headers: prepare::record_headers(&map),
+                    body: body.as_ref().map(|b| b.record.clone()),
+                };
+                wire.push(crate::lastbyte::Prepared {
+                    method: req.method,
+                    url: req.url.clone(),
+                    headers: map,
+                    body: body.map(|b| (b.content_type, b.bytes)),
+                });
+                Ok((req, record))
+            });
+            records.push(prepared);
+        }
+        let connect = self.request_timeout.min(Duration::from_secs(5));
+        let mut answers =
+            crate::lastbyte::send_all(wire, connect, self.request_timeout, self.max_response_bytes)
+                .await
+                .into_iter();
+        records
+            .into_iter()
+            .map(|r| {
+                let (req, record) = r?;
+                let (answer, took) = answers
+                    .next()
+                    .unwrap_or((Err("no answer".into()), Duration::ZERO));
+                let (response, error) = match answer {
+                    Ok(resp) => (Some(resp), None),
+                    Err(e) => (None, Some(e)),
+                };
+                Ok(Exchange {
+                    identity: req.identity,
+                    request: record,
+                    response,
+                    redirects: Vec::new(),
+                    error,
+                    elapsed_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                })
+            })
+            .collect()
     }
 
     /// One request of a burst, its gates already passed.

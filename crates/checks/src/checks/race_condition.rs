@@ -6,8 +6,8 @@
 //! coupon the API hands every account. Each round:
 //! 1. list the caller's items and pick one not marked spent;
 //! 2. send [`BURST`] identical consuming requests at the same instant (`Probe::send_burst`:
-//!    the engine passes every gate for the burst first, then writes them together over
-//!    separate pooled connections);
+//!    the engine passes every gate for the burst first; on plain HTTP it then uses HTTP/1.1
+//!    last-byte synchronisation, over TLS it writes them together on separate connections);
 //! 3. send one more, sequentially, as the control: it must be refused, or the resource is not
 //!    single-use and nothing is judged.
 //!
