@@ -18,7 +18,7 @@ for app in flask fastapi; do
     for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
     out="$(mktemp -t mb-bench-XXXX.json)"
     /usr/bin/time -f '%e %M' -o "$out.time" ./target/release/middlebrick scan "http://127.0.0.1:$port" \
-        --config "$config" --mode "$mode" --no-progress --no-history --format json -o "$out" >/dev/null 2>&1 || true
+        --config "$config" --mode "$mode" --no-progress --format json -o "$out" >/dev/null 2>&1 || true
     read -r wall rss <"$out.time"
     python3 - "$out" "$app" "$variant" "$mode" "$wall" "$rss" <<'PY'
 import json, sys
