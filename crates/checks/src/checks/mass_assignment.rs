@@ -84,6 +84,12 @@ static META: CheckMeta = CheckMeta {
                 with `model_config = ConfigDict(extra=\"forbid\")` to reject extra fields with 422."),
             (Tech::SqlAlchemy, "do not `setattr` every key of the body on the mapped object; update \
                 explicit columns."),
+            (Tech::Psycopg, "name the columns an update may write in the statement \
+                (`UPDATE users SET full_name = %s, email = %s WHERE id = %s`); never build the \
+                SET list from the body's keys."),
+            (Tech::Asyncpg, "name the columns an update may write \
+                (`UPDATE users SET full_name = $1 WHERE id = $2`); never build the SET list from the \
+                body's keys."),
         ],
     },
 };
