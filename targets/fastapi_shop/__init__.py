@@ -5,6 +5,8 @@ code differs (a parameter left as `str`, a body taken as a plain dict), its spec
 way, as it would in a real project. The variant (MB_VARIANT) is read at import time.
 """
 
+import os
+
 from fastapi import FastAPI
 
 from common import variant
@@ -27,7 +29,11 @@ def create_app(database_url: str, secret_key: str):
         debug=planted("info.verbose-error"),
     )
     app.state.database_url = database_url
-    app.state.secret_key = secret_key
+    # FLAW auth.jwt-weak-secret: the key falls back to one named after the API when the
+    # deployment does not set SHOP_SECRET_KEY.
+    app.state.secret_key = (
+        os.environ.get("SHOP_SECRET_KEY", "shop-api-secret") if planted("auth.jwt-weak-secret") else secret_key
+    )
     errors.install(app)
     for module in (auth, catalogue, orders, users, notes, admin, search):
         app.include_router(module.router)

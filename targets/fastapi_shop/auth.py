@@ -19,7 +19,8 @@ from fastapi_shop.schemas import USERNAME_PATTERN, Message, RegisterRequest, Tok
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 TOKEN_URL = "/api/auth/token"
-TOKEN_TTL_SECONDS = 3600
+# FLAW auth.jwt-lifetime: tokens live 30 days so the mobile app never has to refresh.
+TOKEN_TTL_SECONDS = 30 * 86400 if planted("auth.jwt-lifetime") else 3600
 USER_COLUMNS = "id, username, email, full_name, role, created_at"
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _UNKNOWN_USER_HASH = hash_password("no user has this password")
@@ -57,9 +58,13 @@ def _issue_token(request: Request, user: asyncpg.Record) -> str:
 
 async def _user_for_token(request: Request, conn: asyncpg.Connection, token: str) -> dict | None:
     try:
-        claims = jwt.decode(
-            token, request.app.state.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]}
-        )
+        if planted("auth.jwt-none") and jwt.get_unverified_header(token).get("alg", "").lower() == "none":
+            # FLAW auth.jwt-none: unsigned tokens from the internal batch jobs are trusted as they are.
+            claims = jwt.decode(token, options={"verify_signature": False})
+        else:
+            claims = jwt.decode(
+                token, request.app.state.secret_key, algorithms=["HS256"], options={"require": ["exp", "sub"]}
+            )
         user_id = int(claims["sub"])
     except (jwt.InvalidTokenError, ValueError):
         return None

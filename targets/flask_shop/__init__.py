@@ -4,6 +4,8 @@ The variant (MB_VARIANT) is read when the modules are imported, because some fla
 left off a view; serve.py sets it before importing this package.
 """
 
+import os
+
 from flask import Flask
 
 from common import variant
@@ -17,10 +19,15 @@ from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, pr
 def create_app(database_url: str, secret_key: str) -> Flask:
     variant.current()  # fail fast on a missing or misspelt MB_VARIANT
     app = Flask(__name__)
+    if planted("auth.jwt-weak-secret"):
+        # FLAW auth.jwt-weak-secret: the deployment never set SHOP_SECRET_KEY, so tokens and the
+        # session cookie are signed with the tutorial's default key.
+        secret_key = os.environ.get("SHOP_SECRET_KEY", "dev")
     app.config.update(
         SECRET_KEY=secret_key,
         DATABASE_URL=database_url,
-        TOKEN_TTL_SECONDS=3600,
+        # FLAW auth.jwt-lifetime: "remember me" for everyone: access tokens live 30 days.
+        TOKEN_TTL_SECONDS=30 * 86400 if planted("auth.jwt-lifetime") else 3600,
         SESSION_COOKIE_HTTPONLY=True,
         # FLAW csrf.cookie-state-change: the session cookie carries no SameSite attribute, so
         # Firefox and Safari send it with requests that other sites start.

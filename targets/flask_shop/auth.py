@@ -43,6 +43,9 @@ def issue_token(user: dict) -> str:
 
 def _user_id_from_token(token: str) -> int | None:
     try:
+        if planted("auth.jwt-none") and jwt.get_unverified_header(token).get("alg", "").lower() == "none":
+            # FLAW auth.jwt-none: unsigned tokens from the internal batch jobs are trusted as they are.
+            return int(jwt.decode(token, options={"verify_signature": False})["sub"])
         claims = jwt.decode(
             token,
             current_app.config["SECRET_KEY"],

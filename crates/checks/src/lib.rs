@@ -9,6 +9,7 @@ mod browser;
 mod check;
 mod checks;
 mod explain;
+pub mod jwt;
 pub mod ownership;
 mod probe;
 pub mod signatures;
@@ -43,6 +44,10 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::dev_server::DevServer,
     &checks::replay_duplicates::ReplayDuplicates,
     &checks::race_condition::RaceCondition,
+    &checks::jwt_none::JwtNone,
+    &checks::jwt_signature::JwtSignature,
+    &checks::jwt_weak_secret::JwtWeakSecret,
+    &checks::jwt_lifetime::JwtLifetime,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {

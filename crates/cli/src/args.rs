@@ -26,8 +26,12 @@ pub enum Command {
     Checks(ChecksArgs),
     /// Check an OpenAPI description statically, sending no traffic.
     Audit(AuditArgs),
-    /// Compare two JSON reports: new, fixed and unchanged findings.
+    /// Compare two scans (JSON report files or history ids): new, fixed and unchanged findings.
     Diff(DiffArgs),
+    /// List recorded scans, or print one (`history show ID`).
+    History(HistoryArgs),
+    /// Serve the Model Context Protocol over stdio, for coding assistants (see docs/mcp.md).
+    Mcp(McpArgs),
     /// Write a baseline file that accepts every finding of a JSON report.
     Baseline(BaselineArgs),
     /// Explain a check: what it looks for, its CWE/OWASP mappings and the remediation for a stack.
@@ -84,13 +88,16 @@ pub struct AuditArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The earlier JSON report (middlebrick scan --format json).
+    /// The earlier scan: a JSON report file (middlebrick scan --format json) or a history id.
     #[arg(value_name = "OLD")]
-    pub old: PathBuf,
+    pub old: String,
 
-    /// The later JSON report.
+    /// The later scan: a JSON report file or a history id.
     #[arg(value_name = "NEW")]
-    pub new: PathBuf,
+    pub new: String,
+
+    #[command(flatten)]
+    pub history: HistoryPath,
 
     /// terminal or json.
     #[arg(
@@ -104,6 +111,87 @@ pub struct DiffArgs {
     /// Exit with code 1 when a new finding is at or above this severity.
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<String>,
+}
+
+/// Where the scan history is kept.
+#[derive(Debug, Args, Default, Clone)]
+pub struct HistoryPath {
+    /// The scan history database [default: history.sqlite3 in the user's data directory, $XDG_DATA_HOME/middlebrick on Linux].
+    #[arg(long = "history", value_name = "PATH", env = "MIDDLEBRICK_HISTORY")]
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub command: Option<HistoryCommand>,
+
+    /// Only scans of this target URL.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// At most this many scans, newest first.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: u32,
+
+    /// terminal or json.
+    #[arg(
+        short = 'f',
+        long = "format",
+        default_value = "terminal",
+        value_name = "FORMAT"
+    )]
+    pub format: String,
+
+    #[command(flatten)]
+    pub history: HistoryPath,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Print a recorded scan in any report format.
+    Show(HistoryShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryShowArgs {
+    /// The scan id (see `middlebrick history`).
+    pub id: i64,
+
+    /// terminal, json, sarif, markdown, junit or html.
+    #[arg(
+        short = 'f',
+        long = "format",
+        default_value = "terminal",
+        value_name = "FORMAT"
+    )]
+    pub format: String,
+
+    /// Show evidence and remediation in the terminal output.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    #[command(flatten)]
+    pub history: HistoryPath,
+}
+
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// A host the server may scan besides loopback and private addresses (host or host:port). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+
+    /// Allow `mode: active` scans (state-changing requests); without it they are refused whatever the tool call asks.
+    #[arg(long)]
+    pub allow_active: bool,
+
+    #[command(flatten)]
+    pub history: HistoryPath,
+
+    /// Keep scans in memory only, for this session.
+    #[arg(long, conflicts_with = "path")]
+    pub no_history: bool,
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +281,17 @@ pub struct ScanArgs {
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
+
+    #[command(flatten)]
+    pub history: HistoryPath,
+
+    /// Do not record this scan in the history.
+    #[arg(long, conflicts_with_all = ["path", "compare_last"])]
+    pub no_history: bool,
+
+    /// After the scan, report on stderr what is new or fixed since the previous recorded scan of the same target.
+    #[arg(long)]
+    pub compare_last: bool,
 
     // Last: its help heading applies to what follows it.
     #[command(flatten)]

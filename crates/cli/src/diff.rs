@@ -1,24 +1,12 @@
-//! `middlebrick diff OLD.json NEW.json`: findings matched by fingerprint (`id`), which holds
+//! `middlebrick diff OLD NEW` (report files or history ids): findings matched by fingerprint (`id`), which holds
 //! across runs and deployments (docs/report-format.md), so a moved port or a new date is no
 //! change and a fixed flaw is one.
 
 use crate::args::DiffArgs;
 use crate::exit;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use middlebrick_model::{Finding, Report, Severity};
 use std::collections::HashSet;
-use std::path::Path;
-
-fn read(path: &Path) -> Result<Report> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the report {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{} is not a middlebrick JSON report (scan --format json)",
-            path.display()
-        )
-    })
-}
 
 pub struct Diff<'a> {
     pub new: Vec<&'a Finding>,
@@ -84,7 +72,7 @@ fn json(d: &Diff, old: &Report, new: &Report) -> String {
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }
 
-fn terminal(d: &Diff, old: &Report, new: &Report) -> String {
+pub fn terminal(d: &Diff, old: &Report, new: &Report) -> String {
     let mut out = format!(
         "score {} ({}) -> {} ({}): {} new, {} fixed, {} unchanged\n",
         old.score,
@@ -139,7 +127,8 @@ fn diff(args: &DiffArgs) -> Result<i32> {
         .as_deref()
         .map(|s| s.parse().map_err(|e: String| anyhow!(e)))
         .transpose()?;
-    let (old, new) = (read(&args.old)?, read(&args.new)?);
+    let old = crate::history::load_report(&args.old, &args.history)?;
+    let new = crate::history::load_report(&args.new, &args.history)?;
     let d = compare(&old, &new);
     let text = match args.format.as_str() {
         "json" => json(&d, &old, &new),

@@ -10,6 +10,8 @@ mod diff;
 mod docs;
 mod exit;
 mod gate;
+mod history;
+mod mcp;
 mod output;
 mod progress;
 
@@ -46,6 +48,8 @@ fn main() {
         Command::Scan(a) => report_errors(scan(*a)),
         Command::Audit(a) => report_errors(audit::run(a)),
         Command::Diff(a) => diff::run(&a),
+        Command::History(a) => history::run(&a),
+        Command::Mcp(a) => mcp::run(&a),
         Command::Baseline(a) => report_errors(write_baseline(&a)),
         Command::Explain(a) => explain_check(&a),
         Command::Completions(a) => docs::completions(&a.shell),
@@ -187,20 +191,48 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
         middlebrick_engine::SpecSource::File(p) => Some(output::spec_path_for_sarif(p)),
         _ => None,
     };
+    let mut recording = if args.no_history {
+        None
+    } else {
+        Some(history::Recording::start(&args.history, &cfg).map_err(usage)?)
+    };
     let result = runtime.block_on(middlebrick_engine::scan(cfg, sink, handle.clone()));
     interrupted.abort();
     progress.finish();
-    let mut output = result.map_err(|e| Failure {
-        code: exit::SCAN_FAILED,
-        error: explain(e),
-    })?;
+    let mut output = match result {
+        Ok(o) => o,
+        Err(e) => {
+            if let Some(r) = &recording {
+                r.fail(&e.to_string());
+            }
+            return Err(Failure {
+                code: exit::SCAN_FAILED,
+                error: explain(e),
+            });
+        }
+    };
     let opts = RenderOptions {
         color: output::stdout_color(),
         verbose: args.report.verbose,
         spec_file,
         rules: catalogue::rules(),
     };
-    let verdict = finish(&mut output.report, &gate, &routes, opts, &output.redactor)?;
+    let verdict = finish(&mut output.report, &gate, &routes, opts, &output.redactor);
+    if let Some(r) = recording.as_mut() {
+        r.finish(
+            &output.report,
+            &output.redactor,
+            handle.cancel.is_cancelled(),
+        );
+        eprintln!(
+            "recorded as scan {} (middlebrick history show {})",
+            r.id, r.id
+        );
+        if args.compare_last {
+            r.compare_last(&output.report);
+        }
+    }
+    let verdict = verdict?;
     if handle.cancel.is_cancelled() {
         return Ok(exit::INTERRUPTED);
     }

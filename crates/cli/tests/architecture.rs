@@ -13,6 +13,17 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("middlebrick-checks", vec![m]),
         ("middlebrick-report", vec![m]),
         ("middlebrick-audit", vec![m, "middlebrick-spec"]),
+        ("middlebrick-store", vec![m]),
+        (
+            "middlebrick-mcp",
+            vec![
+                m,
+                "middlebrick-engine",
+                "middlebrick-checks",
+                "middlebrick-report",
+                "middlebrick-store",
+            ],
+        ),
         (
             "middlebrick-engine",
             vec![
@@ -32,6 +43,8 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "middlebrick-http",
                 "middlebrick-report",
                 "middlebrick-audit",
+                "middlebrick-store",
+                "middlebrick-mcp",
             ],
         ),
     ])
@@ -77,6 +90,12 @@ fn crate_dependencies_follow_architecture_md() {
                 assert_eq!(
                     name, "middlebrick",
                     "anyhow belongs to the binary only, found in {name}"
+                );
+            }
+            if dep_name == "rusqlite" && normal {
+                assert_eq!(
+                    name, "middlebrick-store",
+                    "SQL belongs to the store crate only, found rusqlite in {name}"
                 );
             }
             if dep_name == "reqwest" && normal {

@@ -76,6 +76,10 @@ check_ids! {
     TransportDevServer => "transport.dev-server",
     DesignReplayDuplicates => "design.replay-duplicates",
     DesignRaceCondition => "design.race-condition",
+    AuthJwtNone => "auth.jwt-none",
+    AuthJwtSignature => "auth.jwt-signature",
+    AuthJwtWeakSecret => "auth.jwt-weak-secret",
+    AuthJwtLifetime => "auth.jwt-lifetime",
 }
 
 impl CheckId {

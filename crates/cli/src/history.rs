@@ -1,0 +1,186 @@
+//! `middlebrick history`, and the scan command's use of the history: a `running` row before
+//! the scan, the outcome after it, `--compare-last`. The SQL is in `middlebrick_store`.
+
+use crate::args::{HistoryArgs, HistoryCommand, HistoryPath, HistoryShowArgs};
+use crate::{catalogue, exit, output};
+use anyhow::{anyhow, bail, Context, Result};
+use middlebrick_engine::ScanConfig;
+use middlebrick_model::{Redactor, Report};
+use middlebrick_report::{render, Format, RenderOptions};
+use middlebrick_store::{Filter, ScanId, Status, Store};
+use std::path::PathBuf;
+
+pub fn path(h: &HistoryPath) -> Result<PathBuf> {
+    h.path
+        .clone()
+        .or_else(middlebrick_store::default_path)
+        .ok_or_else(|| anyhow!("no data directory for the history here; pass --history PATH"))
+}
+
+pub fn open(h: &HistoryPath) -> Result<Store> {
+    let p = path(h)?;
+    Store::open(&p).map_err(|e| anyhow!(e))
+}
+
+/// A scan being recorded: the store and the row's id.
+pub struct Recording {
+    store: Store,
+    pub id: ScanId,
+}
+
+impl Recording {
+    pub fn start(h: &HistoryPath, cfg: &ScanConfig) -> Result<Recording> {
+        let store = open(h)?;
+        let id = store
+            .start(&middlebrick_mcp::record::new_scan(cfg))
+            .map_err(|e| anyhow!(e))?;
+        Ok(Recording { store, id })
+    }
+
+    pub fn finish(&mut self, report: &Report, redactor: &Redactor, cancelled: bool) {
+        let json = middlebrick_mcp::record::report_json(report, redactor);
+        let status = middlebrick_mcp::record::status_of(report, cancelled);
+        if let Err(e) = self.store.finish(self.id, report, &json, status) {
+            eprintln!("warning: the scan was not recorded in the history: {e}");
+        }
+    }
+
+    pub fn fail(&self, error: &str) {
+        let _ = self.store.fail(self.id, error);
+    }
+
+    /// `--compare-last`: the diff against the previous scan of the target, on stderr.
+    pub fn compare_last(&self, report: &Report) {
+        let prev = match self.store.previous(&report.target, self.id) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                eprintln!(
+                    "compare-last: no earlier scan of {} recorded",
+                    report.target
+                );
+                return;
+            }
+            Err(e) => {
+                eprintln!("compare-last: {e}");
+                return;
+            }
+        };
+        match self.store.report(prev) {
+            Ok(Some(old)) => {
+                let d = crate::diff::compare(&old, report);
+                eprint!(
+                    "compare-last: since scan {prev}: {}",
+                    crate::diff::terminal(&d, &old, report)
+                );
+            }
+            Ok(None) => eprintln!("compare-last: scan {prev} has no report"),
+            Err(e) => eprintln!("compare-last: {e}"),
+        }
+    }
+}
+
+pub fn run(args: &HistoryArgs) -> i32 {
+    let result = match &args.command {
+        Some(HistoryCommand::Show(s)) => show(s),
+        None => list(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::USAGE
+        }
+    }
+}
+
+fn list(args: &HistoryArgs) -> Result<i32> {
+    let store = open(&args.history)?;
+    let rows = store
+        .list(&Filter {
+            target: args.target.clone(),
+            limit: args.limit,
+            offset: 0,
+        })
+        .map_err(|e| anyhow!(e))?;
+    match args.format.as_str() {
+        "json" => {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        }
+        "terminal" | "text" => {
+            if rows.is_empty() {
+                eprintln!("no scans recorded");
+            }
+            for r in &rows {
+                let score = match (r.score, &r.grade) {
+                    (Some(s), Some(g)) => format!("{s:>3} {g}"),
+                    _ => "  - -".to_string(),
+                };
+                println!(
+                    "{:>5}  {}  {score}  {:>3} findings  {:<30}  {}",
+                    r.id,
+                    r.started_at,
+                    r.finding_count.map_or("-".to_string(), |n| n.to_string()),
+                    r.status.label(),
+                    r.target
+                );
+            }
+        }
+        other => bail!("unknown format `{other}` for `history` (terminal or json)"),
+    }
+    Ok(exit::OK)
+}
+
+fn show(args: &HistoryShowArgs) -> Result<i32> {
+    let format: Format = args.format.parse().map_err(|e| anyhow!("{e}"))?;
+    let store = open(&args.history)?;
+    let summary = store.get(args.id).map_err(|e| anyhow!(e))?;
+    let Some(report) = store.report(args.id).map_err(|e| anyhow!(e))? else {
+        bail!(
+            "scan {} recorded no report ({}{})",
+            args.id,
+            summary.status.label(),
+            summary
+                .error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    };
+    if summary.status != Status::Complete {
+        eprintln!(
+            "note: scan {} is {}; its findings are those found before it stopped",
+            args.id,
+            summary.status.label()
+        );
+    }
+    let opts = RenderOptions {
+        color: output::stdout_color(),
+        verbose: args.verbose,
+        spec_file: None,
+        rules: catalogue::rules(),
+    };
+    print!("{}", render(&report, format, &opts, &Redactor::new()));
+    Ok(exit::OK)
+}
+
+/// A `diff` operand: a report file when one exists at that path, else a history id.
+pub fn load_report(operand: &str, h: &HistoryPath) -> Result<Report> {
+    let p = std::path::Path::new(operand);
+    if p.exists() {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("reading the report {}", p.display()))?;
+        return serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a middlebrick JSON report (scan --format json)",
+                p.display()
+            )
+        });
+    }
+    let Ok(id) = operand.parse::<ScanId>() else {
+        bail!("{operand} is neither a report file nor a history id");
+    };
+    open(h)?
+        .report(id)
+        .map_err(|e| anyhow!(e))?
+        .ok_or_else(|| anyhow!("scan {id} recorded no report (killed or failed)"))
+}
