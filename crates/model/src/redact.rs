@@ -66,12 +66,12 @@ impl Redactor {
                 out = out.replace(secret.as_str(), REDACTED);
             }
         }
-        out
+        mask_jwt_signatures(&out)
     }
 
     pub fn redact_in_place(&self, text: &mut String) {
         let guard = self.secrets.read().unwrap_or_else(|e| e.into_inner());
-        if guard.iter().any(|s| text.contains(s.as_str())) {
+        if guard.iter().any(|s| text.contains(s.as_str())) || text.contains("eyJ") {
             drop(guard);
             *text = self.redact(text);
         }
@@ -99,6 +99,44 @@ impl Redactor {
             self.redact_in_place(e);
         }
     }
+}
+
+/// Masks the signature of every JWT-shaped value (`eyJ….….<signature>`), keeping header and
+/// claims readable. A signed token in evidence may be a working credential: one the target
+/// issued and the scanner did not know to be secret, or one a check forged with a cracked key.
+/// Unsigned tokens (`alg: none`, empty signature) stay whole: they are the proof of that flaw.
+fn mask_jwt_signatures(text: &str) -> String {
+    if !text.contains("eyJ") {
+        return text.to_string();
+    }
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("eyJ") {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let len = tail
+            .find(|c: char| !(is_b64(c) || c == '.'))
+            .unwrap_or(tail.len());
+        let token = &tail[..len];
+        let parts: Vec<&str> = token.splitn(3, '.').collect();
+        if parts.len() == 3
+            && parts[1].len() >= 2
+            && !parts[2].is_empty()
+            && !parts[2].contains('.')
+        {
+            out.push_str(parts[0]);
+            out.push('.');
+            out.push_str(parts[1]);
+            out.push('.');
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(token);
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn percent_encode(s: &str) -> String {
@@ -138,6 +176,21 @@ mod tests {
             base64::engine::general_purpose::STANDARD.encode("alice:Wonderland-42")
         );
         assert_eq!(r.redact(&header), format!("Basic {REDACTED}"));
+    }
+
+    #[test]
+    fn jwt_signatures_are_masked_and_unsigned_tokens_kept() {
+        let r = Redactor::new();
+        let signed = "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl!";
+        assert_eq!(
+            r.redact(signed),
+            format!("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.{REDACTED}!")
+        );
+        let unsigned = "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
+        assert_eq!(r.redact(unsigned), unsigned);
+        let mut s = String::from("no token eyJ here");
+        r.redact_in_place(&mut s);
+        assert_eq!(s, "no token eyJ here");
     }
 
     #[test]
