@@ -62,6 +62,7 @@ pub fn get(url: Url) -> Outgoing {
         body: None,
         identity: ANONYMOUS.into(),
         follow_redirects: true,
+        retry_throttled: true,
     }
 }
 

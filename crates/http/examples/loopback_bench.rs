@@ -126,6 +126,7 @@ async fn run(transport: &Arc<Transport>, url: &Url, n: u64, concurrency: usize) 
                         body: None,
                         identity: ANONYMOUS.to_string(),
                         follow_redirects: true,
+                        retry_throttled: true,
                     };
                     match t.send(out).await {
                         Ok(ex) if ex.status() == Some(200) => {}

@@ -21,6 +21,9 @@ pub struct Outgoing {
     pub identity: String,
     /// Follow 3xx answers hop by hop (each hop checked against the scope), or record the 3xx.
     pub follow_redirects: bool,
+    /// Retry a 429 or 503 after the wait it asks for. Off when the 429 is what is being
+    /// observed (throttling checks): a retry would wait the limiter out and hide it.
+    pub retry_throttled: bool,
 }
 
 impl Outgoing {
@@ -73,6 +76,7 @@ impl Outgoing {
             body: spec.body.clone(),
             identity: spec.identity.clone(),
             follow_redirects: true,
+            retry_throttled: true,
         })
     }
 }

@@ -1,8 +1,9 @@
 //! When to try a 429 or 503 again, and how long to wait first.
 //!
-//! The server's Retry-After wins (RFC 9110 §10.2.3: delta-seconds or an HTTP-date), capped at
-//! `max_backoff` so a hostile or confused server cannot park the scan for a day; without it,
-//! the wait doubles from half a second.
+//! The server's Retry-After wins (RFC 9110 §10.2.3: delta-seconds or an HTTP-date); when it asks
+//! for more than `max_backoff` the answer is kept as it is rather than retried early (a limiter
+//! that says "60 s" answers 429 again after 10 s, and a hostile server could park the scan for
+//! a day). Without the header the wait doubles from half a second.
 
 use std::time::{Duration, SystemTime};
 
@@ -29,12 +30,14 @@ pub(crate) fn backoff(retry: u32, max: Duration) -> Duration {
         .min(max)
 }
 
-/// The wait before the next retry: Retry-After if present and valid, else exponential.
-pub(crate) fn wait_for(header: Option<&str>, retry: u32, max: Duration) -> Duration {
-    header
-        .and_then(|v| retry_after(v, SystemTime::now()))
-        .map(|d| d.min(max))
-        .unwrap_or_else(|| backoff(retry, max))
+/// The wait before the next retry: Retry-After if present and valid, else exponential; `None`
+/// (do not retry) when Retry-After asks for longer than `max`.
+pub(crate) fn wait_for(header: Option<&str>, retry: u32, max: Duration) -> Option<Duration> {
+    match header.and_then(|v| retry_after(v, SystemTime::now())) {
+        Some(d) if d > max => None,
+        Some(d) => Some(d),
+        None => Some(backoff(retry, max)),
+    }
 }
 
 #[cfg(test)]
@@ -59,12 +62,21 @@ mod tests {
     }
 
     #[test]
-    fn waits_are_capped_and_grow_exponentially_without_a_header() {
+    fn long_waits_are_not_retried_and_short_ones_grow_exponentially() {
         let max = Duration::from_secs(10);
-        assert_eq!(wait_for(Some("86400"), 0, max), max);
-        assert_eq!(wait_for(Some("2"), 0, max), Duration::from_secs(2));
-        assert_eq!(wait_for(None, 0, max), Duration::from_millis(500));
-        assert_eq!(wait_for(Some("garbage"), 2, max), Duration::from_secs(2));
+        assert_eq!(
+            wait_for(Some("86400"), 0, max),
+            None,
+            "too long: not retried"
+        );
+        assert_eq!(wait_for(Some("60"), 0, max), None);
+        assert_eq!(wait_for(Some("10"), 0, max), Some(max));
+        assert_eq!(wait_for(Some("2"), 0, max), Some(Duration::from_secs(2)));
+        assert_eq!(wait_for(None, 0, max), Some(Duration::from_millis(500)));
+        assert_eq!(
+            wait_for(Some("garbage"), 2, max),
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(backoff(10, max), max);
         assert_eq!(backoff(200, max), max);
     }

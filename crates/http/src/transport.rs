@@ -177,6 +177,7 @@ impl Transport {
             body,
             identity,
             follow_redirects,
+            retry_throttled,
         } = req;
         let body = body
             .map(|b| WireBody::encode(b, self.max_response_bytes))
@@ -195,7 +196,14 @@ impl Transport {
             let map = prepare::header_map(&self.user_agent, &headers, credentials, content_type)?;
             let sent_headers = prepare::record_headers(&map);
             let outcome = self
-                .with_retries(watch, &hop, map, &sent_headers, &mut on_wire)
+                .with_retries(
+                    watch,
+                    &hop,
+                    map,
+                    &sent_headers,
+                    &mut on_wire,
+                    retry_throttled,
+                )
                 .await?;
             let (response, mut error) = match outcome {
                 Outcome::Answered(r, note) => (Some(r), note),
@@ -277,6 +285,7 @@ impl Transport {
         map: HeaderMap,
         sent_headers: &[(String, String)],
         on_wire: &mut Duration,
+        retry_throttled: bool,
     ) -> Result<Outcome, HttpError> {
         let mut map = Some(map);
         let mut retry = 0;
@@ -289,10 +298,13 @@ impl Transport {
             let Outcome::Answered(resp, _) = &outcome else {
                 return Ok(outcome);
             };
-            if retry >= self.max_retries || !retry::is_retryable(resp.status) {
+            if !retry_throttled || retry >= self.max_retries || !retry::is_retryable(resp.status) {
                 return Ok(outcome);
             }
-            let wait = retry::wait_for(resp.header("retry-after"), retry, self.max_backoff);
+            let Some(wait) = retry::wait_for(resp.header("retry-after"), retry, self.max_backoff)
+            else {
+                return Ok(outcome);
+            };
             if self.deadline.is_some_and(|d| Instant::now() + wait >= d) {
                 return Ok(outcome);
             }

@@ -36,5 +36,6 @@ pub fn request(method: Method, url: Url, body: Option<RequestBody>) -> Outgoing 
         body,
         identity: ANONYMOUS.to_string(),
         follow_redirects: true,
+        retry_throttled: true,
     }
 }
