@@ -64,6 +64,18 @@ pub enum Scope {
     Api,
 }
 
+/// When a check runs. Failed sign-ins from other checks' malformed input can trip a limiter keyed
+/// on the scanner's address, so checks that need a successful sign-in through an operation run
+/// before anything else touches it, and checks that burst failed sign-ins run after everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RunOrder {
+    /// Before the other checks (per-operation ones one after another, then API-wide ones).
+    First,
+    Normal,
+    /// After every other check, API-wide ones included, one after another.
+    Last,
+}
+
 /// One request a check intends to send, for `--dry-run` and the mode gate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
@@ -122,6 +134,11 @@ pub trait Check: Send + Sync {
 
     fn scope(&self) -> Scope {
         Scope::Operation
+    }
+
+    /// When the engine runs this check relative to the others: see [`RunOrder`].
+    fn order(&self) -> RunOrder {
+        RunOrder::Normal
     }
 
     /// The requests this check would send for `op`; empty when it does not apply. The engine

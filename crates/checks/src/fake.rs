@@ -1,7 +1,7 @@
 //! A scripted [`Probe`] for check tests: answers are looked up by identity, method and path
 //! (plus an optional query substring), and every request is recorded for assertions.
 
-use crate::probe::{IdentityInfo, Overrides, Probe, ProbeError};
+use crate::probe::{CheckSettings, IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
 use async_trait::async_trait;
 use middlebrick_model::{
     BodyRecord, Exchange, Method, Mode, Operation, ParamLocation, RequestRecord, RequestSpec,
@@ -28,6 +28,9 @@ pub struct FakeProbe {
     pub usernames: Vec<(String, String)>,
     /// `(identity, exchange)` for `sign_in_exchange`.
     pub sign_ins: Vec<(String, Exchange)>,
+    /// How many accounts `own_account` has registered.
+    pub own_accounts: std::sync::atomic::AtomicUsize,
+    pub settings: CheckSettings,
 }
 
 impl FakeProbe {
@@ -43,6 +46,8 @@ impl FakeProbe {
             tokens: Vec::new(),
             usernames: Vec::new(),
             sign_ins: Vec::new(),
+            own_accounts: std::sync::atomic::AtomicUsize::new(0),
+            settings: CheckSettings::default(),
         }
     }
 
@@ -213,20 +218,86 @@ impl Probe for FakeProbe {
         Some((Method::Post, "/fake-login".into()))
     }
 
-    /// Sends `POST /fake-login` with a JSON body `{username, password}` and the extra headers.
+    /// Sends `POST <op path>` (`/fake-login` without an operation) with a JSON body
+    /// `{username, password}` and the extra headers.
     async fn sign_in_attempt(
         &self,
+        op: Option<&Operation>,
         username: &str,
         password: &str,
         headers: &[(String, String)],
     ) -> Result<Exchange, ProbeError> {
-        let mut req = RequestSpec::new(Method::Post, "/fake-login");
+        let path = op.map_or("/fake-login".to_string(), |o| o.path.clone());
+        let mut req = RequestSpec::new(Method::Post, path.clone());
         req.headers = headers.to_vec();
         req.body = Some(middlebrick_model::RequestBody::Json(
             serde_json::json!({"username": username, "password": password}),
         ));
-        req.operation = Some("POST /fake-login".into());
+        req.operation = Some(format!("POST {path}"));
         self.send(req).await
+    }
+
+    /// Sends `POST <op path>` (`/fake-login`) anonymously with the extra headers and a JSON body
+    /// `{username, password: "<fresh>"}` (the username from `usernames`, else the identity).
+    async fn sign_in_fresh(
+        &self,
+        op: Option<&Operation>,
+        identity: &str,
+        headers: &[(String, String)],
+    ) -> Result<Exchange, ProbeError> {
+        let username = lookup(&self.usernames, identity)
+            .cloned()
+            .unwrap_or_else(|| identity.to_string());
+        self.sign_in_attempt(op, &username, "<fresh>", headers)
+            .await
+    }
+
+    /// Sends `POST /fake-sign-in` as `name`, with operation `fork <identity>`.
+    async fn fork_session(&self, identity: &str, name: &str) -> Result<Exchange, ProbeError> {
+        let mut req = RequestSpec::new(Method::Post, "/fake-sign-in").as_identity(name);
+        req.operation = Some(format!("fork {identity}"));
+        self.send(req).await
+    }
+
+    fn settings(&self) -> CheckSettings {
+        self.settings
+    }
+
+    fn registration_operation(&self) -> Option<(Method, String)> {
+        Some((Method::Post, "/fake-register".into()))
+    }
+
+    /// Sends `POST /fake-register` with a JSON body `{username, password}`.
+    async fn register_attempt(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Exchange, ProbeError> {
+        let mut req = RequestSpec::new(Method::Post, "/fake-register");
+        req.body = Some(middlebrick_model::RequestBody::Json(
+            serde_json::json!({"username": username, "password": password}),
+        ));
+        req.operation = Some("POST /fake-register".into());
+        self.send(req).await
+    }
+
+    /// Registers `own-<n>` (username `mb-own-<n>`) through `register_attempt`; a 2xx answer
+    /// makes the account.
+    async fn own_account(&self) -> Result<OwnAccount, ProbeError> {
+        let n = self
+            .own_accounts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        let username = format!("mb-own-{n}");
+        let ex = self.register_attempt(&username, "<strong>").await?;
+        if ex.status().is_some_and(|s| (200..300).contains(&s)) {
+            Ok(OwnAccount {
+                identity: format!("own-{n}"),
+                username,
+            })
+        } else {
+            Err(ProbeError::Refused("registration failed".into()))
+        }
     }
 }
 

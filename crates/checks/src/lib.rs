@@ -5,6 +5,7 @@
 //! engine implements over the transport and tests implement with a scripted fake, so detection
 //! logic is tested in milliseconds without a network.
 
+pub mod authflow;
 mod browser;
 mod check;
 mod checks;
@@ -12,14 +13,15 @@ mod explain;
 pub mod jwt;
 pub mod ownership;
 mod probe;
+mod session;
 pub mod signatures;
 pub mod similarity;
 mod sqli;
 pub mod stack;
 
-pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
+pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 pub use explain::explain;
-pub use probe::{IdentityInfo, Overrides, Probe, ProbeError};
+pub use probe::{CheckSettings, IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
 pub use stack::fingerprint;
 
 use middlebrick_model::CheckId;
@@ -48,6 +50,16 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::jwt_signature::JwtSignature,
     &checks::jwt_weak_secret::JwtWeakSecret,
     &checks::jwt_lifetime::JwtLifetime,
+    &checks::cookie_flags::CookieFlags,
+    &checks::session_fixation::SessionFixation,
+    &checks::logout_ineffective::LogoutIneffective,
+    &checks::weak_recovery::WeakRecovery,
+    &checks::password_storage::PasswordStorage,
+    &checks::weak_password_policy::WeakPasswordPolicy,
+    &checks::credentials_in_url::CredentialsInUrl,
+    &checks::user_enumeration::UserEnumeration,
+    &checks::login_throttling::LoginThrottling,
+    &checks::throttle_bypass::ThrottleBypass,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {

@@ -136,14 +136,90 @@ pub trait Probe: Send + Sync {
         None
     }
 
-    /// One attempt through the API's sign-in operation with these credentials and extra
-    /// headers; no session is kept. For throttling and enumeration checks.
+    /// One attempt through a sign-in operation (`op`, or the one identities sign in with when
+    /// `None`) with these credentials and extra headers; no session is kept. For throttling and
+    /// enumeration checks. The body is built from the operation's schema (JSON or form).
     async fn sign_in_attempt(
         &self,
+        _op: Option<&Operation>,
         _username: &str,
         _password: &str,
         _headers: &[(String, String)],
     ) -> Result<Exchange, ProbeError> {
         Err(ProbeError::Refused("no sign-in operation".into()))
     }
+
+    /// Signs `identity` (a configured identity that signs in by password, or an account the
+    /// scanner registered) in once more through `op` (`None`: the operation identities use),
+    /// with `headers` added (a `Cookie` carrying a pre-sign-in session id, say). The identity's
+    /// own session is not changed; the answer's tokens and cookie values are redacted in every
+    /// sink like any other secret. For cookie-flag and session-fixation checks.
+    async fn sign_in_fresh(
+        &self,
+        _op: Option<&Operation>,
+        _identity: &str,
+        _headers: &[(String, String)],
+    ) -> Result<Exchange, ProbeError> {
+        Err(ProbeError::Refused("no sign-in operation".into()))
+    }
+
+    /// Signs `identity` in again as a separate session that later requests can use under
+    /// `name` (new token, new cookies, same account). For checks that end a session (sign-out)
+    /// without ending the identity's own. The session is never signed in again on a 401.
+    async fn fork_session(&self, _identity: &str, _name: &str) -> Result<Exchange, ProbeError> {
+        Err(ProbeError::Refused("no sign-in operation".into()))
+    }
+
+    /// The scan's thresholds (defaults unless the user set them).
+    fn settings(&self) -> CheckSettings {
+        CheckSettings::default()
+    }
+
+    /// The API's registration operation (method and path template), when one was found.
+    fn registration_operation(&self) -> Option<(Method, String)> {
+        None
+    }
+
+    /// One attempt through the registration operation with this username and password; the
+    /// other required fields are synthesised (an email derived from the username). Active mode
+    /// only; an account it creates belongs to the scan.
+    async fn register_attempt(
+        &self,
+        _username: &str,
+        _password: &str,
+    ) -> Result<Exchange, ProbeError> {
+        Err(ProbeError::Refused("no registration operation".into()))
+    }
+
+    /// A new account owned by the scan: registered with a random name and a strong random
+    /// password (the check never sees it) and signed in, usable as `identity` in requests.
+    /// Active mode only; the engine caps how many one scan registers. For checks that must
+    /// change an account (reset its password, sign it out): never a user's account.
+    async fn own_account(&self) -> Result<OwnAccount, ProbeError> {
+        Err(ProbeError::Refused("no registration operation".into()))
+    }
+}
+
+/// Thresholds a user may set for a scan; checks read them through [`Probe::settings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckSettings {
+    /// The longest lifetime (`exp` − `iat`) an access token may have before
+    /// `auth.jwt-lifetime` reports it.
+    pub jwt_max_lifetime_secs: i64,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        CheckSettings {
+            jwt_max_lifetime_secs: 24 * 3600,
+        }
+    }
+}
+
+/// An account the scan registered itself (see [`Probe::own_account`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnAccount {
+    /// The identity name to send requests as.
+    pub identity: String,
+    pub username: String,
 }

@@ -271,6 +271,10 @@ pub struct ScanArgs {
     #[arg(long, value_delimiter = ',', value_name = "IDS")]
     pub skip_checks: Vec<String>,
 
+    /// The longest access-token lifetime that is not reported (`90m`, `24h`, `7d`, seconds) [default: 24h].
+    #[arg(long, value_name = "DURATION")]
+    pub jwt_max_lifetime: Option<String>,
+
     /// Another host that is in scope besides the target's origin (host or host:port). Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,

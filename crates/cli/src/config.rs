@@ -42,6 +42,8 @@ pub struct ScanSection {
     pub checks: Vec<String>,
     #[serde(default)]
     pub skip_checks: Vec<String>,
+    /// As `--jwt-max-lifetime`.
+    pub jwt_max_lifetime: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,6 +258,13 @@ pub fn resolve(args: &ScanArgs, file: FileConfig) -> Result<ScanConfig> {
         &args.checks
     })?;
     cfg.skip_checks = parse_checks(&[s.skip_checks.clone(), args.skip_checks.clone()].concat())?;
+    if let Some(d) = args
+        .jwt_max_lifetime
+        .as_deref()
+        .or(s.jwt_max_lifetime.as_deref())
+    {
+        cfg.settings.jwt_max_lifetime_secs = parse_lifetime(d)?;
+    }
     for section in file.identities {
         cfg.identities.push(identity(section)?);
     }
@@ -371,5 +380,45 @@ mod tests {
             toml::from_str("[[identity]]\nname = \"x\"\nusername = \"u\"").unwrap();
         let args = scan_args(&["middlebrick", "scan", "http://h"]);
         assert!(resolve(&args, file).is_err());
+    }
+}
+
+/// A lifetime as `90m`, `24h`, `7d`, `3600s` or plain seconds.
+fn parse_lifetime(text: &str) -> Result<i64> {
+    let t = text.trim();
+    let (number, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{text}` is not a duration such as 90m, 24h or 7d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => bail!("`{text}`: the unit must be s, m, h or d"),
+    };
+    if n <= 0 {
+        bail!("`{text}`: a lifetime must be positive");
+    }
+    Ok(n * scale)
+}
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::parse_lifetime;
+
+    #[test]
+    fn lifetimes_parse_with_units_and_reject_nonsense() {
+        assert_eq!(parse_lifetime("90m").unwrap(), 5400);
+        assert_eq!(parse_lifetime("24h").unwrap(), 86_400);
+        assert_eq!(parse_lifetime("7d").unwrap(), 604_800);
+        assert_eq!(parse_lifetime("3600").unwrap(), 3600);
+        assert_eq!(parse_lifetime("15s").unwrap(), 15);
+        assert!(parse_lifetime("0h").is_err());
+        assert!(parse_lifetime("2w").is_err());
+        assert!(parse_lifetime("h").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The validated scan configuration: what the front end resolved from flags, files and the
 //! environment. It holds no live clients; the engine builds those when the scan starts.
 
+use middlebrick_checks::CheckSettings;
 use middlebrick_http::TransportConfig;
 use middlebrick_model::{CheckId, Method, Mode};
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ pub struct ScanConfig {
     pub skip_checks: Vec<CheckId>,
     /// Pages a crawl may fetch when there is no spec.
     pub crawl_limit: usize,
+    /// Thresholds checks apply (token lifetime, …).
+    pub settings: CheckSettings,
 }
 
 impl ScanConfig {
@@ -83,6 +86,7 @@ impl ScanConfig {
             only_checks: Vec::new(),
             skip_checks: Vec::new(),
             crawl_limit: 60,
+            settings: CheckSettings::default(),
         }
     }
 

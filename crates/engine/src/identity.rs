@@ -55,6 +55,8 @@ struct Session {
     /// The `SameSite` attribute of each cookie set at sign-in (`None`: not given).
     same_site: Vec<(String, Option<String>)>,
     signed_in_at: Option<Instant>,
+    /// The token's `exp` claim (seconds since the epoch) when the token is a JWT that has one.
+    expires_at: Option<i64>,
     /// The token as issued (without its scheme), for checks that forge variants of it.
     token: Option<String>,
     /// The sign-in exchange (its Set-Cookie headers carry the cookie attributes).
@@ -144,6 +146,20 @@ impl Identity {
         self.config.login.as_ref().map(|l| l.username.clone())
     }
 
+    /// How this identity signs in, when it does so by password (a secret: never report it).
+    pub fn login(&self) -> Option<&LoginConfig> {
+        self.config.login.as_ref()
+    }
+
+    /// The configuration this identity was made from, under another name: a second session of
+    /// the same account.
+    pub fn config_named(&self, name: &str) -> IdentityConfig {
+        IdentityConfig {
+            name: name.to_string(),
+            ..self.config.clone()
+        }
+    }
+
     pub fn can_sign_in(&self) -> bool {
         self.config.login.is_some()
     }
@@ -173,6 +189,23 @@ impl Identity {
         out
     }
 
+    /// True when the token is a JWT that expires within `margin`: the engine signs in again
+    /// before sending rather than collect a 401 (and a wrong answer) first.
+    pub fn expires_within(&self, margin: Duration) -> bool {
+        let Some(exp) = self
+            .session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expires_at
+        else {
+            return false;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        exp - now <= margin.as_secs() as i64
+    }
+
     /// True when a re-sign-in after a 401 is due (it signs in by password and did not just do so).
     pub fn relogin_due(&self) -> bool {
         self.can_sign_in()
@@ -198,7 +231,7 @@ impl Identity {
                 "identity.no-login",
             ));
         };
-        let (ex, path) = send_sign_in(transport, base, inventory, login, &self.name, &[])
+        let (ex, path) = send_sign_in(transport, base, inventory, login, &self.name, &[], true)
             .await
             .map_err(|e| {
                 let d = self.fail(&e.message, e.code);
@@ -246,6 +279,8 @@ impl Identity {
         if let Some((token, scheme)) = token {
             redactor.add(&token);
             session.token = Some(token.clone());
+            session.expires_at =
+                jwt_claims(&token).and_then(|c| c.get("exp").and_then(Value::as_i64));
             let (header, value) = token_header(inventory, &token, scheme.as_deref());
             session.token_header = Some((header, value));
             self.learn_markers_from_jwt(&token);
@@ -273,15 +308,7 @@ impl Identity {
     }
 
     fn learn_markers_from_jwt(&self, token: &str) {
-        let Some(payload) = token.split('.').nth(1) else {
-            return;
-        };
-        let Ok(bytes) =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-        else {
-            return;
-        };
-        if let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes) {
+        if let Some(claims) = jwt_claims(token) {
             self.add_markers(
                 &claims,
                 &[
@@ -331,6 +358,18 @@ impl Identity {
     }
 }
 
+/// The claims of a JWT, unverified (the scanner reads its own token).
+fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    match serde_json::from_slice::<Value>(&bytes).ok()? {
+        Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
 /// Why a sign-in request could not be sent, naming the step.
 #[derive(Debug)]
 pub struct SignInError {
@@ -353,7 +392,8 @@ pub fn sign_in_operation(inv: &Inventory, login: Option<&LoginConfig>) -> Option
 }
 
 /// Sends one sign-in request with `login`'s credentials and extra headers, without following
-/// redirects; returns the exchange and the sign-in path. Keeps no session.
+/// redirects; returns the exchange and the sign-in path. Keeps no session. `retry_throttled`
+/// off keeps a 429 as the answer (throttling checks observe it) instead of waiting it out.
 pub async fn send_sign_in(
     transport: &Transport,
     base: &Url,
@@ -361,6 +401,7 @@ pub async fn send_sign_in(
     login: &LoginConfig,
     identity: &str,
     headers: &[(String, String)],
+    retry_throttled: bool,
 ) -> Result<(Exchange, String), SignInError> {
     let plan = find_sign_in(inventory, login).ok_or(SignInError {
         message: "step 1/3 (find the sign-in operation): the spec has no OAuth 2 token URL and no POST operation that looks like sign-in".into(),
@@ -380,6 +421,7 @@ pub async fn send_sign_in(
         Outgoing::from_spec(base, &spec, Vec::new()).map_err(|e| failed(e.to_string()))?;
     out.identity = identity.to_string();
     out.follow_redirects = false;
+    out.retry_throttled = retry_throttled;
     let ex = transport
         .send(out)
         .await
@@ -503,7 +545,8 @@ fn looks_like_sign_in(path: &str) -> bool {
         )
 }
 
-fn is_key(key: &str, list: &[&str]) -> bool {
+/// True when `key`, lower-cased with `-` read as `_`, is one of `list`.
+pub(crate) fn is_key(key: &str, list: &[&str]) -> bool {
     let k = key.to_ascii_lowercase().replace('-', "_");
     list.iter().any(|c| *c == k)
 }
@@ -578,7 +621,7 @@ fn plan_for(op: &Operation, login: &LoginConfig, oauth2: bool, _base: &str) -> S
 
 /// The token in a sign-in answer and its `token_type` when given: the configured field, else
 /// the first token-like key, breadth-first to depth 3.
-fn find_token(json: &Value, field: Option<&str>) -> Option<(String, Option<String>)> {
+pub(crate) fn find_token(json: &Value, field: Option<&str>) -> Option<(String, Option<String>)> {
     let scheme = json
         .get("token_type")
         .and_then(Value::as_str)
@@ -644,7 +687,7 @@ fn token_header(inv: &Inventory, token: &str, scheme: Option<&str>) -> (String, 
     ("Authorization".into(), format!("{scheme} {token}"))
 }
 
-fn parse_set_cookie(value: &str) -> Option<(String, String)> {
+pub(crate) fn parse_set_cookie(value: &str) -> Option<(String, String)> {
     let first = value.split(';').next()?;
     let (k, v) = first.split_once('=')?;
     let (k, v) = (k.trim(), v.trim());
@@ -844,5 +887,36 @@ mod tests {
             .encode(br#"{"sub":"user-42","email":"a@example.test"}"#);
         id.learn_markers_from_jwt(&format!("h.{claims}.s"));
         assert_eq!(id.markers(), vec!["alice", "user-42", "a@example.test"]);
+    }
+
+    #[test]
+    fn a_token_about_to_expire_is_due_for_refresh() {
+        let id = Identity::new(IdentityConfig {
+            name: "alice".into(),
+            headers: vec![],
+            cookies: vec![],
+            login: Some(login()),
+            admin: false,
+        });
+        assert!(!id.expires_within(Duration::from_secs(30)), "no token yet");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let token = |exp: i64| {
+            let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!(r#"{{"sub":"1","exp":{exp}}}"#));
+            format!("h.{claims}.s")
+        };
+        let set = |t: &str| {
+            let mut s = id.session.lock().unwrap();
+            s.expires_at = jwt_claims(t).and_then(|c| c.get("exp").and_then(Value::as_i64));
+        };
+        set(&token(now + 10));
+        assert!(id.expires_within(Duration::from_secs(30)));
+        set(&token(now + 3600));
+        assert!(!id.expires_within(Duration::from_secs(30)));
+        set("not-a-jwt");
+        assert!(!id.expires_within(Duration::from_secs(30)));
     }
 }

@@ -14,6 +14,7 @@ mod events;
 mod identity;
 mod plan;
 mod probe;
+mod register;
 mod run;
 mod score;
 

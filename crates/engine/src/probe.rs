@@ -7,16 +7,19 @@ use crate::config::ScanConfig;
 use crate::config::{IdentityConfig, LoginConfig};
 use crate::identity::{Identities, Identity};
 use async_trait::async_trait;
-use middlebrick_checks::{IdentityInfo, Overrides, Probe, ProbeError};
+use middlebrick_checks::{IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
 use middlebrick_http::{HttpError, Outgoing, Transport};
 use middlebrick_model::{
-    Exchange, Inventory, Mode, Operation, ParamLocation, Redactor, RequestSpec, ANONYMOUS,
+    Exchange, Inventory, Method, Mode, Operation, ParamLocation, Redactor, RequestSpec, ANONYMOUS,
 };
 use middlebrick_synth::{synthesize, IdPool, Overrides as SynthOverrides};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 use url::Url;
+
+/// A signed-in identity whose JWT expires within this is signed in again before its next request.
+const EXPIRY_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How many exchanges API-wide checks get to look at; distinct by operation and status.
 const OBSERVED_CAP: usize = 64;
@@ -40,6 +43,10 @@ pub struct EngineProbe {
     /// Accounts the scanner registered and signed in itself (never listed to checks as
     /// configured identities).
     accounts: Mutex<Vec<Arc<Identity>>>,
+    /// How many accounts [`Probe::own_account`] has registered.
+    own_accounts: std::sync::atomic::AtomicUsize,
+    /// Keys of the sign-out operations (`POST /auth/logout`): never sent as a configured identity.
+    sign_outs: HashSet<String>,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -61,6 +68,12 @@ impl EngineProbe {
     ) -> Self {
         let mut pool = IdPool::default();
         pool.register_operations(&inventory.operations);
+        let sign_outs = inventory
+            .operations
+            .iter()
+            .filter(|o| middlebrick_checks::authflow::is_sign_out(o))
+            .map(Operation::key)
+            .collect();
         EngineProbe {
             transport,
             base,
@@ -73,6 +86,8 @@ impl EngineProbe {
             observed: Mutex::new((Vec::new(), HashSet::new())),
             reached: Mutex::new(HashSet::new()),
             accounts: Mutex::new(Vec::new()),
+            own_accounts: std::sync::atomic::AtomicUsize::new(0),
+            sign_outs,
         }
     }
 
@@ -114,6 +129,23 @@ impl EngineProbe {
                     ""
                 }
             )));
+        }
+        if let Some(op) = req.operation.as_deref() {
+            if self.sign_outs.contains(op) && self.identities.get(&req.identity).is_some() {
+                return Err(ProbeError::Refused(format!(
+                    "{op} signs out: it is sent only with sessions a check opened itself, never \
+                     with identity `{}`",
+                    req.identity
+                )));
+            }
+        }
+        if let Some(identity) = self.identities.get(&req.identity) {
+            // Refresh before expiry: a token about to lapse would turn this answer into a 401.
+            if identity.expires_within(EXPIRY_MARGIN) && identity.relogin_due() {
+                let _ = identity
+                    .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
+                    .await;
+            }
         }
         let out = self.outgoing(&req)?;
         let ex = self.transport.send(out).await.map_err(stop_reason)?;
@@ -330,15 +362,7 @@ impl Probe for EngineProbe {
             }),
             admin: false,
         });
-        let ex = identity
-            .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
-            .await
-            .map_err(|d| ProbeError::Refused(d.message))?;
-        self.accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Arc::new(identity));
-        Ok(ex)
+        self.add_account(identity).await
     }
 
     fn token_of(&self, identity: &str) -> Option<String> {
@@ -360,6 +384,7 @@ impl Probe for EngineProbe {
 
     async fn sign_in_attempt(
         &self,
+        op: Option<&Operation>,
         username: &str,
         password: &str,
         headers: &[(String, String)],
@@ -374,18 +399,162 @@ impl Probe for EngineProbe {
         let login = LoginConfig {
             username: username.to_string(),
             password: password.to_string(),
-            operation: template.and_then(|l| l.operation.clone()),
+            operation: op
+                .map(|o| (o.method, o.path.clone()))
+                .or_else(|| template.and_then(|l| l.operation.clone())),
             token_field: None,
             username_field: template.and_then(|l| l.username_field.clone()),
             password_field: template.and_then(|l| l.password_field.clone()),
         };
+        self.send_sign_in(&login, ANONYMOUS, headers).await
+    }
+
+    async fn sign_in_fresh(
+        &self,
+        op: Option<&Operation>,
+        identity: &str,
+        headers: &[(String, String)],
+    ) -> Result<Exchange, ProbeError> {
+        if self.config.mode < Mode::Safe {
+            return Err(ProbeError::Refused(format!(
+                "no sign-in requests in {} mode",
+                self.config.mode
+            )));
+        }
+        if let Some(op) = op {
+            if op.method != Method::Post
+                || middlebrick_checks::authflow::password_property(op).is_none()
+            {
+                return Err(ProbeError::Refused(format!(
+                    "{} is not a sign-in operation",
+                    op.key()
+                )));
+            }
+        }
+        let who = self
+            .any_identity(identity)
+            .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{identity}`")))?;
+        let mut login = who.login().cloned().ok_or_else(|| {
+            ProbeError::Refused(format!("`{identity}` does not sign in by password"))
+        })?;
+        if let Some(op) = op {
+            let target = (op.method, op.path.clone());
+            if login.operation.as_ref() != Some(&target) {
+                // Field names configured for another operation do not apply to this one.
+                login.username_field = None;
+                login.password_field = None;
+                login.token_field = None;
+            }
+            login.operation = Some(target);
+        }
+        let ex = self.send_sign_in(&login, identity, headers).await?;
+        self.redact_session(&ex);
+        Ok(ex)
+    }
+
+    async fn fork_session(&self, identity: &str, name: &str) -> Result<Exchange, ProbeError> {
+        if self.any_identity(name).is_some() {
+            return Err(ProbeError::Refused(format!("identity `{name}` exists")));
+        }
+        let who = self
+            .any_identity(identity)
+            .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{identity}`")))?;
+        if who.login().is_none() {
+            return Err(ProbeError::Refused(format!(
+                "`{identity}` does not sign in by password"
+            )));
+        }
+        self.add_account(Identity::new(who.config_named(name)))
+            .await
+    }
+
+    fn settings(&self) -> middlebrick_checks::CheckSettings {
+        self.config.settings
+    }
+
+    fn registration_operation(&self) -> Option<(Method, String)> {
+        self.registration().map(|o| (o.method, o.path.clone()))
+    }
+
+    async fn register_attempt(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Exchange, ProbeError> {
+        let op = self
+            .registration()
+            .ok_or_else(|| ProbeError::Refused("no registration operation".into()))?;
+        self.send(crate::register::registration_request(
+            op, username, password,
+        ))
+        .await
+    }
+
+    async fn own_account(&self) -> Result<OwnAccount, ProbeError> {
+        if self.config.mode != Mode::Active {
+            return Err(ProbeError::Refused(format!(
+                "accounts are registered in active mode only, not in {} mode",
+                self.config.mode
+            )));
+        }
+        let n = self
+            .own_accounts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n >= crate::register::OWN_ACCOUNT_CAP {
+            return Err(ProbeError::Refused(format!(
+                "this scan has registered its {} accounts",
+                crate::register::OWN_ACCOUNT_CAP
+            )));
+        }
+        let username = crate::register::random_username();
+        let password = crate::register::random_password();
+        self.redactor.add(&password);
+        let ex = self.register_attempt(&username, &password).await?;
+        if !ex.response.as_ref().is_some_and(|r| r.is_success()) {
+            return Err(ProbeError::Refused(format!(
+                "registering a test account answered {}",
+                ex.status()
+                    .map_or_else(|| "nothing".to_string(), |s| format!("HTTP {s}"))
+            )));
+        }
+        let identity = format!("mb-own-{}", n + 1);
+        self.sign_in_account(&identity, &username, &password)
+            .await?;
+        Ok(OwnAccount { identity, username })
+    }
+}
+
+impl EngineProbe {
+    /// Signs `identity` in and keeps it among the scan's own accounts (never signed in again
+    /// on a 401, never listed to checks as a configured identity).
+    async fn add_account(&self, identity: Identity) -> Result<Exchange, ProbeError> {
+        let ex = identity
+            .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
+            .await
+            .map_err(|d| ProbeError::Refused(d.message))?;
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(identity));
+        Ok(ex)
+    }
+
+    /// One sign-in request for checks (no session kept, a 429 kept as the answer), recorded
+    /// against its operation.
+    async fn send_sign_in(
+        &self,
+        login: &LoginConfig,
+        identity: &str,
+        headers: &[(String, String)],
+    ) -> Result<Exchange, ProbeError> {
         let (ex, path) = crate::identity::send_sign_in(
             &self.transport,
             &self.base,
             &self.inventory,
-            &login,
-            ANONYMOUS,
+            login,
+            identity,
             headers,
+            false,
         )
         .await
         .map_err(|e| match e.code {
@@ -395,9 +564,32 @@ impl Probe for EngineProbe {
         self.remember(&ex, Some(&format!("POST {path}")));
         Ok(ex)
     }
-}
 
-impl EngineProbe {
+    fn registration(&self) -> Option<&Operation> {
+        let sign_in = self.sign_in_operation();
+        crate::register::find_registration(&self.inventory, sign_in.as_ref())
+    }
+
+    /// Adds the token and cookie values a sign-in answer carries to the redactor.
+    fn redact_session(&self, ex: &Exchange) {
+        let Some(resp) = ex.response.as_ref() else {
+            return;
+        };
+        if let Some((token, _)) = resp
+            .json()
+            .as_ref()
+            .and_then(|j| crate::identity::find_token(j, None))
+        {
+            self.redactor.add(&token);
+        }
+        for (_, v) in resp
+            .headers_named("set-cookie")
+            .filter_map(crate::identity::parse_set_cookie)
+        {
+            self.redactor.add(&v);
+        }
+    }
+
     fn any_identity(&self, name: &str) -> Option<Arc<Identity>> {
         self.identities
             .get(name)

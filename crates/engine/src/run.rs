@@ -1,6 +1,6 @@
 //! Running a scan: the phases in order, progress events, cancellation, and the report.
 
-use crate::config::{ScanConfig, SpecSource};
+use crate::config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
 use crate::discover;
 use crate::error::EngineError;
 use crate::events::{Event, Phase};
@@ -9,10 +9,10 @@ use crate::plan::{enabled_checks, plan};
 use crate::probe::{path_param_count, primary_identity, EngineProbe};
 use crate::score::score;
 use futures::stream::{self, StreamExt};
-use middlebrick_checks::{Outcome, Probe, RunCtx, Scope};
-use middlebrick_http::{Transport, TransportConfig};
+use middlebrick_checks::{Outcome, Probe, RunCtx, RunOrder, Scope};
+use middlebrick_http::{Outgoing, Transport, TransportConfig};
 use middlebrick_model::{
-    CheckId, Coverage, Diagnostic, Finding, Inventory, Method, Redactor, Report, SpecVersion,
+    CheckId, Coverage, Diagnostic, Finding, Inventory, Method, Mode, Redactor, Report, SpecVersion,
     ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
 };
 use std::collections::HashMap;
@@ -203,7 +203,22 @@ pub async fn scan(
 
     events(Event::Phase(Phase::SignIn));
     let mut identities = Identities::default();
-    for ic in &cfg.identities {
+    let mut identity_configs = cfg.identities.clone();
+    if identity_configs.is_empty() && cfg.mode == Mode::Active {
+        match register_identities(&transport, &base, &inventory, &redactor).await {
+            Ok((configs, note)) => {
+                events(Event::Diagnostic(note.clone()));
+                diagnostics.push(note);
+                identity_configs = configs;
+            }
+            Err(Some(d)) => {
+                events(Event::Diagnostic(d.clone()));
+                diagnostics.push(d);
+            }
+            Err(None) => {}
+        }
+    }
+    for ic in &identity_configs {
         let identity = Identity::new(ic.clone());
         if identity.can_sign_in() {
             if let Err(d) = identity
@@ -233,6 +248,7 @@ pub async fn scan(
 
     events(Event::Phase(Phase::Checks));
     let mut plan_cfg = (*cfg).clone();
+    plan_cfg.identities = identity_configs;
     plan_cfg
         .identities
         .retain(|i| identities.get(&i.name).is_some());
@@ -241,17 +257,44 @@ pub async fn scan(
     let total = the_plan.entries.len();
     let mut done = 0;
     let mut outcomes: Vec<Outcome> = Vec::new();
-    {
+    let order_of = |id: CheckId| middlebrick_checks::by_id(id).map(|c| c.order());
+    let mut report_outcome = |outcome: Outcome, per_op: bool| {
+        if per_op {
+            done += 1;
+        }
+        for f in &outcome.findings {
+            events(Event::Finding {
+                severity: f.severity,
+                title: f.title.clone(),
+                location: f.location(),
+            });
+        }
+        if per_op {
+            events(Event::Progress { done, total });
+        }
+        outcomes.push(outcome);
+    };
+    for order in [RunOrder::First, RunOrder::Normal, RunOrder::Last] {
         // Checks on one operation run one after another: several of them write the same
         // object (the identity's own settings, say) and judge it by reading it back, which a
-        // concurrent write would spoil. Different operations run concurrently.
+        // concurrent write would spoil. Different operations run concurrently, except in the
+        // first and the last round (few checks, on sign-in operations), which go one by one.
         let mut groups: Vec<(usize, Vec<CheckId>)> = Vec::new();
-        for entry in &the_plan.entries {
+        for entry in the_plan
+            .entries
+            .iter()
+            .filter(|e| order_of(e.check) == Some(order))
+        {
             match groups.iter_mut().find(|(op, _)| *op == entry.operation) {
                 Some((_, ids)) => ids.push(entry.check),
                 None => groups.push((entry.operation, vec![entry.check])),
             }
         }
+        let parallel = if order == RunOrder::Normal {
+            cfg.transport.concurrency.max(1) * 2
+        } else {
+            1
+        };
         let mut runs = stream::iter(groups.into_iter().map(|(op_index, ids)| {
             let probe = probe.clone();
             let inventory = inventory.clone();
@@ -275,32 +318,29 @@ pub async fn scan(
                 outcomes
             }
         }))
-        .buffer_unordered(cfg.transport.concurrency.max(1) * 2);
+        .buffer_unordered(parallel);
         while let Some(group) = runs.next().await {
             for outcome in group {
-                done += 1;
-                for f in &outcome.findings {
-                    events(Event::Finding {
-                        severity: f.severity,
-                        title: f.title.clone(),
-                        location: f.location(),
-                    });
-                }
-                events(Event::Progress { done, total });
-                outcomes.push(outcome);
+                report_outcome(outcome, true);
             }
             if handle.cancel.is_cancelled() {
                 break;
             }
         }
-    }
-    for check in checks.iter().filter(|c| c.scope() == Scope::Api) {
-        let ctx = RunCtx {
-            probe: probe.as_ref(),
-            inventory: &inventory,
-            op: None,
-        };
-        outcomes.push(check.run(&ctx).await);
+        for check in checks
+            .iter()
+            .filter(|c| c.scope() == Scope::Api && c.order() == order)
+        {
+            if handle.cancel.is_cancelled() {
+                break;
+            }
+            let ctx = RunCtx {
+                probe: probe.as_ref(),
+                inventory: &inventory,
+                op: None,
+            };
+            report_outcome(check.run(&ctx).await, false);
+        }
     }
 
     events(Event::Phase(Phase::Finish));
@@ -350,6 +390,83 @@ pub async fn scan(
     apply_stack(&mut report, probe.observed());
     redact_report(&mut report, &redactor);
     Ok(ScanOutput { report, redactor })
+}
+
+/// How many accounts a scan without identities registers in active mode: two, so that the
+/// checks that compare one user with another have both.
+const SELF_REGISTERED: usize = 2;
+
+/// Zero configuration in active mode: registers two fresh accounts (random names, strong random
+/// passwords) through the API's registration operation and returns them as identities that
+/// sign in by password, with a note naming the accounts (so they can be removed afterwards).
+/// `Err(None)` when the API has no registration operation; `Err(Some(_))` when registering failed.
+async fn register_identities(
+    transport: &Transport,
+    base: &Url,
+    inventory: &Inventory,
+    redactor: &Redactor,
+) -> Result<(Vec<IdentityConfig>, Diagnostic), Option<Diagnostic>> {
+    let sign_in = crate::identity::sign_in_operation(inventory, None);
+    let Some(op) = crate::register::find_registration(inventory, sign_in.as_ref()) else {
+        return Err(None);
+    };
+    let mut configs = Vec::new();
+    let mut names = Vec::new();
+    for n in 1..=SELF_REGISTERED {
+        let username = crate::register::random_username();
+        let password = crate::register::random_password();
+        redactor.add(&password);
+        let spec = crate::register::registration_request(op, &username, &password);
+        let failed = |why: String| {
+            Some(
+                Diagnostic::warning(
+                    "identity.register-failed",
+                    format!(
+                        "no identities were given and registering a test account through {} failed: {why}",
+                        op.key()
+                    ),
+                )
+                .hint("give identities with --identity or a config file"),
+            )
+        };
+        let out =
+            Outgoing::from_spec(base, &spec, Vec::new()).map_err(|e| failed(e.to_string()))?;
+        let ex = transport
+            .send(out)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        match ex.status() {
+            Some(s) if (200..300).contains(&s) => {}
+            Some(s) => return Err(failed(format!("HTTP {s}"))),
+            None => return Err(failed(ex.error.unwrap_or_default())),
+        }
+        let name = format!("registered-{n}");
+        names.push(format!("`{username}` (as {name})"));
+        configs.push(IdentityConfig {
+            name,
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            login: Some(LoginConfig {
+                username,
+                password,
+                operation: None,
+                token_field: None,
+                username_field: None,
+                password_field: None,
+            }),
+            admin: false,
+        });
+    }
+    let note = Diagnostic::info(
+        "identity.registered",
+        format!(
+            "no identities were given: the scan registered {} through {} and signed in as them; \
+             remove them when the scan is done",
+            names.join(" and "),
+            op.key()
+        ),
+    );
+    Ok((configs, note))
 }
 
 /// Fingerprints the stack from what the scan observed plus the findings' evidence, and renders

@@ -80,6 +80,16 @@ check_ids! {
     AuthJwtSignature => "auth.jwt-signature",
     AuthJwtWeakSecret => "auth.jwt-weak-secret",
     AuthJwtLifetime => "auth.jwt-lifetime",
+    AuthLoginThrottling => "auth.login-throttling",
+    AuthThrottleBypass => "auth.throttle-bypass",
+    AuthUserEnumeration => "auth.user-enumeration",
+    AuthCookieFlags => "auth.cookie-flags",
+    AuthSessionFixation => "auth.session-fixation",
+    AuthLogoutIneffective => "auth.logout-ineffective",
+    AuthWeakPasswordPolicy => "auth.weak-password-policy",
+    AuthWeakRecovery => "auth.weak-recovery",
+    AuthPasswordStorage => "auth.password-storage",
+    AuthCredentialsInUrl => "auth.credentials-in-url",
 }
 
 impl CheckId {

@@ -159,12 +159,13 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     Ok(Outcome::none())
 }
 
-fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+pub(crate) fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("pattern compiles"))
 }
 
-/// The hash scheme a value has the exact structure of.
-fn hash_scheme(v: &str) -> Option<&'static str> {
+/// The slow, salted password-hash scheme a value has the exact structure of (bcrypt, argon2,
+/// scrypt, PBKDF2, SHA-crypt).
+pub(crate) fn hash_scheme(v: &str) -> Option<&'static str> {
     static BCRYPT: OnceLock<Regex> = OnceLock::new();
     static ARGON2: OnceLock<Regex> = OnceLock::new();
     static SCRYPT: OnceLock<Regex> = OnceLock::new();

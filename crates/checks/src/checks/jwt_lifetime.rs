@@ -1,7 +1,8 @@
 //! `auth.jwt-lifetime`: tokens that live too long or never expire (CWE-613).
 //!
 //! Reads the claims of a signed-in identity's JWT (no request): no `exp`, or `exp − iat`
-//! beyond 24 hours, is reported on the sign-in operation that issued it. When the signing key
+//! beyond 24 hours (`--jwt-max-lifetime` sets another limit), is reported on the sign-in
+//! operation that issued it. When the signing key
 //! is guessable (see `auth.jwt-weak-secret`), also forges the same token already expired and
 //! reports when an operation that rejects anonymous callers still accepts it. Budget: no
 //! request, or one per candidate operation once a key was found.
@@ -18,14 +19,11 @@ use serde_json::json;
 #[derive(Debug)]
 pub struct JwtLifetime;
 
-/// The longest lifetime an access token may have before it is reported.
-pub const MAX_LIFETIME_SECS: i64 = 24 * 3600;
-
 static META: CheckMeta = CheckMeta {
     id: CheckId::AuthJwtLifetime,
     title: "JWT without expiry or with an excessive lifetime",
     description: "Reads a signed-in identity's JWT claims: fires when `exp` is missing or lies more \
-        than 24 hours after `iat`; with a guessable key, also when an expired token is accepted.",
+        than 24 hours (configurable: `--jwt-max-lifetime`) after `iat`; with a guessable key, also when an expired token is accepted.",
     cwe: &[613],
     owasp: &[Owasp::Api2],
     severity: Severity::Medium,
@@ -78,14 +76,15 @@ impl Check for JwtLifetime {
                 .cloned()
                 .unwrap_or_else(|| Operation::new(Method::Post, p))
         });
+        let limit = ctx.probe.settings().jwt_max_lifetime_secs;
         let (iat, exp) = (jwt.claim_i64("iat"), jwt.claim_i64("exp"));
         let too_long = match (iat, exp) {
             (_, None) => Some("carries no `exp` claim: it never expires".to_string()),
-            (Some(i), Some(e)) if e - i > MAX_LIFETIME_SECS => Some(format!(
+            (Some(i), Some(e)) if e - i > limit => Some(format!(
                 "is valid for {} (`exp` − `iat` = {} s; the limit is {} s)",
                 human(e - i),
                 e - i,
-                MAX_LIFETIME_SECS
+                limit
             )),
             _ => None,
         };
@@ -171,6 +170,23 @@ mod tests {
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].location(), "POST /fake-login");
         assert!(out.findings[0].description.contains("30 days"));
+    }
+
+    #[tokio::test]
+    async fn the_limit_is_the_scans_setting() {
+        let t = || {
+            token_with(
+                json!({"sub":"1","iat":0,"exp":2 * 3600}),
+                b"k8Qz1w9V3nT7yR2pL5sX0cF4hJ6mB8dA",
+            )
+        };
+        let mut strict = with_sign_in(api_with(t(), |_| false));
+        strict.settings.jwt_max_lifetime_secs = 3600;
+        let out = run_api_check(&JwtLifetime, &strict).await;
+        assert_eq!(out.findings.len(), 1, "2 h is over a 1 h limit");
+        assert!(out.findings[0].description.contains("the limit is 3600 s"));
+        let out = run_api_check(&JwtLifetime, &with_sign_in(api_with(t(), |_| false))).await;
+        assert!(out.findings.is_empty(), "2 h is within the default 24 h");
     }
 
     #[tokio::test]
