@@ -98,3 +98,39 @@ CREATE TABLE coupons (
     amount   numeric(10,2) NOT NULL,
     redeemed boolean       NOT NULL DEFAULT false
 );
+
+-- Authentication state (issue 3). Kept in the database, not in process memory, because the secure
+-- Flask build runs two gunicorn workers and every worker must see the same sessions and counters.
+
+-- Server-side browser sessions of the cookie sign-in (`sid` cookie). A row with no user is the
+-- anonymous session a visitor gets before signing in.
+CREATE TABLE web_sessions (
+    sid        varchar(64) PRIMARY KEY,
+    user_id    integer     REFERENCES users (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Failed sign-in (and reset-code) attempts, for the limiters: one row per failure, keyed by what
+-- the limiter counts (`user:<name>`, `ip:<addr>`, `reset:<name>` ...).
+CREATE TABLE auth_failures (
+    id         bigserial   PRIMARY KEY,
+    key        varchar(300) NOT NULL,
+    failed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX auth_failures_key ON auth_failures (key, failed_at);
+
+-- Tokens revoked by sign-out (the `jti` claim), until they would have expired anyway.
+CREATE TABLE revoked_tokens (
+    jti        varchar(64) PRIMARY KEY,
+    expires_at timestamptz NOT NULL
+);
+
+-- Password-reset codes. `code_hash` is what the secure build stores; the vulnerable one stores
+-- the code itself there.
+CREATE TABLE password_resets (
+    id         serial      PRIMARY KEY,
+    user_id    integer     NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash  varchar(128) NOT NULL,
+    used       boolean     NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now()
+);

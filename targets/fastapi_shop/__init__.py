@@ -15,6 +15,7 @@ from fastapi_shop import admin, auth, catalogue, db, errors, headers, notes, ord
 from fastapi_shop import browser_session, order_actions, preferences, tokens
 from fastapi_shop import addresses, invoices, note_edits, stores
 from fastapi_shop import wallet
+from fastapi_shop import recovery, sessions
 
 
 def create_app(database_url: str, secret_key: str):
@@ -42,6 +43,8 @@ def create_app(database_url: str, secret_key: str):
     for module in (addresses, invoices, note_edits, stores):
         app.include_router(module.router)
     app.include_router(wallet.router)
+    for module in (sessions, recovery):
+        app.include_router(module.router)
     browser_session.install_cors(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness check")

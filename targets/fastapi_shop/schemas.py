@@ -26,9 +26,17 @@ class Token(BaseModel):
     expires_in: int = Field(examples=[3600])
 
 
+if planted("auth.weak-password-policy"):
+    # FLAW auth.weak-password-policy: a new password only has to be non-empty (see also
+    # account_passwords.policy_problem, which skips the common-password and username rules).
+    NewPassword = Annotated[str, Field(min_length=1, max_length=128, examples=["Carol-pass-1234"])]
+else:
+    NewPassword = Annotated[str, Field(min_length=8, max_length=128, examples=["Carol-pass-1234"])]
+
+
 class RegisterRequest(BaseModel):
     username: str = Field(pattern=USERNAME_PATTERN, examples=["carol"])
-    password: str = Field(min_length=8, max_length=128, examples=["Carol-pass-1234"])
+    password: NewPassword
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["carol@example.com"])
 
 
@@ -39,6 +47,33 @@ if planted("authz.mass-assignment"):
     class RegisterRequest(RegisterRequest):
         role: Literal["customer", "admin"] = Field("customer", examples=["customer"])
         is_admin: bool = Field(False, examples=[False])
+
+
+class SessionSignIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["alice"])
+    password: str = Field(min_length=1, max_length=128, examples=["Alice-pass-1234"])
+
+
+class SessionUser(BaseModel):
+    username: str = Field(examples=["alice"])
+
+
+class SessionState(BaseModel):
+    authenticated: bool = Field(examples=[True])
+    username: str | None = Field(None, examples=["alice"])
+
+
+class ResetRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["alice"])
+
+
+class ResetConfirm(BaseModel):
+    username: str = Field(min_length=1, max_length=64, examples=["alice"])
+    # Codes are digits or URL-safe base64, so nothing else is worth a lookup.
+    code: str = Field(
+        min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$", examples=["Nn3bq0y2m1u8yUj6pXzGq7bV5cT4rW9eL0aK2dF6hJ8"]
+    )
+    new_password: NewPassword
 
 
 class User(BaseModel):

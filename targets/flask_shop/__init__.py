@@ -12,7 +12,7 @@ from common import variant
 from common.variant import planted
 from flask_shop import cross_origin, order_actions, preferences, tokens
 from flask_shop import addresses, invoices, note_edits, stores
-from flask_shop import wallet
+from flask_shop import password_reset, session_signin, wallet
 from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, search, users
 
 
@@ -29,6 +29,9 @@ def create_app(database_url: str, secret_key: str) -> Flask:
         # FLAW auth.jwt-lifetime: "remember me" for everyone: access tokens live 30 days.
         TOKEN_TTL_SECONDS=30 * 86400 if planted("auth.jwt-lifetime") else 3600,
         SESSION_COOKIE_HTTPONLY=True,
+        # FLAW auth.cookie-flags: the session cookie lacks Secure, so it also travels over plain
+        # HTTP (and, with csrf.cookie-state-change, lacks SameSite too).
+        SESSION_COOKIE_SECURE=not planted("auth.cookie-flags"),
         # FLAW csrf.cookie-state-change: the session cookie carries no SameSite attribute, so
         # Firefox and Safari send it with requests that other sites start.
         SESSION_COOKIE_SAMESITE=None if planted("csrf.cookie-state-change") else "Lax",
@@ -44,4 +47,6 @@ def create_app(database_url: str, secret_key: str) -> Flask:
     for module in (addresses, invoices, note_edits, stores):
         app.register_blueprint(module.bp)
     app.register_blueprint(wallet.bp)
+    for module in (session_signin, password_reset):
+        app.register_blueprint(module.bp)
     return app

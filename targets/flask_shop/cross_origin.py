@@ -1,5 +1,5 @@
 """What browsers on other sites may do: the CORS policy, and the CSRF defence for writes that are
-authenticated by the session cookie (double-submit token plus an Origin allowlist).
+authenticated by a cookie, the Flask session or the `sid` (double-submit token plus an Origin allowlist).
 
 Scripts that send `Authorization: Bearer` are not affected: no other site can make a browser send
 that header, so those requests need no CSRF token.
@@ -8,10 +8,11 @@ that header, so those requests need no CSRF token.
 import hmac
 import secrets
 
-from flask import Flask, request, session
+from flask import Flask, request
 
 from common.variant import planted
 from flask_shop.errors import ApiError
+from flask_shop.sessions import cookie_user_id
 
 # The shop's web front end; the only origin allowed to read answers or send cookie writes.
 ALLOWED_ORIGINS = frozenset({"https://shop.example.test"})
@@ -25,11 +26,15 @@ def _same_origin(origin: str) -> bool:
 
 
 def _check_cookie_write() -> None:
-    if request.method in SAFE_METHODS or "Authorization" in request.headers or "user_id" not in session:
+    if request.method in SAFE_METHODS or "Authorization" in request.headers or cookie_user_id() is None:
         return
     origin = request.headers.get("Origin")
     if origin is not None and origin not in ALLOWED_ORIGINS and not _same_origin(origin):
         raise ApiError(403, "forbidden", "Cross-origin request refused.")
+    if request.endpoint == "auth.logout":
+        # Sign-out only ever takes rights away, and a forged one from another site carries that
+        # site's Origin (refused above); clients that sign out with the cookie alone must succeed.
+        return
     expected = request.cookies.get(CSRF_COOKIE, "")
     sent = request.headers.get(CSRF_HEADER, "")
     if not expected or not hmac.compare_digest(sent, expected):
@@ -74,7 +79,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def browser_headers(response):
         _cors(response)
-        if "user_id" in session and CSRF_COOKIE not in request.cookies:
+        if CSRF_COOKIE not in request.cookies and cookie_user_id() is not None:
             # Readable by the shop's own scripts (not HttpOnly), which echo it in X-CSRF-Token.
             response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(32), samesite="Lax", path="/")
         return response

@@ -23,6 +23,11 @@ def query_one(sql, params=()) -> dict | None:
     return conn().execute(sql, params).fetchone()
 
 
+def execute(sql, params=()) -> None:
+    """A statement whose rows (if any) nobody reads."""
+    conn().execute(sql, params)
+
+
 def _close(_exc=None) -> None:
     connection = g.pop("db", None)
     if connection is not None:

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{ground_truth, run, targets_ready, write_config, Target};
+use common::{ground_truth, run, targets_ready, write_config, Flaw, Target};
 use serde_json::Value;
 
 struct Scan {
@@ -62,14 +62,20 @@ fn summary(report: &Value) -> String {
         .join("\n")
 }
 
-fn matches(f: &Value, check: &str, method: &str, path: &str) -> bool {
-    if f["check"] != check {
+fn matches(f: &Value, flaw: &Flaw) -> bool {
+    let (check, method, path) = (&flaw.check, &flaw.method, &flaw.path);
+    if f["check"] != check.as_str() {
         return false;
+    }
+    if let Some(p) = &flaw.parameter {
+        if f["parameter"] != p.as_str() {
+            return false;
+        }
     }
     if path == "*" {
         return true;
     }
-    f["method"] == method && f["path"] == path
+    f["method"] == method.as_str() && f["path"] == path.as_str()
 }
 
 fn is_medium_or_higher(f: &Value) -> bool {
@@ -112,10 +118,7 @@ fn recall(app: &'static str) {
         .filter(|f| f.variants.iter().any(|v| v == "vulnerable"))
     {
         planted += 1;
-        if !findings(&s.report)
-            .iter()
-            .any(|f| matches(f, &flaw.check, &flaw.method, &flaw.path))
-        {
+        if !findings(&s.report).iter().any(|f| matches(f, flaw)) {
             missed.push(format!(
                 "{} {} {} — {}",
                 flaw.check, flaw.method, flaw.path, flaw.note
@@ -169,10 +172,7 @@ fn assert_public_untouched(app: &str, report: &Value) {
     for p in &truth.public {
         for f in findings(report) {
             let on_public = f["method"] == p.method.as_str() && f["path"] == p.path.as_str();
-            let planted = truth
-                .flaws
-                .iter()
-                .any(|fl| matches(f, &fl.check, &fl.method, &fl.path));
+            let planted = truth.flaws.iter().any(|fl| matches(f, fl));
             assert!(
                 !(on_public && is_medium_or_higher(f) && !planted),
                 "public operation {} {} flagged: {f}",

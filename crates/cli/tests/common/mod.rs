@@ -199,6 +199,10 @@ pub struct Flaw {
     /// The lowest mode in which the scanner is expected to find it (default: safe).
     #[serde(default)]
     pub mode: Option<String>,
+    /// The finding's parameter when one flaw is one of several on the same location (a
+    /// cookie's name for `auth.cookie-flags`).
+    #[serde(default)]
+    pub parameter: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
