@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Full scans of the bundled targets with the release binary: wall time, requests sent, findings
 # and peak memory for each app and variant. Usage: bench/scan-targets.sh [mode] (default: active)
+# Extra scan flags come from MB_SCAN_ARGS, e.g. what one family costs:
+#   MB_SCAN_ARGS="--skip-checks auth.login-throttling,auth.throttle-bypass" bench/scan-targets.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-active}"
@@ -18,7 +20,7 @@ for app in flask fastapi; do
     for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
     out="$(mktemp -t mb-bench-XXXX.json)"
     /usr/bin/time -f '%e %M' -o "$out.time" ./target/release/middlebrick scan "http://127.0.0.1:$port" \
-        --config "$config" --mode "$mode" --no-progress --format json -o "$out" >/dev/null 2>&1 || true
+        --config "$config" --mode "$mode" --no-progress --format json -o "$out" ${MB_SCAN_ARGS:-} >/dev/null 2>&1 || true
     read -r wall rss <"$out.time"
     python3 - "$out" "$app" "$variant" "$mode" "$wall" "$rss" <<'PY'
 import json, sys
