@@ -4,20 +4,23 @@
 
 mod common;
 
-use common::{ground_truth, run, targets_ready, write_config, Flaw, Target};
+use common::{ground_truth, run_logged, targets_ready, write_config, Flaw, Target};
 use serde_json::Value;
 
 struct Scan {
     report: Value,
     code: i32,
+    /// Stderr without the exchange log.
     stderr: String,
+    /// The exchange log.
+    log: String,
 }
 
 fn scan(target: &Target, mode: &str) -> Scan {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), "");
     let out_path = dir.path().join("report.json");
-    let out = run(&[
+    let out = run_logged(&[
         "scan",
         &target.url,
         "--config",
@@ -30,7 +33,9 @@ fn scan(target: &Target, mode: &str) -> Scan {
         out_path.to_str().unwrap(),
         "--no-progress",
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let all = String::from_utf8_lossy(&out.stderr);
+    let (log, stderr): (Vec<&str>, Vec<&str>) = all.lines().partition(|l| l.contains(" exchange "));
+    let (log, stderr) = (log.join("\n"), stderr.join("\n"));
     let text = std::fs::read_to_string(&out_path)
         .unwrap_or_else(|_| panic!("no report; stderr:\n{stderr}"));
     let report: Value = serde_json::from_str(&text).expect("report is JSON");
@@ -38,6 +43,7 @@ fn scan(target: &Target, mode: &str) -> Scan {
         report,
         code: out.status.code().unwrap_or(-1),
         stderr,
+        log,
     }
 }
 
@@ -76,6 +82,36 @@ fn matches(f: &Value, flaw: &Flaw) -> bool {
         return true;
     }
     f["method"] == method.as_str() && f["path"] == path.as_str()
+}
+
+/// The scan's exchange log lines (engine debug level) whose URL path fits `template`
+/// (`/api/notes/{note_id}`): what the scanner sent there, to tell why a flaw was missed.
+fn exchanges_on(log: &str, template: &str) -> String {
+    let fits = |path: &str| {
+        let (want, got): (Vec<&str>, Vec<&str>) =
+            (template.split('/').collect(), path.split('/').collect());
+        want.len() == got.len()
+            && want
+                .iter()
+                .zip(&got)
+                .all(|(w, g)| w == g || (w.starts_with('{') && w.ends_with('}')))
+    };
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("url="))
+                .and_then(|u| u.split("://").nth(1))
+                .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+                .map(|p| p.split('?').next().unwrap_or(p))
+                .is_some_and(fits)
+        })
+        .collect();
+    format!(
+        "  {} exchanges there:\n    {}",
+        lines.len(),
+        lines.join("\n    ")
+    )
 }
 
 fn is_medium_or_higher(f: &Value) -> bool {
@@ -120,8 +156,12 @@ fn recall(app: &'static str) {
         planted += 1;
         if !findings(&s.report).iter().any(|f| matches(f, flaw)) {
             missed.push(format!(
-                "{} {} {} — {}",
-                flaw.check, flaw.method, flaw.path, flaw.note
+                "{} {} {} — {}\n{}",
+                flaw.check,
+                flaw.method,
+                flaw.path,
+                flaw.note,
+                exchanges_on(&s.log, &flaw.path)
             ));
         }
     }

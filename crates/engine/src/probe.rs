@@ -97,6 +97,15 @@ impl EngineProbe {
     }
 
     fn remember(&self, ex: &Exchange, op_key: Option<&str>) {
+        // One line per exchange at debug level (`MIDDLEBRICK_LOG=middlebrick_engine=debug`), for
+        // following a scan request by request; the URL goes through the redactor like any sink.
+        tracing::debug!(
+            identity = %ex.identity,
+            method = %ex.request.method,
+            url = %self.redactor.redact(&ex.request.url),
+            status = ?ex.status(),
+            "exchange"
+        );
         let Some(status) = ex.status() else { return };
         if let Some(key) = op_key {
             self.reached

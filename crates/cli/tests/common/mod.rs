@@ -152,6 +152,17 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_middlebrick"))
 }
 
+/// [`run`] with the engine's exchange log (one debug line per request) on stderr.
+pub fn run_logged(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("MIDDLEBRICK_CONFIG")
+        .env("NO_COLOR", "1")
+        .env("MIDDLEBRICK_LOG", "middlebrick_engine=debug")
+        .output()
+        .expect("run middlebrick")
+}
+
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
