@@ -104,6 +104,9 @@ pub trait Probe: Send + Sync {
 
     /// Values known for a parameter of `op` (ids harvested from earlier answers), each with
     /// the identities that saw it in their own answers: the basis of ownership discovery.
+    /// Answers of privileged operations ([`crate::ownership::privileged_reason`]: an admin
+    /// listing shows everyone's objects) are not sightings: their values are known, but not as
+    /// seen by anyone.
     fn known_values(&self, op: &Operation, param: &str) -> Vec<(Value, Vec<String>)>;
 
     /// Signs in an account the scanner itself registered, so later requests can be sent as

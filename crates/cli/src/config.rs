@@ -110,6 +110,13 @@ fn identity(section: IdentitySection) -> Result<IdentityConfig> {
     if section.name == middlebrick_model::ANONYMOUS {
         bail!("`anonymous` is built in; give the identity another name");
     }
+    if section.name.is_empty() || section.name.starts_with('*') {
+        bail!(
+            "identity name `{}`: names are not empty and do not start with `*` (the plan's \
+             wildcard)",
+            section.name
+        );
+    }
     let password = match (&section.password, &section.password_env) {
         (Some(p), _) => Some(p.clone()),
         (None, Some(var)) => Some(std::env::var(var).with_context(|| {
@@ -380,6 +387,18 @@ mod tests {
             toml::from_str("[[identity]]\nname = \"x\"\nusername = \"u\"").unwrap();
         let args = scan_args(&["middlebrick", "scan", "http://h"]);
         assert!(resolve(&args, file).is_err());
+        for name in ["anonymous", "*", "*privileged", ""] {
+            let file: FileConfig = toml::from_str(&format!(
+                "[[identity]]\nname = \"{name}\"\nheaders = {{ X-Api-Key = \"k\" }}"
+            ))
+            .unwrap();
+            let err = resolve(&args, file).expect_err(name).to_string();
+            assert!(err.contains("name"), "{name}: {err}");
+        }
+        let file: FileConfig =
+            toml::from_str("[[identity]]\nname = \"ci-bot\"\nheaders = { X-Api-Key = \"k\" }")
+                .unwrap();
+        assert!(resolve(&args, file).is_ok());
     }
 }
 

@@ -89,6 +89,15 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
     plan
 }
 
+/// Reads the warm-up sends to a GET operation per identity: the baseline, and one without
+/// the optional query parameters when it has any (`EngineProbe::unfiltered_read`).
+pub fn warm_up_reads(op: &Operation) -> usize {
+    1 + usize::from(
+        op.params_in(middlebrick_model::ParamLocation::Query)
+            .any(|p| !p.required),
+    )
+}
+
 impl Plan {
     /// Every method the plan sends to an operation (warm-up included).
     pub fn methods_for(&self, op_index: usize, op: &Operation) -> BTreeSet<Method> {
@@ -115,7 +124,12 @@ impl Plan {
             inv.operations.len(),
             self.entries.len(),
             total,
-            self.warm_up.len() * (1 + identities.len()),
+            self.warm_up
+                .iter()
+                .filter_map(|&i| inv.operations.get(i))
+                .map(warm_up_reads)
+                .sum::<usize>()
+                * (1 + identities.len()),
             identities.iter().map(|i| format!(", {i}")).collect::<String>()
         );
         for (i, op) in inv.operations.iter().enumerate() {
@@ -134,8 +148,13 @@ impl Plan {
             if self.warm_up.contains(&i) {
                 let _ = writeln!(
                     out,
-                    "  warm-up                         {} as each identity",
-                    op.method
+                    "  warm-up                         {} as each identity{}",
+                    op.method,
+                    if warm_up_reads(op) > 1 {
+                        ", and again without its optional query parameters"
+                    } else {
+                        ""
+                    }
                 );
             }
             for e in self.entries.iter().filter(|e| e.operation == i) {

@@ -7,6 +7,7 @@ use crate::config::ScanConfig;
 use crate::config::{IdentityConfig, LoginConfig};
 use crate::identity::{Identities, Identity};
 use async_trait::async_trait;
+use middlebrick_checks::ownership::privileged_reason;
 use middlebrick_checks::{IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
 use middlebrick_http::{HttpError, Outgoing, Transport};
 use middlebrick_model::{
@@ -23,6 +24,9 @@ const EXPIRY_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How many exchanges API-wide checks get to look at; distinct by operation and status.
 const OBSERVED_CAP: usize = 64;
+/// Who the pool says saw a value from a privileged operation's answer: no identity's name
+/// (`*` cannot be one), so such values are offered to requests but never count as a sighting.
+const PRIVILEGED_SIGHTING: &str = "*privileged";
 
 /// The sample for API-wide checks and the (operation, status) pairs already in it.
 type Observed = (Vec<Exchange>, HashSet<(String, u16)>);
@@ -221,6 +225,51 @@ fn stop_reason(e: HttpError) -> ProbeError {
     }
 }
 
+impl EngineProbe {
+    /// Remembers the ids in a successful JSON answer to `op` (sent to `path`) as seen by
+    /// `identity`. An admin listing holds everyone's objects: its values are worth knowing, but
+    /// seeing them there says nothing about who owns them (see `Probe::known_values`).
+    fn harvest(&self, op: &Operation, path: &str, identity: &str, ex: &Exchange) {
+        let Some(json) = ex
+            .response
+            .as_ref()
+            .filter(|r| r.is_success())
+            .and_then(|r| r.json())
+        else {
+            return;
+        };
+        let seen_by = if privileged_reason(op).is_some() {
+            PRIVILEGED_SIGHTING
+        } else {
+            identity
+        };
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .harvest_at(op, path, seen_by, &json);
+    }
+
+    /// For the warm-up: `op` read as `identity` with only its required query parameters, when
+    /// it has optional ones. The baseline fills every parameter, and a filter taken from the
+    /// spec's examples (`?status=placed&min_total=10`) can leave an identity's own list empty;
+    /// the unfiltered list shows what it owns. Harvested like a baseline, not kept as one.
+    pub async fn unfiltered_read(&self, op: &Operation, identity: &str) {
+        if op.method != Method::Get || crate::plan::warm_up_reads(op) < 2 {
+            return;
+        }
+        let mut drop = Overrides::none();
+        for p in op.params_in(ParamLocation::Query).filter(|p| !p.required) {
+            drop.params
+                .push((ParamLocation::Query, p.name.clone(), None));
+        }
+        let req = self.request(op, identity, &drop);
+        let path = req.path.clone();
+        if let Ok(ex) = self.send(req).await {
+            self.harvest(op, &path, identity, &ex);
+        }
+    }
+}
+
 fn to_synth(o: &Overrides) -> SynthOverrides {
     let mut s = SynthOverrides::default();
     for (loc, name, value) in &o.params {
@@ -283,17 +332,7 @@ impl Probe for EngineProbe {
             let req = self.request(op, identity, &Overrides::none());
             let path = req.path.clone();
             let ex = self.send(req).await?;
-            if let Some(json) = ex
-                .response
-                .as_ref()
-                .filter(|r| r.is_success())
-                .and_then(|r| r.json())
-            {
-                self.pool
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .harvest_at(op, &path, identity, &json);
-            }
+            self.harvest(op, &path, identity, &ex);
             Ok(ex)
         })
         .await
