@@ -10,6 +10,7 @@ mod browser;
 mod check;
 mod checks;
 mod explain;
+mod json_walk;
 pub mod jwt;
 pub mod ownership;
 mod probe;

@@ -118,7 +118,7 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
             continue;
         };
         let mut found = Vec::new();
-        scan(&json, "", &mut found, &mut 20_000);
+        scan(&json, &mut found, 20_000);
         if found.is_empty() {
             continue;
         }
@@ -300,47 +300,28 @@ fn classify(key: &str, v: &str) -> Option<(String, Severity)> {
     None
 }
 
-fn scan(v: &Value, path: &str, out: &mut Vec<Exposure>, budget: &mut usize) {
-    if *budget == 0 {
-        return;
-    }
-    *budget -= 1;
-    match v {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let here = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                if let Value::String(s) = v {
-                    if let Some((what, severity)) = classify(k, s) {
-                        out.push(Exposure {
-                            field: here.clone(),
-                            what,
-                            severity,
-                        });
-                        continue;
-                    }
-                }
-                scan(v, &here, out, budget);
-            }
-        }
-        Value::Array(items) => items
-            .iter()
-            .take(200)
-            .for_each(|i| scan(i, &format!("{path}[]"), out, budget)),
-        Value::String(s) => {
-            if let Some(kind) = key_kind(s) {
+fn scan(v: &Value, out: &mut Vec<Exposure>, budget: usize) {
+    let mut budget = budget;
+    crate::json_walk::walk(v, "", 200, &mut budget, &mut |path, value, key| {
+        let Value::String(s) = value else {
+            return true;
+        };
+        let found = match key {
+            Some((k, _)) => classify(k, s),
+            None => key_kind(s).map(|kind| (kind.to_string(), Severity::High)),
+        };
+        match found {
+            Some((what, severity)) => {
                 out.push(Exposure {
                     field: path.to_string(),
-                    what: kind.to_string(),
-                    severity: Severity::High,
+                    what,
+                    severity,
                 });
+                false
             }
+            None => true,
         }
-        _ => {}
-    }
+    });
 }
 
 /// Top-level (or first item's) fields the documented success schema does not list.

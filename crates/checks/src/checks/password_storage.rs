@@ -226,35 +226,21 @@ struct Seen {
 }
 
 /// Password properties of a JSON answer with their storage, by field path.
-fn password_fields(v: &Value, path: &str, out: &mut Vec<(String, Storage)>, budget: &mut usize) {
-    if *budget == 0 {
-        return;
-    }
-    *budget -= 1;
-    match v {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let here = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match v {
-                    Value::String(s) if password_key(k) => {
-                        if let Some(st) = storage_of(s).and_then(|st| in_context(st, map)) {
-                            out.push((here, st));
-                        }
-                    }
-                    _ => password_fields(v, &here, out, budget),
-                }
-            }
+fn password_fields(v: &Value) -> Vec<(String, Storage)> {
+    let mut out = Vec::new();
+    crate::json_walk::walk(v, "", 50, &mut 5_000, &mut |path, value, key| {
+        let (Value::String(s), Some((k, map))) = (value, key) else {
+            return true;
+        };
+        if !password_key(k) {
+            return true;
         }
-        Value::Array(items) => items
-            .iter()
-            .take(50)
-            .for_each(|i| password_fields(i, &format!("{path}[]"), out, budget)),
-        _ => {}
-    }
+        if let Some(st) = storage_of(s).and_then(|st| in_context(st, map)) {
+            out.push((path.to_string(), st));
+        }
+        false
+    });
+    out
 }
 
 fn json_of(ex: &Exchange) -> Option<Value> {
@@ -300,9 +286,7 @@ async fn passive(ctx: &RunCtx<'_>) -> Result<Vec<Seen>, ProbeError> {
     let mut out = Vec::new();
     for (op, ex) in answers {
         let Some(json) = json_of(&ex) else { continue };
-        let mut found = Vec::new();
-        password_fields(&json, "", &mut found, &mut 5_000);
-        for (field, storage) in found {
+        for (field, storage) in password_fields(&json) {
             if !matches!(storage, Storage::Strong(_)) {
                 out.push(Seen {
                     op: op.clone(),
@@ -343,27 +327,15 @@ fn digests(password: &str) -> Vec<(String, &'static str)> {
 }
 
 /// Every string leaf with its path.
-fn strings(v: &Value, path: &str, out: &mut Vec<(String, String)>, budget: &mut usize) {
-    if *budget == 0 {
-        return;
-    }
-    *budget -= 1;
-    match v {
-        Value::String(s) => out.push((path.to_string(), s.clone())),
-        Value::Object(map) => map.iter().for_each(|(k, v)| {
-            let here = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            strings(v, &here, out, budget)
-        }),
-        Value::Array(items) => items
-            .iter()
-            .take(50)
-            .for_each(|i| strings(i, &format!("{path}[]"), out, budget)),
-        _ => {}
-    }
+fn strings(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    crate::json_walk::walk(v, "", 50, &mut 5_000, &mut |path, value, key| {
+        if let (Value::String(s), None) = (value, key) {
+            out.push((path.to_string(), s.clone()));
+        }
+        true
+    });
+    out
 }
 
 fn find_op(inv: &Inventory, at: Option<(Method, String)>) -> Option<Operation> {
@@ -410,9 +382,7 @@ async fn active(ctx: &RunCtx<'_>) -> Result<Vec<Seen>, ProbeError> {
     let mut out = Vec::new();
     for (op, ex) in answers {
         let Some(json) = json_of(&ex) else { continue };
-        let mut leaves = Vec::new();
-        strings(&json, "", &mut leaves, &mut 5_000);
-        for (field, value) in leaves {
+        for (field, value) in strings(&json) {
             let storage = if let Some((_, alg)) =
                 known.iter().find(|(d, _)| d.eq_ignore_ascii_case(&value))
             {
