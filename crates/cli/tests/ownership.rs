@@ -6,34 +6,12 @@
 
 mod common;
 
-use common::{run, targets_ready, write_config, Target};
-use serde_json::Value;
+use common::{scan_checks, targets_ready, write_config, Target};
 
 fn bola_findings(target: &Target) -> Vec<(String, String)> {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
-    let out_path = dir.path().join("report.json");
-    let out = run(&[
-        "scan",
-        &target.url,
-        "--config",
-        config.to_str().unwrap(),
-        "--mode",
-        "safe",
-        "--checks",
-        "authz.bola",
-        "--no-progress",
-        "--format",
-        "json",
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.code().is_some_and(|c| c <= 1),
-        "scan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(out_path).unwrap()).unwrap();
+    let report = scan_checks(target, "safe", "authz.bola", Some(&config));
     report["findings"]
         .as_array()
         .unwrap()

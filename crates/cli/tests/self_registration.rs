@@ -4,32 +4,8 @@
 
 mod common;
 
-use common::{run, targets_ready, Target};
+use common::{scan_checks, targets_ready, Target};
 use serde_json::Value;
-
-fn scan(target: &Target, mode: &str, checks: &str) -> Value {
-    let dir = tempfile::tempdir().unwrap();
-    let out_path = dir.path().join("report.json");
-    let out = run(&[
-        "scan",
-        &target.url,
-        "--mode",
-        mode,
-        "--checks",
-        checks,
-        "--no-progress",
-        "--format",
-        "json",
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.code().is_some_and(|c| c <= 1),
-        "scan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&std::fs::read_to_string(out_path).unwrap()).unwrap()
-}
 
 fn registered_note(report: &Value) -> Option<String> {
     report["diagnostics"]
@@ -47,7 +23,7 @@ fn active_scan_without_identities_registers_two_accounts_and_uses_them() {
     }
     for app in ["flask", "fastapi"] {
         let target = Target::start(app, "vulnerable");
-        let report = scan(&target, "active", "authz.bola-write");
+        let report = scan_checks(&target, "active", "authz.bola-write", None);
         let identities: Vec<&str> = report["identities"]
             .as_array()
             .unwrap()
@@ -85,7 +61,7 @@ fn safe_scan_without_identities_registers_nothing() {
         return;
     }
     let target = Target::start("fastapi", "vulnerable");
-    let report = scan(&target, "safe", "auth.missing-authentication");
+    let report = scan_checks(&target, "safe", "auth.missing-authentication", None);
     assert_eq!(report["identities"].as_array().map(Vec::len), Some(0));
     assert!(registered_note(&report).is_none());
     let log = std::fs::read_to_string(&target.log).unwrap();

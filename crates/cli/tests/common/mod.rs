@@ -163,6 +163,41 @@ pub fn run_logged(args: &[&str]) -> Output {
         .expect("run middlebrick")
 }
 
+/// A scan of `target` in `mode` with only `checks` (identities from `config` when given),
+/// asserted to have run (exit 0 or 1); its JSON report.
+pub fn scan_checks(
+    target: &Target,
+    mode: &str,
+    checks: &str,
+    config: Option<&Path>,
+) -> serde_json::Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("report.json");
+    let mut args = vec![
+        "scan",
+        &target.url,
+        "--mode",
+        mode,
+        "--checks",
+        checks,
+        "--no-progress",
+        "--format",
+        "json",
+        "-o",
+        out_path.to_str().unwrap(),
+    ];
+    if let Some(c) = config {
+        args.extend(["--config", c.to_str().unwrap()]);
+    }
+    let out = run(&args);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out_path).expect("report")).expect("JSON")
+}
+
 pub fn run(args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
