@@ -211,13 +211,7 @@ pub async fn prepare(
             .probe
             .send(ctx.probe.request(create, identity, &Overrides::none()))
             .await?;
-        let Some(id) = created
-            .response
-            .as_ref()
-            .filter(|r| r.is_success())
-            .and_then(|r| r.json())
-            .and_then(|j| created_id(&j, param))
-        else {
+        let Some(id) = created.success_json().and_then(|j| created_id(&j, param)) else {
             return Ok(None);
         };
         let ids = Overrides::param(ParamLocation::Path, param, id);
@@ -250,12 +244,7 @@ pub async fn prepare(
             .probe
             .send(ctx.probe.request(&read, identity, &ids))
             .await?;
-        let Some(json) = before
-            .response
-            .as_ref()
-            .filter(|r| r.is_success())
-            .and_then(|r| r.json())
-        else {
+        let Some(json) = before.success_json() else {
             return Ok(None);
         };
         prepared.before = Some(json);
@@ -333,12 +322,7 @@ impl Prepared {
                     .probe
                     .send(ctx.probe.request(&read, identity, &ids))
                     .await?;
-                let Some(now) = after
-                    .response
-                    .as_ref()
-                    .filter(|r| r.is_success())
-                    .and_then(|r| r.json())
-                else {
+                let Some(now) = after.success_json() else {
                     return Ok(None);
                 };
                 let shows = |ex: &Exchange| {

@@ -230,12 +230,7 @@ impl EngineProbe {
     /// `identity`. An admin listing holds everyone's objects: its values are worth knowing, but
     /// seeing them there says nothing about who owns them (see `Probe::known_values`).
     fn harvest(&self, op: &Operation, path: &str, identity: &str, ex: &Exchange) {
-        let Some(json) = ex
-            .response
-            .as_ref()
-            .filter(|r| r.is_success())
-            .and_then(|r| r.json())
-        else {
+        let Some(json) = ex.success_json() else {
             return;
         };
         let seen_by = if privileged_reason(op).is_some() {

@@ -493,12 +493,7 @@ async fn learn_own_profiles(probe: &Arc<EngineProbe>, inv: &Inventory, identitie
     };
     for identity in &identities.list {
         if let Ok(ex) = probe.baseline(profile, &identity.name).await {
-            if let Some(json) = ex
-                .response
-                .as_ref()
-                .filter(|r| r.is_success())
-                .and_then(|r| r.json())
-            {
+            if let Some(json) = ex.success_json() {
                 identity.learn_markers_from_profile(&json);
             }
         }

@@ -243,6 +243,14 @@ impl Exchange {
         self.response.as_ref().map(|r| r.status)
     }
 
+    /// The answer's body as JSON when the answer is a 2xx (see [`ResponseRecord::json`]).
+    pub fn success_json(&self) -> Option<serde_json::Value> {
+        self.response
+            .as_ref()
+            .filter(|r| r.is_success())
+            .and_then(|r| r.json())
+    }
+
     /// A shell-safe curl command that reproduces the request (already redacted if the record was).
     pub fn to_curl(&self) -> String {
         let mut out = format!("curl -sS -X {}", self.request.method);
@@ -297,6 +305,38 @@ mod tests {
             ex.to_curl(),
             r#"curl -sS -X POST -H 'x-note: it'\''s' --data-raw '{"a":"'\''"}' 'http://127.0.0.1:1/a?q=1'"#
         );
+    }
+
+    #[test]
+    fn success_json_needs_a_2xx_and_a_whole_json_body() {
+        let answer = |status: u16, text: &str, truncated: bool| Exchange {
+            identity: ANONYMOUS.into(),
+            request: RequestRecord {
+                method: Method::Get,
+                url: "http://127.0.0.1:1/a".into(),
+                headers: vec![],
+                body: None,
+            },
+            response: Some(ResponseRecord {
+                status,
+                headers: vec![],
+                body: BodyRecord {
+                    text: text.into(),
+                    size: text.len() as u64,
+                    truncated,
+                },
+            }),
+            redirects: vec![],
+            error: None,
+            elapsed_ms: 1,
+        };
+        assert_eq!(
+            answer(200, r#"{"id":1}"#, false).success_json(),
+            Some(serde_json::json!({"id": 1}))
+        );
+        assert_eq!(answer(404, r#"{"id":1}"#, false).success_json(), None);
+        assert_eq!(answer(200, r#"{"id":1}"#, true).success_json(), None);
+        assert_eq!(answer(200, "not json", false).success_json(), None);
     }
 
     #[test]

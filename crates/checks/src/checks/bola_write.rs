@@ -134,13 +134,7 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
         .probe
         .send(ctx.probe.request(create, &a.name, &Overrides::none()))
         .await?;
-    let Some(id) = created
-        .response
-        .as_ref()
-        .filter(|r| r.is_success())
-        .and_then(|r| r.json())
-        .and_then(|j| created_id(&j, &param))
-    else {
+    let Some(id) = created.success_json().and_then(|j| created_id(&j, &param)) else {
         return Ok(Outcome::none());
     };
     let marker = format!("mb-bola-{}", nonce());

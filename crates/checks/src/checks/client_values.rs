@@ -196,12 +196,7 @@ async fn create_and_read(
         .probe
         .send(ctx.probe.request(op, who, overrides))
         .await?;
-    let Some(answer) = created
-        .response
-        .as_ref()
-        .filter(|r| r.is_success())
-        .and_then(|r| r.json())
-    else {
+    let Some(answer) = created.success_json() else {
         return Ok(None);
     };
     let Some(read) = item_read(ctx.inventory, op) else {
@@ -225,12 +220,7 @@ async fn create_and_read(
             &Overrides::param(ParamLocation::Path, &param, id),
         ))
         .await?;
-    match back
-        .response
-        .as_ref()
-        .filter(|r| r.is_success())
-        .and_then(|r| r.json())
-    {
+    match back.success_json() {
         Some(stored) => Ok(Some((vec![created, back], stored))),
         None => Ok(Some((vec![created], answer))),
     }

@@ -109,12 +109,7 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     who.push(ANONYMOUS.into());
     for name in who {
         let ex = ctx.probe.baseline(op, &name).await?;
-        let Some(json) = ex
-            .response
-            .as_ref()
-            .filter(|r| r.is_success())
-            .and_then(|r| r.json())
-        else {
+        let Some(json) = ex.success_json() else {
             continue;
         };
         let mut found = Vec::new();

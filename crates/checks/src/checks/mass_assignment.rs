@@ -267,10 +267,7 @@ async fn account(
 }
 
 fn holds(read: &Exchange, field: &str, value: &Value) -> bool {
-    read.response
-        .as_ref()
-        .filter(|r| r.is_success())
-        .and_then(|r| r.json())
+    read.success_json()
         .and_then(|j| j.get(field).cloned())
         .is_some_and(|v| v == *value)
 }

@@ -243,13 +243,6 @@ fn password_fields(v: &Value) -> Vec<(String, Storage)> {
     out
 }
 
-fn json_of(ex: &Exchange) -> Option<Value> {
-    ex.response
-        .as_ref()
-        .filter(|r| r.is_success())
-        .and_then(|r| r.json())
-}
-
 /// The profile-like reads: the caller's own account first, then other reads without path
 /// parameters that declare authentication.
 fn profile_reads(inv: &Inventory, max: usize) -> Vec<&Operation> {
@@ -285,7 +278,9 @@ async fn passive(ctx: &RunCtx<'_>) -> Result<Vec<Seen>, ProbeError> {
     }
     let mut out = Vec::new();
     for (op, ex) in answers {
-        let Some(json) = json_of(&ex) else { continue };
+        let Some(json) = ex.success_json() else {
+            continue;
+        };
         for (field, storage) in password_fields(&json) {
             if !matches!(storage, Storage::Strong(_)) {
                 out.push(Seen {
@@ -381,7 +376,9 @@ async fn active(ctx: &RunCtx<'_>) -> Result<Vec<Seen>, ProbeError> {
     let known = digests(&password);
     let mut out = Vec::new();
     for (op, ex) in answers {
-        let Some(json) = json_of(&ex) else { continue };
+        let Some(json) = ex.success_json() else {
+            continue;
+        };
         for (field, value) in strings(&json) {
             let storage = if let Some((_, alg)) =
                 known.iter().find(|(d, _)| d.eq_ignore_ascii_case(&value))

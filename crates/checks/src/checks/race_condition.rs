@@ -180,10 +180,7 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
             .send(ctx.probe.request(list_op, &me.name, &Overrides::none()))
             .await?;
         let Some(value) = list
-            .response
-            .as_ref()
-            .filter(|r| r.is_success())
-            .and_then(|r| r.json())
+            .success_json()
             .and_then(|j| unspent(&j, &param, &tried))
         else {
             return Ok(Outcome::none());

@@ -114,11 +114,7 @@ impl Check for ReplayDuplicates {
 }
 
 fn id_of(ex: &Exchange) -> Option<Value> {
-    ex.response
-        .as_ref()
-        .filter(|r| r.is_success())
-        .and_then(|r| r.json())
-        .and_then(|j| created_id(&j, "id"))
+    ex.success_json().and_then(|j| created_id(&j, "id"))
 }
 
 /// True when `body` holds an object whose `id` is `id`.
@@ -167,11 +163,7 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
             .probe
             .send(ctx.probe.request(list, &me.name, &Overrides::none()))
             .await?;
-        let body = read
-            .response
-            .as_ref()
-            .filter(|r| r.is_success())
-            .and_then(|r| r.json());
+        let body = read.success_json();
         let counted = body.is_some_and(|j| lists(&j, &a) && lists(&j, &b));
         exchanges.push(read);
         if !counted {

@@ -185,18 +185,13 @@ async fn own_value(
         return Ok(None);
     };
     let ex = ctx.probe.baseline(profile, identity).await?;
-    let found = ex
-        .response
-        .as_ref()
-        .filter(|r| r.is_success())
-        .and_then(|r| r.json())
-        .and_then(|v| match v {
-            Value::Object(map) => map.into_iter().find_map(|(k, v)| match v {
-                Value::String(s) if norm(&k).contains("email") && s.contains('@') => Some(s),
-                _ => None,
-            }),
+    let found = ex.success_json().and_then(|v| match v {
+        Value::Object(map) => map.into_iter().find_map(|(k, v)| match v {
+            Value::String(s) if norm(&k).contains("email") && s.contains('@') => Some(s),
             _ => None,
-        });
+        }),
+        _ => None,
+    });
     Ok(found)
 }
 

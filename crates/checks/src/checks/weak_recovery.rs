@@ -142,12 +142,7 @@ impl Account {
 async fn email_of(ctx: &RunCtx<'_>, own: &OwnAccount) -> Result<String, ProbeError> {
     if let Some(op) = self_read(ctx.inventory) {
         let ex = ctx.probe.baseline(op, &own.identity).await?;
-        let found = ex
-            .response
-            .as_ref()
-            .filter(|r| r.is_success())
-            .and_then(|r| r.json())
-            .and_then(|j| find_email(&j));
+        let found = ex.success_json().and_then(|j| find_email(&j));
         if let Some(email) = found {
             return Ok(email);
         }
