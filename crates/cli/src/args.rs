@@ -275,6 +275,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION")]
     pub jwt_max_lifetime: Option<String>,
 
+    /// The path on the target's origin that the spec's operation paths are joined to
+    /// (`/api/v2`); without it, the spec's servers decide and the scan verifies them.
+    #[arg(long, value_name = "PATH")]
+    pub base_path: Option<String>,
+
     /// Another host that is in scope besides the target's origin (host or host:port). Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,

@@ -28,7 +28,7 @@ fn report(inv: &Inventory, source: &str, started: Instant, started_at: String) -
     let findings = middlebrick_audit::audit(inv);
     let (score, grade) = middlebrick_engine::score(&findings);
     Report {
-        schema_version: "1.0".into(),
+        schema_version: middlebrick_model::REPORT_SCHEMA_VERSION.into(),
         tool: ToolInfo {
             name: "middlebrick".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -47,6 +47,8 @@ fn report(inv: &Inventory, source: &str, started: Instant, started_at: String) -
             // Every operation of the description was examined; none was called.
             operations_reached: inv.operations.len(),
             partial: false,
+            base_path: String::new(),
+            unreached: Vec::new(),
         },
         identities: Vec::new(),
         findings,

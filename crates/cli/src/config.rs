@@ -44,6 +44,8 @@ pub struct ScanSection {
     pub skip_checks: Vec<String>,
     /// As `--jwt-max-lifetime`.
     pub jwt_max_lifetime: Option<String>,
+    /// As `--base-path`.
+    pub base_path: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -272,6 +274,9 @@ pub fn resolve(args: &ScanArgs, file: FileConfig) -> Result<ScanConfig> {
     {
         cfg.settings.jwt_max_lifetime_secs = parse_lifetime(d)?;
     }
+    if let Some(p) = args.base_path.as_deref().or(s.base_path.as_deref()) {
+        cfg.base_path = Some(parse_base_path(p)?);
+    }
     for section in file.identities {
         cfg.identities.push(identity(section)?);
     }
@@ -403,6 +408,20 @@ mod tests {
 }
 
 /// A lifetime as `90m`, `24h`, `7d`, `3600s` or plain seconds.
+/// `api/v2/` -> `/api/v2`; a full URL or a query is a usage error.
+fn parse_base_path(p: &str) -> Result<String> {
+    let p = p.trim();
+    if p.contains("://") || p.contains(['?', '#']) {
+        bail!("--base-path takes a path such as /api/v2, not `{p}`");
+    }
+    let p = p.trim_matches('/');
+    Ok(if p.is_empty() {
+        "/".into()
+    } else {
+        format!("/{p}")
+    })
+}
+
 fn parse_lifetime(text: &str) -> Result<i64> {
     let t = text.trim();
     let (number, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {

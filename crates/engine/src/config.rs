@@ -72,6 +72,9 @@ pub struct ScanConfig {
     pub crawl_limit: usize,
     /// Thresholds checks apply (token lifetime, …).
     pub settings: CheckSettings,
+    /// The path on the target's origin that operation paths are joined to, as the user gave
+    /// it (`--base-path`); found from the spec and verified against the target when absent.
+    pub base_path: Option<String>,
 }
 
 impl ScanConfig {
@@ -87,6 +90,7 @@ impl ScanConfig {
             skip_checks: Vec::new(),
             crawl_limit: 60,
             settings: CheckSettings::default(),
+            base_path: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! an abort; the transport's budget, deadline and circuit breaker end a scan early but still
 //! produce a report marked incomplete.
 
+mod base;
 mod config;
 mod discover;
 mod error;

@@ -44,6 +44,8 @@ pub struct EngineProbe {
     baselines: Mutex<HashMap<(String, String), BaselineCell>>,
     observed: Mutex<Observed>,
     reached: Mutex<HashSet<String>>,
+    /// What "not found" looks like under the base: answers like it do not reach an operation.
+    not_found: Mutex<Option<crate::base::NotFound>>,
     /// Accounts the scanner registered and signed in itself (never listed to checks as
     /// configured identities).
     accounts: Mutex<Vec<Arc<Identity>>>,
@@ -89,15 +91,32 @@ impl EngineProbe {
             baselines: Mutex::new(HashMap::new()),
             observed: Mutex::new((Vec::new(), HashSet::new())),
             reached: Mutex::new(HashSet::new()),
+            not_found: Mutex::new(None),
             accounts: Mutex::new(Vec::new()),
             own_accounts: std::sync::atomic::AtomicUsize::new(0),
             sign_outs,
         }
     }
 
-    /// Operations that got at least one answer.
-    pub fn reached(&self) -> usize {
-        self.reached.lock().unwrap_or_else(|e| e.into_inner()).len()
+    /// The operations of `inv` that never got a real answer (`base::answered_for_real`), as
+    /// `METHOD /path`.
+    pub fn unreached(&self, inv: &Inventory) -> Vec<String> {
+        let reached = self.reached.lock().unwrap_or_else(|e| e.into_inner());
+        inv.operations
+            .iter()
+            .map(Operation::key)
+            .filter(|k| !reached.contains(k))
+            .collect()
+    }
+
+    /// The base URL's path operation paths are joined to (empty for the root).
+    pub fn base_path(&self) -> String {
+        self.base.path().trim_end_matches('/').to_string()
+    }
+
+    /// What "not found" looks like under the base, learnt when the base was chosen.
+    pub fn set_not_found(&self, not_found: Option<crate::base::NotFound>) {
+        *self.not_found.lock().unwrap_or_else(|e| e.into_inner()) = not_found;
     }
 
     fn remember(&self, ex: &Exchange, op_key: Option<&str>) {
@@ -111,7 +130,11 @@ impl EngineProbe {
             "exchange"
         );
         let Some(status) = ex.status() else { return };
-        if let Some(key) = op_key {
+        let real = {
+            let nf = self.not_found.lock().unwrap_or_else(|e| e.into_inner());
+            crate::base::answered_for_real(ex, nf.as_ref())
+        };
+        if let Some(key) = op_key.filter(|_| real) {
             self.reached
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

@@ -124,17 +124,6 @@ async fn load_with(
     }
 }
 
-/// The URL operation paths are joined to: the target, plus the spec's base path unless the
-/// target already ends with it.
-fn probe_base(target: &Url, base_path: &str) -> Url {
-    let mut base = target.clone();
-    let current = target.path().trim_end_matches('/').to_string();
-    if !base_path.is_empty() && !current.ends_with(base_path) {
-        base.set_path(&format!("{current}{base_path}"));
-    }
-    base
-}
-
 pub async fn scan(
     cfg: ScanConfig,
     events: EventSink,
@@ -199,7 +188,28 @@ pub async fn scan(
         source: source.clone(),
     });
     let inventory = Arc::new(inventory);
-    let base = probe_base(&cfg.target, &inventory.base_path);
+    let base_choice = if inventory.version == SpecVersion::Crawled {
+        crate::base::BaseChoice {
+            base: cfg.target.clone(),
+            not_found: None,
+            diagnostics: Vec::new(),
+        }
+    } else {
+        let spec_url = Url::parse(&source).ok();
+        crate::base::choose(
+            &transport,
+            &cfg.target,
+            &inventory,
+            spec_url.as_ref(),
+            cfg.base_path.as_deref(),
+        )
+        .await
+    };
+    for d in &base_choice.diagnostics {
+        events(Event::Diagnostic(d.clone()));
+    }
+    diagnostics.extend(base_choice.diagnostics);
+    let base = base_choice.base;
 
     events(Event::Phase(Phase::SignIn));
     let mut identities = Identities::default();
@@ -242,6 +252,7 @@ pub async fn scan(
         redactor.clone(),
     ));
 
+    probe.set_not_found(base_choice.not_found);
     learn_own_profiles(&probe, &inventory, &identities).await;
     events(Event::Phase(Phase::WarmUp));
     warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
@@ -361,6 +372,8 @@ pub async fn scan(
         ));
     }
     let (score_value, grade) = score(&findings);
+    // Counted over the inventory: a crawl's warm-up can reach paths that are no operation.
+    let unreached = probe.unreached(&inventory);
     let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION.to_string(),
         tool: ToolInfo {
@@ -378,8 +391,10 @@ pub async fn scan(
             spec: inventory.version,
             source,
             operations: inventory.operations.len(),
-            operations_reached: probe.reached(),
+            operations_reached: inventory.operations.len() - unreached.len(),
             partial: inventory.version == SpecVersion::Crawled,
+            base_path: probe.base_path(),
+            unreached,
         },
         identities: identities.list.iter().map(|i| i.name.clone()).collect(),
         findings: std::mem::take(&mut findings),
@@ -634,18 +649,4 @@ pub fn redact_report(report: &mut Report, r: &Redactor) {
         r.redact_in_place(&mut d.message);
     }
     r.redact_in_place(&mut report.target);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base_path_is_added_once() {
-        let t = Url::parse("http://h:1").unwrap();
-        assert_eq!(probe_base(&t, "/api").as_str(), "http://h:1/api");
-        let t = Url::parse("http://h:1/api").unwrap();
-        assert_eq!(probe_base(&t, "/api").as_str(), "http://h:1/api");
-        assert_eq!(probe_base(&t, "").as_str(), "http://h:1/api");
-    }
 }

@@ -29,4 +29,4 @@ pub use schema::{Schema, SchemaType};
 pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.
-pub const REPORT_SCHEMA_VERSION: &str = "1.0";
+pub const REPORT_SCHEMA_VERSION: &str = "1.1";

@@ -111,6 +111,13 @@ pub struct Coverage {
     pub operations_reached: usize,
     /// True when there was no spec and operations were found by crawling.
     pub partial: bool,
+    /// The path operation paths were joined to (`/api/v2`); empty for the origin root.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub base_path: String,
+    /// Operations that never got a real answer (only 404, 405 or the not-found answer, or
+    /// nothing), as `METHOD /path`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreached: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -102,6 +102,8 @@ pub fn report() -> Report {
             operations: 3,
             operations_reached: 3,
             partial: false,
+            base_path: String::new(),
+            unreached: Vec::new(),
         },
         identities: vec!["anonymous".into(), "alice".into()],
         findings: vec![

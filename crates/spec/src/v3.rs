@@ -9,14 +9,16 @@ use serde_json::{Map, Value};
 use url::Url;
 
 /// Server URLs with variables substituted, and the base path (the path of the first one).
-/// Relative server URLs are resolved against `origin` when the spec was fetched from a URL;
-/// with no `servers` the origin's root is the server, as OpenAPI 3 says.
+/// Relative server URLs are resolved against `origin` when the spec was fetched from a URL,
+/// as a directory: an empty URL or `.` is the folder the document is served from, never the
+/// document itself (connexion and several generators emit `""`). With no `servers` the
+/// origin's root is the server, as OpenAPI 3 says.
 pub(crate) fn servers(root: &Value, origin: Option<&Url>) -> (Vec<String>, String) {
     let mut out = Vec::new();
     if let Some(Value::Array(list)) = root.get("servers") {
         for server in list {
             if let Some(url) = server.get("url").and_then(Value::as_str) {
-                out.push(substitute(url, server.get("variables")));
+                out.push(substitute(url.trim(), server.get("variables")));
             }
         }
     }
@@ -25,7 +27,12 @@ pub(crate) fn servers(root: &Value, origin: Option<&Url>) -> (Vec<String>, Strin
     }
     if let Some(origin) = origin {
         for url in out.iter_mut() {
-            if let Ok(joined) = origin.join(url) {
+            let relative = if url.is_empty() || url == "." {
+                "./"
+            } else {
+                url.as_str()
+            };
+            if let Ok(joined) = origin.join(relative) {
                 *url = joined.to_string();
             }
         }
@@ -230,6 +237,32 @@ mod tests {
         assert_eq!(servers, vec!["https://api.example.com/"]);
         assert_eq!(base, "");
         assert_eq!(super::servers(&json!({}), None), (vec![], String::new()));
+    }
+
+    #[test]
+    fn empty_and_dot_servers_are_the_documents_folder() {
+        let origin = Url::parse("http://127.0.0.1:8000/api/v2/openapi.json").unwrap();
+        for url in ["", ".", "./", " "] {
+            let (servers, base) =
+                super::servers(&json!({"servers": [{"url": url}]}), Some(&origin));
+            assert_eq!(servers, vec!["http://127.0.0.1:8000/api/v2/"], "{url:?}");
+            assert_eq!(base, "/api/v2", "{url:?}");
+        }
+        let root = Url::parse("http://127.0.0.1:8000/openapi.json").unwrap();
+        let (_, base) = super::servers(&json!({"servers": [{"url": ""}]}), Some(&root));
+        assert_eq!(base, "");
+        // A relative path without a slash is relative to the document's folder too.
+        let (servers, _) = super::servers(&json!({"servers": [{"url": "v3"}]}), Some(&origin));
+        assert_eq!(servers, vec!["http://127.0.0.1:8000/api/v2/v3"]);
+    }
+
+    #[test]
+    fn a_server_on_another_host_keeps_its_own_url() {
+        let origin = Url::parse("http://127.0.0.1:5000/static/openapi.json").unwrap();
+        let root = json!({"servers": [{"url": "https://bank.example/"}]});
+        let (servers, base) = super::servers(&root, Some(&origin));
+        assert_eq!(servers, vec!["https://bank.example/"]);
+        assert_eq!(base, "");
     }
 
     #[test]

@@ -318,6 +318,8 @@ mod tests {
                 operations: 1,
                 operations_reached: 1,
                 partial: false,
+                base_path: String::new(),
+                unreached: Vec::new(),
             },
             identities: vec![],
             findings: vec![],
