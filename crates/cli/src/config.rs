@@ -311,6 +311,14 @@ pub fn resolve(args: &ScanArgs, file: FileConfig) -> Result<ScanConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base_paths_are_normalised_and_urls_refused() {
+        assert_eq!(parse_base_path("api/v2/").unwrap(), "/api/v2");
+        assert_eq!(parse_base_path("/").unwrap(), "/");
+        assert!(parse_base_path("http://h/api").is_err());
+        assert!(parse_base_path("/api?x=1").is_err());
+    }
     use crate::args::Cli;
     use clap::Parser;
 
