@@ -78,7 +78,7 @@ const PATTERNS: &[&str] = &[
     r"^\d{5}$",
     r"^[A-Z][a-z]+-\d+$",
     r"^(red|green|blue)$",
-    r"^[a-zA-Z0-9_.-]+@example\.test$",
+    r"^[a-zA-Z0-9_.-]+@example\.com$",
 ];
 
 fn random_schema(rng: &mut Rng, depth: usize) -> Schema {

@@ -264,7 +264,7 @@ fn json_bodies_are_valid_and_use_known_ids() {
     assert_eq!(v["product_id"], json!(44));
     assert_eq!(v["quantity"], json!(1));
     assert_eq!(v["address"]["zip"], json!("10001"));
-    assert!(v["email"].as_str().unwrap().ends_with("@example.test"));
+    assert!(v["email"].as_str().unwrap().ends_with("@example.com"));
 
     // Deterministic by default, unique per salt.
     assert_eq!(synthesize(&op, &pool, "a", &none()), req);

@@ -217,7 +217,7 @@ fn credentials_body(register: &Operation, username: &str, password: &str) -> Ove
             } else if USERNAME.contains(&n.as_str()) {
                 json!(username)
             } else if n.contains("email") {
-                json!(format!("{username}@example.test"))
+                json!(format!("{username}@example.com"))
             } else {
                 continue;
             };

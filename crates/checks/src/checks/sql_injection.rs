@@ -196,7 +196,8 @@ fn text_of(v: &Value) -> Option<String> {
     }
 }
 
-/// The value of a path parameter in a filled path, by lining it up with the template.
+/// The value of a path parameter in a filled path, by lining it up with the template, decoded:
+/// the path holds it percent-encoded, and the injected request encodes it again.
 fn path_value(template: &str, path: &str, name: &str) -> Option<String> {
     let wanted = format!("{{{name}}}");
     template
@@ -205,9 +206,11 @@ fn path_value(template: &str, path: &str, name: &str) -> Option<String> {
         .find(|(t, _)| t.contains(&wanted))
         .and_then(|(t, p)| {
             let (prefix, suffix) = t.split_once(&wanted)?;
-            p.strip_prefix(prefix)?
-                .strip_suffix(suffix)
-                .map(str::to_string)
+            p.strip_prefix(prefix)?.strip_suffix(suffix).map(|v| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
         })
         .filter(|v| !v.is_empty())
 }

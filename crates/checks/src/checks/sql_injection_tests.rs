@@ -326,6 +326,11 @@ fn path_values_are_found_by_lining_up_the_template() {
         Some("x")
     );
     assert_eq!(path_value("/a/{id}", "/a/", "id"), None);
+    // The filled path is percent-encoded; the value is not (else it is encoded twice).
+    assert_eq!(
+        path_value("/p/{name}", "/p/TeamR%24cket", "name").as_deref(),
+        Some("TeamR$cket")
+    );
 }
 
 #[test]
