@@ -1,6 +1,6 @@
 //! `auth.jwt-lifetime`: tokens that live too long or never expire (CWE-613).
 //!
-//! Reads the claims of a signed-in identity's JWT (no request): no `exp`, or `exp − iat`
+//! Reads the claims of a signed-in identity's JWT (no request): no `exp`, or `exp − iat` (without `iat`, the sign-in answer's `Date` stands for it)
 //! beyond 24 hours (`--jwt-max-lifetime` sets another limit), is reported on the sign-in
 //! operation that issued it. When the signing key
 //! is guessable (see `auth.jwt-weak-secret`), also forges the same token already expired and
@@ -78,6 +78,8 @@ impl Check for JwtLifetime {
         });
         let limit = ctx.probe.settings().jwt_max_lifetime_secs;
         let (iat, exp) = (jwt.claim_i64("iat"), jwt.claim_i64("exp"));
+        // Without `iat`, the token was issued when the sign-in answered: its Date header.
+        let iat = iat.or_else(|| sign_in.as_ref().and_then(answered_at));
         let too_long = match (iat, exp) {
             (_, None) => Some("carries no `exp` claim: it never expires".to_string()),
             (Some(i), Some(e)) if e - i > limit => Some(format!(
@@ -146,6 +148,14 @@ impl Check for JwtLifetime {
     }
 }
 
+/// When the server answered, from its `Date` header, in seconds since the epoch.
+fn answered_at(ex: &middlebrick_model::Exchange) -> Option<i64> {
+    let date = ex.response.as_ref()?.header("date")?;
+    let at = httpdate::parse_http_date(date).ok()?;
+    let secs = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +197,42 @@ mod tests {
         assert!(out.findings[0].description.contains("the limit is 3600 s"));
         let out = run_api_check(&JwtLifetime, &with_sign_in(api_with(t(), |_| false))).await;
         assert!(out.findings.is_empty(), "2 h is within the default 24 h");
+    }
+
+    #[tokio::test]
+    async fn without_iat_the_lifetime_runs_from_the_sign_in_answers_date() {
+        // Sun, 06 Dec 2026 00:00:00 GMT is 1_796_515_200.
+        let issued = 1_796_515_200;
+        let week = token_with(
+            json!({"sub":"1","exp": issued + 7 * 86_400}),
+            b"k8Qz1w9V3nT7yR2pL5sX0cF4hJ6mB8dA",
+        );
+        let mut p = api_with(week, |_| false);
+        let answer = middlebrick_model::ResponseRecord {
+            status: 200,
+            headers: vec![("date".into(), "Sun, 06 Dec 2026 00:00:00 GMT".into())],
+            body: middlebrick_model::BodyRecord {
+                text: "{}".into(),
+                size: 2,
+                truncated: false,
+            },
+        };
+        let ex = exchange_for(&RequestSpec::new(Method::Post, "/fake-login"), Some(answer));
+        p.sign_ins.push(("alice".into(), ex));
+        let out = run_api_check(&JwtLifetime, &p).await;
+        assert_eq!(out.findings.len(), 1);
+        assert!(
+            out.findings[0].description.contains("7 days"),
+            "{}",
+            out.findings[0].description
+        );
+        // Without a Date header nothing is known of the lifetime: no finding.
+        let hour = token_with(
+            json!({"sub":"1","exp": issued + 7 * 86_400}),
+            b"k8Qz1w9V3nT7yR2pL5sX0cF4hJ6mB8dA",
+        );
+        let out = run_api_check(&JwtLifetime, &with_sign_in(api_with(hour, |_| false))).await;
+        assert!(out.findings.is_empty());
     }
 
     #[tokio::test]
