@@ -10,6 +10,12 @@
 //! - the spec says nothing, and the anonymous answer carries the same data as a signed-in
 //!   identity's *including values that identify that account* (its username, email or id).
 //!   Operations the spec marks public (`security: []`) are never judged.
+//!
+//! With two or more identities, data that every one of them reads exactly as the anonymous
+//! caller does is public by design (an optional credential, which FastAPI declares like a
+//! required one), unless it discloses an identity's e-mail address: nothing is scoped to a
+//! user, so nothing was left unprotected. Budget: the anonymous request and one baseline per
+//! identity (baselines are shared with the other checks).
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::probe::ProbeError;
@@ -103,7 +109,8 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     let Some(anon_resp) = anonymous_data(&anon) else {
         return Ok(Outcome::none());
     };
-    for identity in ctx.probe.identities() {
+    let identities = ctx.probe.identities();
+    for identity in &identities {
         let auth = ctx.probe.baseline(op, &identity.name).await?;
         let Some(auth_resp) = auth.response.as_ref().filter(|r| r.is_success()) else {
             continue;
@@ -111,7 +118,16 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
         if !same_data(auth_resp, anon_resp) {
             continue;
         }
-        let markers = markers_in(anon_resp, &identity.markers);
+        let mut markers = markers_in(anon_resp, &identity.markers);
+        if !scoped(ctx, op, &identities, &identity.name, anon_resp).await? {
+            // Every identity reads the same as anonymous: public data unless it discloses who an
+            // account is beyond a display name (an e-mail address). A spec's `security` on
+            // such an operation is often an optional credential (FastAPI lists those too).
+            markers.retain(|m| m.contains('@'));
+            if markers.is_empty() {
+                continue;
+            }
+        }
         let (severity, confidence, why) = if op.declares_auth() {
             (
                 Severity::High,
@@ -164,6 +180,32 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
         )));
     }
     Ok(Outcome::none())
+}
+
+/// True when the data is scoped to callers: another signed-in identity than `who` reads
+/// something else than the anonymous caller got (a refusal, other records). False when every
+/// other identity reads the same, and also when there is no other identity to ask (the caller
+/// then decides with what it has).
+async fn scoped(
+    ctx: &RunCtx<'_>,
+    op: &Operation,
+    identities: &[crate::probe::IdentityInfo],
+    who: &str,
+    anon: &ResponseRecord,
+) -> Result<bool, ProbeError> {
+    let others: Vec<_> = identities.iter().filter(|i| i.name != who).collect();
+    if others.is_empty() {
+        return Ok(true);
+    }
+    for other in others {
+        let ex = ctx.probe.baseline(op, &other.name).await?;
+        match ex.response.as_ref() {
+            Some(r) if r.is_success() && same_data(r, anon) => {}
+            Some(_) => return Ok(true),
+            None => {}
+        }
+    }
+    Ok(false)
 }
 
 /// True when a JSON answer has the properties the spec documents for success (at least half of
@@ -258,6 +300,68 @@ mod tests {
         assert_eq!(f.confidence, Confidence::Confirmed);
         assert_eq!(f.evidence.exchanges[0].identity, ANONYMOUS);
         assert_eq!(f.path.as_deref(), Some("/orders/{id}"));
+    }
+
+    #[tokio::test]
+    async fn data_every_identity_reads_like_anonymous_is_public_despite_the_spec() {
+        // An optional credential: alice, bob and anonymous all read the same article, which
+        // names its author (alice) but discloses nothing private.
+        const ARTICLE: &str = r#"{"slug":"hi","author":{"username":"alice","bio":""},"body":"x"}"#;
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice", "alice@example.com"])
+            .identity("bob", &["bob"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, ARTICLE),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, ARTICLE),
+            )
+            .on(
+                route("bob", Method::Get, "/orders/1"),
+                response(200, JSON, ARTICLE),
+            );
+        assert!(run(&probe, &op(Some(true))).await.findings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn scoped_or_e_mail_bearing_data_read_anonymously_is_still_found() {
+        // Scoped: bob is refused what anonymous and alice read.
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .identity("bob", &["bob"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, ORDER),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, ORDER),
+            )
+            .on(
+                route("bob", Method::Get, "/orders/1"),
+                response(404, JSON, r#"{"detail":"not found"}"#),
+            );
+        assert_eq!(run(&probe, &op(Some(true))).await.findings.len(), 1);
+        // Everyone reads it, but it lists an identity's e-mail address.
+        const USERS: &str = r#"[{"username":"alice","email":"alice@example.com"}]"#;
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice", "alice@example.com"])
+            .identity("bob", &["bob"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, USERS),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, USERS),
+            )
+            .on(
+                route("bob", Method::Get, "/orders/1"),
+                response(200, JSON, USERS),
+            );
+        assert_eq!(run(&probe, &op(None)).await.findings.len(), 1);
     }
 
     #[tokio::test]
