@@ -1,6 +1,7 @@
 //! Finding the operations when no spec was given: the well-known places where frameworks
 //! publish their description (FastAPI `/openapi.json`, Flasgger `/apispec_1.json`, Spring
-//! `/v3/api-docs`, …), the spec URL inside Swagger UI and ReDoc pages, and failing both, a
+//! `/v3/api-docs`, …), the spec URL inside Swagger UI and ReDoc pages, the spec beside a
+//! versioned API mount (`/api/v2/openapi.json`), and failing all of these, a
 //! bounded crawl of links found in answers plus a short list of common API paths. A crawl's
 //! coverage is partial and the report says so.
 
@@ -22,6 +23,28 @@ const DOC_PAGES: &[&str] = &[
     "/api/docs",
     "/",
 ];
+
+/// Version prefixes APIs are mounted under, whose own spec a spec-first framework (connexion,
+/// many generators) serves beside the operations rather than at the root; tried last, with the
+/// three most common file names only.
+const API_PREFIXES: &[&str] = &["/api", "/api/v1", "/api/v2", "/api/v3", "/v1", "/v2", "/v3"];
+const PREFIXED_SPEC_NAMES: &[&str] = &["/openapi.json", "/swagger.json", "/openapi.yaml"];
+
+/// The spec under each API prefix, below the target's path; the well-known list already holds
+/// some of these, which [`find_spec`] does not ask twice.
+fn prefixed_candidates(target: &Url) -> Vec<Url> {
+    let base = target.path().trim_end_matches('/').to_string();
+    let mut out = Vec::new();
+    for prefix in API_PREFIXES {
+        for name in PREFIXED_SPEC_NAMES {
+            let mut u = target.clone();
+            u.set_path(&format!("{base}{prefix}{name}"));
+            u.set_query(None);
+            out.push(u);
+        }
+    }
+    out
+}
 
 /// Where a crawl starts besides the target itself.
 const COMMON_PATHS: &[&str] = &[
@@ -100,11 +123,12 @@ pub async fn find_spec(
     target: &Url,
 ) -> (Option<(Inventory, String)>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    for url in candidates(target) {
+    let first = candidates(target);
+    for url in &first {
         let Ok(ex) = spec_transport.send(get(url.clone())).await else {
             break;
         };
-        if let Some(inv) = as_spec(&ex, &url, &mut diagnostics) {
+        if let Some(inv) = as_spec(&ex, url, &mut diagnostics) {
             return (Some((inv, url.to_string())), diagnostics);
         }
     }
@@ -135,6 +159,17 @@ pub async fn find_spec(
                     return (Some((inv, spec_url.to_string())), diagnostics);
                 }
             }
+        }
+    }
+    for url in prefixed_candidates(target) {
+        if first.contains(&url) {
+            continue;
+        }
+        let Ok(ex) = spec_transport.send(get(url.clone())).await else {
+            break;
+        };
+        if let Some(inv) = as_spec(&ex, &url, &mut diagnostics) {
+            return (Some((inv, url.to_string())), diagnostics);
         }
     }
     (None, diagnostics)
@@ -285,6 +320,19 @@ mod tests {
             .any(|u| u.as_str() == "http://127.0.0.1:5000/openapi.json"));
         let unique: HashSet<_> = c.iter().map(|u| u.to_string()).collect();
         assert_eq!(unique.len(), c.len());
+    }
+
+    #[test]
+    fn specs_beside_versioned_apis_are_tried_after_the_well_known_places() {
+        let target = Url::parse("http://127.0.0.1:5000").unwrap();
+        let c = prefixed_candidates(&target);
+        assert!(c
+            .iter()
+            .any(|u| u.as_str() == "http://127.0.0.1:5000/api/v2/openapi.json"));
+        assert_eq!(c.len(), API_PREFIXES.len() * PREFIXED_SPEC_NAMES.len());
+        // Some are well-known already; find_spec skips those.
+        let well_known = candidates(&target);
+        assert!(c.iter().any(|u| well_known.contains(u)));
     }
 
     #[test]
