@@ -259,8 +259,25 @@ pub struct Leak {
     pub excerpt: String,
 }
 
+/// The text as a reader sees it: a JSON answer carries a quoted database message with its
+/// quotes escaped (`syntax error at or near \"x\"`), which the signatures, written for the
+/// server's own words, would miss.
+fn unescape_json(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\\') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.replace("\\\"", "\"")
+            .replace("\\n", "\n")
+            .replace("\\t", "\t")
+            .replace("\\\\", "\\"),
+    )
+}
+
 /// Every signature that matches `text`, strongest kind first, one per signature.
 pub fn scan(text: &str) -> Vec<Leak> {
+    let text = unescape_json(text);
+    let text = text.as_ref();
     let (set, each) = set();
     let mut leaks: Vec<Leak> = set
         .matches(text)
@@ -323,7 +340,8 @@ pub fn leaked_identifiers(text: &str) -> Vec<String> {
         Regex::new(r#"(?:relation|column|table|constraint|index) "([A-Za-z_][\w\.]{0,62})""#)
             .expect("identifier pattern compiles")
     });
-    let mut names: Vec<String> = re.captures_iter(text).map(|c| c[1].to_string()).collect();
+    let text = unescape_json(text);
+    let mut names: Vec<String> = re.captures_iter(&text).map(|c| c[1].to_string()).collect();
     names.sort();
     names.dedup();
     names.truncate(10);
@@ -333,6 +351,19 @@ pub fn leaked_identifiers(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_quoted_inside_json_are_read_unescaped() {
+        let body = r#"{"error":"syntax error at or near \"'\"\nLINE 1: SELECT * FROM accounts","column":"column \"pin\" does not exist"}"#;
+        let leaks = scan(body);
+        assert!(!leaks.is_empty(), "{body}");
+        assert!(
+            leaks.iter().any(|l| l.excerpt.contains(r#"near "'""#)),
+            "{leaks:?}"
+        );
+        assert_eq!(leaked_identifiers(body), vec!["pin"]);
+        assert_eq!(unescape_json("plain text"), "plain text");
+    }
 
     #[test]
     fn postgres_and_cockroach_messages_are_told_apart() {
