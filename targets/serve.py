@@ -1,10 +1,11 @@
-"""Run one shop target in the foreground on its own, freshly seeded PostgreSQL database.
+"""Run one target in the foreground on its own, freshly seeded PostgreSQL database.
 
-    targets/.venv/bin/python targets/serve.py <flask|fastapi> <vulnerable|secure> --port N
+    targets/.venv/bin/python targets/serve.py <flask|fastapi|connexion> <vulnerable|secure> --port N
 
 The database (mb_<app>_<variant>_<port>) is recreated on start and dropped on SIGTERM/SIGINT.
 Servers: the vulnerable Flask build runs on the Werkzeug development server with the debugger on,
-the secure one on gunicorn; both FastAPI builds run on uvicorn.
+the secure one on gunicorn; both FastAPI builds and both connexion (clinic) builds run on uvicorn.
+The shops share common/schema.sql; the clinic brings its own schema and seed (connexion_clinic/seed.py).
 """
 
 import argparse
@@ -21,7 +22,7 @@ from common import database  # noqa: E402
 
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("app", choices=("flask", "fastapi"))
+    parser.add_argument("app", choices=("flask", "fastapi", "connexion"))
     parser.add_argument("variant", choices=("vulnerable", "secure"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
@@ -87,6 +88,35 @@ def _serve_fastapi(args, dsn: str, secret: str) -> None:
     uvicorn.Server(config).run()
 
 
+def _serve_connexion(args, dsn: str, secret: str) -> None:
+    import uvicorn
+
+    from common.variant import planted
+    from connexion_clinic import create_app
+
+    config = uvicorn.Config(
+        create_app(dsn, secret),
+        host=args.host,
+        port=args.port,
+        lifespan="on",
+        # The secure build sends no Server header (uvicorn's names no version either way).
+        server_header=planted("transport.security-headers"),
+    )
+    uvicorn.Server(config).run()
+
+
+def _create_database(app: str, name: str) -> None:
+    if app == "connexion":
+        from connexion_clinic import seed
+
+        database.create(name, seed.SCHEMA, seed.seed)
+    else:
+        database.create(name)
+
+
+SERVERS = {"flask": _serve_flask, "fastapi": _serve_fastapi, "connexion": _serve_connexion}
+
+
 def main() -> int:
     args = _arguments()
     os.environ["MB_VARIANT"] = args.variant
@@ -96,11 +126,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     owner = os.getpid()  # gunicorn workers are forks of this process and unwind through here too
-    database.create(name)
+    _create_database(args.app, name)
     print(f"serve.py: {args.app}/{args.variant} on {args.host}:{args.port}, database {name}", file=sys.stderr)
     try:
-        serve = _serve_flask if args.app == "flask" else _serve_fastapi
-        serve(args, database.dsn(name), secrets.token_urlsafe(32))
+        SERVERS[args.app](args, database.dsn(name), secrets.token_urlsafe(32))
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,1 +1,1 @@
-"""Code shared by the two shop targets: the variant switch, the schema, seeding, password hashing."""
+"""Code shared by the targets: the variant switch, the shops' schema and seeding, database set-up, password hashing."""

@@ -95,14 +95,18 @@ def drop(dbname: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
-def create(dbname: str) -> None:
-    """Recreate `dbname` from scratch, apply the schema and seed it."""
+def create(dbname: str, schema: Path = SCHEMA, seed=None) -> None:
+    """Recreate `dbname` from scratch, apply `schema` and seed it.
+
+    The defaults are the shops' schema and data; another app passes its own schema file and a
+    `seed(conn)` function (connexion_clinic does).
+    """
     drop(dbname)
     with _admin_connect() as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     with psycopg.connect(dsn(dbname)) as conn:
-        conn.execute(SCHEMA.read_text())
-        _seed(conn)
+        conn.execute(schema.read_text())
+        (seed or _seed)(conn)
 
 
 def _seed(conn: psycopg.Connection) -> None:

@@ -261,6 +261,7 @@ pub fn ground_truth(app: &str) -> GroundTruth {
     let dir = match app {
         "flask" => "flask_shop",
         "fastapi" => "fastapi_shop",
+        "connexion" => "connexion_clinic",
         other => panic!("unknown app {other}"),
     };
     let text = std::fs::read_to_string(
