@@ -66,12 +66,25 @@ login = "POST /session"
 "#,
     )
     .expect("config");
-    let report = scan_checks(&target, "safe", "auth.missing-authentication", Some(&config));
-    assert_eq!(report["identities"], serde_json::json!(["alice"]), "{}", report["diagnostics"]);
+    let report = scan_checks(
+        &target,
+        "safe",
+        "auth.missing-authentication",
+        Some(&config),
+    );
+    assert_eq!(
+        report["identities"],
+        serde_json::json!(["alice"]),
+        "{}",
+        report["diagnostics"]
+    );
     let failed = diagnostics(&report, "identity.sign-in-failed");
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert!(failed[0].contains("mallory"), "{}", failed[0]);
-    assert!(!failed[0].contains("not-bobs-password"), "no secret in a diagnostic");
+    assert!(
+        !failed[0].contains("not-bobs-password"),
+        "no secret in a diagnostic"
+    );
 }
 
 #[test]

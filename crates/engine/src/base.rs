@@ -110,8 +110,15 @@ pub fn probe_base(target: &Url, base_path: &str) -> Url {
 
 /// Candidate bases in the order they are believed: the target plus the spec's base path, the
 /// target as given, the origin root plus the base path, the folder the document came from (on
-/// the target's origin), the origin root. Each with why it is a candidate.
-fn candidates(target: &Url, base_path: &str, spec_url: Option<&Url>) -> Vec<(Url, String)> {
+/// the target's origin), the origin root. Each with why it is a candidate. When the target's
+/// own path is the path of one of the spec's servers (a spec that lists several APIs side by
+/// side, one per version or level), the user chose that server: the target comes first.
+fn candidates(
+    target: &Url,
+    base_path: &str,
+    spec_url: Option<&Url>,
+    servers: &[String],
+) -> Vec<(Url, String)> {
     let mut out: Vec<(Url, String)> = Vec::new();
     let mut push = |u: Url, why: String| {
         let key = u.as_str().trim_end_matches('/').to_string();
@@ -125,6 +132,13 @@ fn candidates(target: &Url, base_path: &str, spec_url: Option<&Url>) -> Vec<(Url
     let mut root = target.clone();
     root.set_path("/");
     root.set_query(None);
+    let own = target.path().trim_end_matches('/');
+    if !own.is_empty() && servers.iter().any(|s| server_path(s) == own) {
+        push(
+            target.clone(),
+            "the target URL, one of the spec's servers".into(),
+        );
+    }
     push(
         probe_base(target, base_path),
         if base_path.is_empty() {
@@ -147,6 +161,20 @@ fn candidates(target: &Url, base_path: &str, spec_url: Option<&Url>) -> Vec<(Url
     }
     push(root, "the origin root".into());
     out
+}
+
+/// The path of a server URL, absolute or relative, without a trailing slash.
+fn server_path(server: &str) -> &str {
+    let path = match server.find("://") {
+        Some(i) => server[i + 3..]
+            .find('/')
+            .map_or("", |j| &server[i + 3 + j..]),
+        None => server,
+    };
+    path.split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('/')
 }
 
 /// Up to [`SAMPLES`] documented reads without path parameters whose path reads as harmless,
@@ -240,7 +268,7 @@ pub async fn choose(
         };
     }
     let ops = samples(inv);
-    let all = candidates(target, &inv.base_path, spec_url);
+    let all = candidates(target, &inv.base_path, spec_url, &inv.servers);
     let (first, first_why) = all[0].clone();
     let (first_nf, hits) = examine(t, &first, &ops).await;
     if hits > 0 || ops.is_empty() {

@@ -280,7 +280,19 @@ impl Loader {
             let produces = self.inherited(o, "produces");
             out.responses = self.responses(op_doc, o.get("responses"), &produces)?;
         } else {
-            if let Some(body) = o.get("requestBody") {
+            // `requestBody: null` is not OpenAPI, but validators that rewrite the document they
+            // serve (express-openapi-validator) emit it on every GET: read it as absent.
+            if o.get("requestBody").is_some_and(Value::is_null) {
+                let key = Operation::new(method, path.to_string()).key();
+                self.diagnostics.push(
+                    Diagnostic::info(
+                        "spec.null-request-body",
+                        format!("{key}: `requestBody` is null; read as no request body"),
+                    )
+                    .on(&key),
+                );
+            }
+            if let Some(body) = o.get("requestBody").filter(|v| !v.is_null()) {
                 let body = self
                     .request_body(op_doc, body)
                     .map_err(|b| b.within("requestBody"))?;

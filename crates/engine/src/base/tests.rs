@@ -88,7 +88,7 @@ fn not_found_statuses_and_the_not_found_answer_are_not_real_answers() {
 fn candidates_come_in_order_without_duplicates() {
     let target = Url::parse("http://h:8/app").unwrap();
     let spec = Url::parse("http://h:8/docs/openapi.json").unwrap();
-    let got: Vec<String> = candidates(&target, "/api/v2", Some(&spec))
+    let got: Vec<String> = candidates(&target, "/api/v2", Some(&spec), &[])
         .into_iter()
         .map(|(u, _)| u.to_string())
         .collect();
@@ -104,8 +104,28 @@ fn candidates_come_in_order_without_duplicates() {
     );
     // A spec on another origin gives no folder candidate; a bare origin target no duplicates.
     let elsewhere = Url::parse("https://docs.example/openapi.json").unwrap();
-    let got = candidates(&Url::parse("http://h:8").unwrap(), "", Some(&elsewhere));
+    let got = candidates(
+        &Url::parse("http://h:8").unwrap(),
+        "",
+        Some(&elsewhere),
+        &[],
+    );
     assert_eq!(got.len(), 1);
+}
+
+#[test]
+fn a_target_that_is_one_of_the_spec_servers_comes_first() {
+    // One spec lists seven APIs side by side; the first server is /authz1, the user chose /jwt1.
+    let servers: Vec<String> = ["authz1", "jwt1"]
+        .iter()
+        .map(|l| format!("http://localhost:3333/{l}"))
+        .collect();
+    let target = Url::parse("http://127.0.0.1:3333/jwt1").unwrap();
+    let got = candidates(&target, "/authz1", None, &servers);
+    assert_eq!(got[0].0.as_str(), "http://127.0.0.1:3333/jwt1");
+    assert_eq!(got[1].0.as_str(), "http://127.0.0.1:3333/jwt1/authz1");
+    assert_eq!(server_path("/relative/"), "/relative");
+    assert_eq!(server_path("https://h"), "");
 }
 
 #[test]

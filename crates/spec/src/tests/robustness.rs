@@ -165,3 +165,19 @@ fn deep_nesting_is_rejected_not_overflowed() {
     }
     let _ = load_bytes(laughs.as_bytes(), "laughs.yaml");
 }
+
+#[test]
+fn a_null_request_body_is_read_as_none() {
+    let spec = json!({
+        "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+        "paths": {"/farmers/{id}": {"get": {
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "requestBody": null,
+            "responses": {"200": {"description": "ok"}}
+        }}}
+    });
+    let inv = load_bytes(spec.to_string().as_bytes(), "null.json").unwrap();
+    assert_eq!(inv.operations.len(), 1);
+    assert!(inv.operations[0].request_body.is_none());
+    assert_eq!(codes(&inv), vec!["spec.null-request-body"]);
+}
