@@ -19,7 +19,8 @@
 //! the error-based payloads only: a broken statement writes nothing, but a true condition in an
 //! UPDATE's WHERE could change every row. DELETE operations are never tested.
 //!
-//! Budget: at most 48 requests per operation for controls, error and boolean probes and timing
+//! Documented body properties the valid request leaves out (a spec that marks none required)
+//! are injected too, up to four. Budget: at most 48 requests per operation for controls, error and boolean probes and timing
 //! gates, plus at most one timing series (9 requests, about 10 s) per operation.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
@@ -42,6 +43,8 @@ pub struct SqlInjection;
 
 const MAX_REQUESTS_PER_OPERATION: usize = 48;
 const TRIALS: usize = 3;
+/// Documented body properties the valid request leaves out that are still injected.
+const MAX_ABSENT_PROPERTIES: usize = 4;
 
 static META: CheckMeta = CheckMeta {
     id: CheckId::InjectionSql,
@@ -277,8 +280,52 @@ fn targets(
                 });
             }
         }
+        out.extend(absent_properties(op, valid));
     }
     out
+}
+
+/// Documented scalar body properties the valid request leaves out (the spec marks none
+/// required, so synthesis sends `{}`): a sign-in's username is still read by the handler. At
+/// most [`MAX_ABSENT_PROPERTIES`], so a wide schema does not multiply the budget.
+fn absent_properties(op: &Operation, valid: &RequestSpec) -> Vec<Target> {
+    let present: Vec<&str> = match &valid.body {
+        Some(RequestBody::Json(Value::Object(map))) => map.keys().map(String::as_str).collect(),
+        Some(RequestBody::Form(fields)) => fields.iter().map(|(k, _)| k.as_str()).collect(),
+        _ => return Vec::new(),
+    };
+    let Some(schema) = op
+        .request_body
+        .as_ref()
+        .and_then(|b| b.content.values().next())
+    else {
+        return Vec::new();
+    };
+    schema
+        .properties
+        .iter()
+        .filter(|(k, _)| !present.contains(&k.as_str()))
+        .filter_map(|(k, prop)| {
+            let numeric = match prop.effective_type() {
+                Some(SchemaType::String) | None => false,
+                Some(SchemaType::Integer | SchemaType::Number) => true,
+                _ => return None,
+            };
+            let value = prop
+                .example
+                .as_ref()
+                .and_then(text_of)
+                .or_else(|| prop.default.as_ref().and_then(text_of))
+                .unwrap_or_else(|| if numeric { "1".into() } else { "a".into() });
+            Some(Target {
+                place: Place::Body,
+                name: k.clone(),
+                value,
+                numeric,
+            })
+        })
+        .take(MAX_ABSENT_PROPERTIES)
+        .collect()
 }
 
 fn find(pairs: &[(String, String)], name: &str) -> Option<String> {
@@ -330,10 +377,9 @@ impl Sender<'_, '_> {
                         map.insert(t.name.clone(), v);
                     }
                     Some(RequestBody::Form(fields)) => {
-                        for (k, val) in fields.iter_mut() {
-                            if *k == t.name {
-                                *val = value.to_string();
-                            }
+                        match fields.iter_mut().find(|(k, _)| *k == t.name) {
+                            Some((_, val)) => *val = value.to_string(),
+                            None => fields.push((t.name.clone(), value.to_string())),
                         }
                     }
                     _ => {}

@@ -351,3 +351,46 @@ fn plan_follows_the_mode() {
         "DELETE is never tested"
     );
 }
+
+#[test]
+fn documented_body_properties_the_valid_request_leaves_out_are_targets_too() {
+    let mut login = Operation::new(Method::Post, "/login");
+    let mut body = Schema::of_type(SchemaType::Object);
+    for (name, ty) in [
+        ("username", SchemaType::String),
+        ("password", SchemaType::String),
+        ("remember", SchemaType::Boolean),
+        ("attempts", SchemaType::Integer),
+    ] {
+        body.properties
+            .insert(name.into(), Arc::new(Schema::of_type(ty)));
+    }
+    login.request_body = Some(middlebrick_model::RequestBodySpec {
+        required: true,
+        content: [("application/json".to_string(), Arc::new(body))]
+            .into_iter()
+            .collect(),
+    });
+    // No property is required, so the valid request is `{}`.
+    let mut valid = RequestSpec::new(Method::Post, "/login");
+    valid.body = Some(RequestBody::Json(serde_json::json!({})));
+    let got: Vec<(String, bool)> = targets(&login, Mode::Active, &valid, &[])
+        .into_iter()
+        .map(|t| (t.name, t.numeric))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("username".to_string(), false),
+            ("password".to_string(), false),
+            ("attempts".to_string(), true)
+        ]
+    );
+    // A property the valid request sends is a target once, with its own value.
+    valid.body = Some(RequestBody::Json(serde_json::json!({"username": "mb"})));
+    let names: Vec<String> = targets(&login, Mode::Active, &valid, &[])
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, vec!["username", "password", "attempts"]);
+}
