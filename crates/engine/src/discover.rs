@@ -1,6 +1,7 @@
 //! Finding the operations when no spec was given: the well-known places where frameworks
 //! publish their description (FastAPI `/openapi.json`, Flasgger `/apispec_1.json`, Spring
-//! `/v3/api-docs`, …), the spec URL inside Swagger UI and ReDoc pages, the spec beside a
+//! `/v3/api-docs`, …), the spec URL inside Swagger UI and ReDoc pages or the spec they carry
+//! inline (in the page or its set-up script, as swagger-ui-express does), the spec beside a
 //! versioned API mount (`/api/v2/openapi.json`), and failing all of these, a
 //! bounded crawl of links found in answers plus a short list of common API paths. A crawl's
 //! coverage is partial and the report says so.
@@ -9,7 +10,9 @@ use middlebrick_http::{Outgoing, Transport};
 use middlebrick_model::{
     Diagnostic, Exchange, Inventory, Method, Operation, SpecVersion, ANONYMOUS,
 };
-use middlebrick_spec::discover::{looks_like_spec, spec_urls_in_html, WELL_KNOWN_SPEC_PATHS};
+use middlebrick_spec::discover::{
+    inline_spec, looks_like_spec, script_srcs, spec_urls_in_html, WELL_KNOWN_SPEC_PATHS,
+};
 use std::collections::{HashSet, VecDeque};
 use url::Url;
 
@@ -132,33 +135,17 @@ pub async fn find_spec(
             return (Some((inv, url.to_string())), diagnostics);
         }
     }
-    for page in DOC_PAGES {
-        let Ok(mut url) = target.join(page) else {
-            continue;
-        };
-        url.set_query(None);
+    for url in doc_pages(target) {
         let Ok(ex) = spec_transport.send(get(url.clone())).await else {
             break;
         };
         let Some(resp) = ex.response.as_ref().filter(|r| r.is_success()) else {
             continue;
         };
-        for found in spec_urls_in_html(&resp.body.text) {
-            let Ok(spec_url) = url.join(&found) else {
-                continue;
-            };
-            if !spec_transport.in_scope(&spec_url) {
-                diagnostics.push(Diagnostic::warning(
-                    "discovery.out-of-scope-spec",
-                    format!("{url} points to a spec at {spec_url}, outside the scan's scope; not fetched"),
-                ));
-                continue;
-            }
-            if let Ok(ex) = spec_transport.send(get(spec_url.clone())).await {
-                if let Some(inv) = as_spec(&ex, &spec_url, &mut diagnostics) {
-                    return (Some((inv, spec_url.to_string())), diagnostics);
-                }
-            }
+        if let Some(found) =
+            spec_from_page(spec_transport, &url, &resp.body.text, &mut diagnostics).await
+        {
+            return (Some(found), diagnostics);
         }
     }
     for url in prefixed_candidates(target) {
@@ -173,6 +160,98 @@ pub async fn find_spec(
         }
     }
     (None, diagnostics)
+}
+
+/// The documentation pages to read, under the target's path first, then at the origin root.
+fn doc_pages(target: &Url) -> Vec<Url> {
+    let prefix = target.path().trim_end_matches('/').to_string();
+    let mut out: Vec<Url> = Vec::new();
+    for base in [prefix.as_str(), ""] {
+        for page in DOC_PAGES {
+            let mut u = target.clone();
+            u.set_path(&format!("{base}{page}"));
+            u.set_query(None);
+            if !out.contains(&u) {
+                out.push(u);
+            }
+        }
+    }
+    out
+}
+
+/// Scripts of a documentation page that may set Swagger UI up with an inline spec; library
+/// bundles are skipped.
+const MAX_SET_UP_SCRIPTS: usize = 2;
+
+/// The spec a documentation page names (a URL), writes inline, or hands to a set-up script of
+/// its own that writes it inline (swagger-ui-express's `swagger-ui-init.js`).
+async fn spec_from_page(
+    t: &Transport,
+    page: &Url,
+    html: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(Inventory, String)> {
+    for found in spec_urls_in_html(html) {
+        let Ok(spec_url) = page.join(&found) else {
+            continue;
+        };
+        if !t.in_scope(&spec_url) {
+            diagnostics.push(Diagnostic::warning(
+                "discovery.out-of-scope-spec",
+                format!(
+                    "{page} points to a spec at {spec_url}, outside the scan's scope; not fetched"
+                ),
+            ));
+            continue;
+        }
+        if let Ok(ex) = t.send(get(spec_url.clone())).await {
+            if let Some(inv) = as_spec(&ex, &spec_url, diagnostics) {
+                return Some((inv, spec_url.to_string()));
+            }
+        }
+    }
+    if let Some(found) = inline(html, page, diagnostics) {
+        return Some(found);
+    }
+    let scripts = script_srcs(html)
+        .into_iter()
+        .filter_map(|src| page.join(&src).ok())
+        .filter(|u| t.in_scope(u))
+        .filter(|u| {
+            let name = u
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            name.contains("init") && !name.contains("bundle")
+        })
+        .take(MAX_SET_UP_SCRIPTS);
+    for script in scripts {
+        let Ok(ex) = t.send(get(script.clone())).await else {
+            break;
+        };
+        if let Some(resp) = ex.response.as_ref().filter(|r| r.is_success()) {
+            if let Some(found) = inline(&resp.body.text, &script, diagnostics) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+fn inline(text: &str, at: &Url, diagnostics: &mut Vec<Diagnostic>) -> Option<(Inventory, String)> {
+    let spec = inline_spec(text)?;
+    match middlebrick_spec::load_bytes(spec.as_bytes(), at.as_str()) {
+        Ok(inv) => Some((inv, at.to_string())),
+        Err(e) => {
+            diagnostics.push(Diagnostic::warning(
+                "discovery.unusable-spec",
+                format!("{at} writes an API description inline that could not be used: {e}"),
+            ));
+            None
+        }
+    }
 }
 
 fn as_spec(ex: &Exchange, url: &Url, diagnostics: &mut Vec<Diagnostic>) -> Option<Inventory> {
@@ -320,6 +399,15 @@ mod tests {
             .any(|u| u.as_str() == "http://127.0.0.1:5000/openapi.json"));
         let unique: HashSet<_> = c.iter().map(|u| u.to_string()).collect();
         assert_eq!(unique.len(), c.len());
+    }
+
+    #[test]
+    fn documentation_pages_are_read_under_the_target_path_then_at_the_root() {
+        let pages = doc_pages(&Url::parse("http://h:1/authz1").unwrap());
+        assert_eq!(pages[0].as_str(), "http://h:1/authz1/docs");
+        assert!(pages.iter().any(|u| u.as_str() == "http://h:1/docs"));
+        let root = doc_pages(&Url::parse("http://h:1").unwrap());
+        assert_eq!(root.len(), DOC_PAGES.len());
     }
 
     #[test]

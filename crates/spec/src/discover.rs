@@ -82,6 +82,44 @@ pub fn spec_urls_in_html(html: &str) -> Vec<String> {
     out
 }
 
+/// The `src` of every `<script>` of a page, as written: Swagger UI set-ups that carry the spec
+/// inline live in a script of their own (swagger-ui-express serves `swagger-ui-init.js`).
+pub fn script_srcs(html: &str) -> Vec<String> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let Some(re) = RE
+        .get_or_init(|| Regex::new(&format!(r#"(?i)<script\b[^>]*\bsrc\s*=\s*{QUOTED}"#)).ok())
+        .as_ref()
+    else {
+        return Vec::new();
+    };
+    re.captures_iter(html)
+        .filter_map(|c| (1..=3).find_map(|i| c.get(i)))
+        .map(|m| decode_entities(m.as_str().trim()))
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
+/// A spec written inline in a Swagger UI set-up (swagger-ui-express's `"swaggerDoc": {…}`,
+/// `SwaggerUIBundle({spec: {…}})`), as JSON text: the first object after such a key that
+/// parses as JSON and has an `openapi` or `swagger` key.
+pub fn inline_spec(text: &str) -> Option<String> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let re = RE
+        .get_or_init(|| Regex::new(r#"["']?\b(?:swaggerDoc|spec)["']?\s*:\s*\{"#).ok())
+        .as_ref()?;
+    re.find_iter(text).find_map(|m| {
+        let from = m.end() - 1;
+        let mut values =
+            serde_json::Deserializer::from_str(&text[from..]).into_iter::<serde_json::Value>();
+        match values.next()? {
+            Ok(v) if v.get("openapi").is_some() || v.get("swagger").is_some() => {
+                Some(v.to_string())
+            }
+            _ => None,
+        }
+    })
+}
+
 fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
@@ -169,6 +207,33 @@ fn yaml_has_top_level_key(b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inline_spec_is_read_from_a_swagger_ui_set_up_script() {
+        let init = r#"window.onload = function() {
+  var url = window.location.search.match(/url=([^&]+)/);
+  var options = {"swaggerDoc":{"openapi":"3.1.0","info":{"title":"t","version":"1"},"paths":{"/a":{}}},"customOptions":{}};
+  url = options.swaggerUrl || url
+}"#;
+        let spec = inline_spec(init).expect("found");
+        assert!(looks_like_spec(spec.as_bytes()));
+        assert!(spec.contains("\"/a\""));
+        let bundle =
+            "SwaggerUIBundle({ spec: {\"swagger\": \"2.0\", \"paths\": {}}, dom_id: '#ui' })";
+        assert!(inline_spec(bundle).is_some());
+        // An object under such a key that is no spec, or no object at all, is not one.
+        assert!(inline_spec(r#"{"spec": {"name": "x"}}"#).is_none());
+        assert!(inline_spec("var spec = 3;").is_none());
+    }
+
+    #[test]
+    fn script_sources_are_listed_as_written() {
+        let html = r#"<script src="./swagger-ui-bundle.js"> </script><SCRIPT type="x" src='./swagger-ui-init.js'></SCRIPT><script>inline()</script>"#;
+        assert_eq!(
+            script_srcs(html),
+            vec!["./swagger-ui-bundle.js", "./swagger-ui-init.js"]
+        );
+    }
 
     #[test]
     fn well_known_paths_are_absolute_and_unique() {
