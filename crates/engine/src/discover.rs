@@ -142,8 +142,11 @@ pub async fn find_spec(
         let Some(resp) = ex.response.as_ref().filter(|r| r.is_success()) else {
             continue;
         };
+        // Relative links resolve against where the page was served after redirects
+        // (`/docs` -> `/docs/`).
+        let page = Url::parse(&ex.request.url).unwrap_or(url);
         if let Some(found) =
-            spec_from_page(spec_transport, &url, &resp.body.text, &mut diagnostics).await
+            spec_from_page(spec_transport, &page, &resp.body.text, &mut diagnostics).await
         {
             return (Some(found), diagnostics);
         }
