@@ -63,6 +63,11 @@ pub struct IdentitySection {
     pub token_field: Option<String>,
     pub username_field: Option<String>,
     pub password_field: Option<String>,
+    /// The OAuth 2 client for the password flow (form fields `client_id`, `client_secret`).
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Read the client secret from this environment variable instead of the file.
+    pub client_secret_env: Option<String>,
     #[serde(default)]
     pub admin: bool,
 }
@@ -127,6 +132,16 @@ fn identity(section: IdentitySection) -> Result<IdentityConfig> {
         })?),
         (None, None) => None,
     };
+    let client_secret = match (&section.client_secret, &section.client_secret_env) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(var)) => Some(std::env::var(var).with_context(|| {
+            format!(
+                "identity `{}`: environment variable {var} is not set",
+                section.name
+            )
+        })?),
+        (None, None) => None,
+    };
     let login = match (section.username, password) {
         (Some(username), Some(password)) => Some(LoginConfig {
             username,
@@ -135,6 +150,8 @@ fn identity(section: IdentitySection) -> Result<IdentityConfig> {
             token_field: section.token_field,
             username_field: section.username_field,
             password_field: section.password_field,
+            client_id: section.client_id,
+            client_secret,
         }),
         (None, None) => None,
         _ => bail!(

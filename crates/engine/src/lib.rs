@@ -16,6 +16,7 @@ mod plan;
 mod probe;
 mod register;
 mod run;
+mod signin;
 mod score;
 
 pub use config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
