@@ -231,9 +231,14 @@ impl Identity {
             let (mut delivery, confirm) =
                 signin::token_delivery(env.inventory, found.scheme.as_deref());
             if let (true, Delivery::Header { name, prefix }) = (confirm, &mut delivery) {
-                *prefix =
-                    signin::confirm_prefix(env, &name.clone(), &found.value, &self.name, prefix.clone())
-                        .await;
+                *prefix = signin::confirm_prefix(
+                    env,
+                    &name.clone(),
+                    &found.value,
+                    &self.name,
+                    prefix.clone(),
+                )
+                .await;
             }
             session.expires_at =
                 jwt_claims(&found.value).and_then(|c| c.get("exp").and_then(Value::as_i64));

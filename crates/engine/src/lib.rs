@@ -16,8 +16,8 @@ mod plan;
 mod probe;
 mod register;
 mod run;
-mod signin;
 mod score;
+mod signin;
 
 pub use config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
 pub use error::EngineError;

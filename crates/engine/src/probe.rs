@@ -181,9 +181,7 @@ impl EngineProbe {
         if let Some(identity) = self.identities.get(&req.identity) {
             // Refresh before expiry: a token about to lapse would turn this answer into a 401.
             if identity.expires_within(EXPIRY_MARGIN) && identity.relogin_due() {
-                let _ = identity
-                    .sign_in(&self.sign_in_env())
-                    .await;
+                let _ = identity.sign_in(&self.sign_in_env()).await;
             }
         }
         let out = self.outgoing(&req)?;
@@ -194,12 +192,7 @@ impl EngineProbe {
         let whole = req.credentials == middlebrick_model::CredentialUse::All;
         if allow_relogin && whole && ex.status() == Some(401) {
             if let Some(identity) = self.identities.get(&req.identity) {
-                if identity.relogin_due()
-                    && identity
-                        .sign_in(&self.sign_in_env())
-                        .await
-                        .is_ok()
-                {
+                if identity.relogin_due() && identity.sign_in(&self.sign_in_env()).await.is_ok() {
                     return Box::pin(self.transmit(req, false)).await;
                 }
             }
@@ -218,18 +211,23 @@ impl EngineProbe {
                 req.method, self.config.mode
             )));
         }
-        // Each operation gets the credential its declared scheme takes (token or cookie).
-        let op = req.operation.as_deref().and_then(|k| {
-            self.inventory.operations.iter().find(|o| o.key() == k)
-        });
-        let takes = crate::signin::credential_use(&self.inventory, op);
+        // An ordinary request carries the credential the operation's declared scheme takes
+        // (token or cookie); a check that asks for the cookies or the headers alone gets them,
+        // whatever the spec says: whether they work alone is what it is testing.
+        let op = req
+            .operation
+            .as_deref()
+            .and_then(|k| self.inventory.operations.iter().find(|o| o.key() == k));
+        let takes = match req.credentials {
+            CredentialUse::All => crate::signin::credential_use(&self.inventory, op),
+            _ => (true, true),
+        };
         let credentials = self
             .identities
             .credentials_for(&req.identity, req.credentials, takes)
             .or_else(|| {
-                self.account(&req.identity).map(|a| {
-                    crate::identity::narrow(a.credentials_taking(takes), req.credentials)
-                })
+                self.account(&req.identity)
+                    .map(|a| crate::identity::narrow(a.credentials_taking(takes), req.credentials))
             })
             .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
         let query = match req.credentials {
@@ -608,13 +606,14 @@ impl Probe for EngineProbe {
             let why = crate::register::why_failed(&ex, &self.redactor);
             // Once per scan in the report: the checks that needed the account stay silent.
             if n == 0 {
-                self.sign_in_memo.note(middlebrick_model::Diagnostic::warning(
-                    "identity.register-failed",
-                    format!(
-                        "registering a test account for the checks through {} failed: {why}",
-                        self.registration().map_or_else(String::new, Operation::key)
-                    ),
-                ));
+                self.sign_in_memo
+                    .note(middlebrick_model::Diagnostic::warning(
+                        "identity.register-failed",
+                        format!(
+                            "registering a test account for the checks through {} failed: {why}",
+                            self.registration().map_or_else(String::new, Operation::key)
+                        ),
+                    ));
             }
             return Err(ProbeError::Refused(format!(
                 "registering a test account answered {why}"

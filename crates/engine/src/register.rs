@@ -32,7 +32,15 @@ const NAME_NAMES: &[&str] = &[
     "screenname",
     "nick",
 ];
-const PHONE_NAMES: &[&str] = &["phone", "phonenumber", "mobile", "telephone", "tel", "cell", "msisdn"];
+const PHONE_NAMES: &[&str] = &[
+    "phone",
+    "phonenumber",
+    "mobile",
+    "telephone",
+    "tel",
+    "cell",
+    "msisdn",
+];
 
 /// The body's media type and the object schema that holds its fields (inside the wrapper).
 fn body_schema(op: &Operation) -> Option<(&str, &Schema, Option<String>)> {
@@ -75,9 +83,9 @@ pub fn registration_request(op: &Operation, username: &str, password: &str) -> R
 /// A salt for the synthesiser derived from the username, so every value it makes unique per
 /// account (slugs, handles) differs between two accounts.
 fn salt_of(username: &str) -> u64 {
-    username
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    username.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// A value for `name` unique to the account `username`, when the name is one an API keeps
@@ -93,26 +101,33 @@ fn unique_value(op: &Operation, name: &str, schema: &Schema, username: &str) -> 
             None => c,
         })
         .collect();
-    let value = if authflow::is_email_property(op, name) || schema.format.as_deref() == Some("email") {
-        email_for(username)
-    } else if Some(name) == authflow::username_property(op).as_deref()
-        || USERNAME_NAMES.contains(&n.as_str())
-    {
-        username.to_string()
-    } else if PHONE_NAMES.contains(&n.as_str()) || n.ends_with("phone") {
-        format!("+1555{}", &digits[3..])
-    } else if NAME_NAMES.contains(&n.as_str()) {
-        format!("Mb {letters}")
-    } else if n.starts_with("first") || n.starts_with("given") {
-        "Middle".to_string()
-    } else if n.starts_with("last") || n.starts_with("family") || n == "surname" {
-        format!("Brick{letters}")
-    } else {
-        return None;
-    };
-    let fits = schema.effective_type().is_none_or(|t| t == SchemaType::String)
-        && schema.max_length.is_none_or(|m| value.chars().count() as u64 <= m)
-        && schema.min_length.is_none_or(|m| value.chars().count() as u64 >= m);
+    let value =
+        if authflow::is_email_property(op, name) || schema.format.as_deref() == Some("email") {
+            email_for(username)
+        } else if Some(name) == authflow::username_property(op).as_deref()
+            || USERNAME_NAMES.contains(&n.as_str())
+        {
+            username.to_string()
+        } else if PHONE_NAMES.contains(&n.as_str()) || n.ends_with("phone") {
+            format!("+1555{}", &digits[3..])
+        } else if NAME_NAMES.contains(&n.as_str()) {
+            format!("Mb {letters}")
+        } else if n.starts_with("first") || n.starts_with("given") {
+            "Middle".to_string()
+        } else if n.starts_with("last") || n.starts_with("family") || n == "surname" {
+            format!("Brick{letters}")
+        } else {
+            return None;
+        };
+    let fits = schema
+        .effective_type()
+        .is_none_or(|t| t == SchemaType::String)
+        && schema
+            .max_length
+            .is_none_or(|m| value.chars().count() as u64 <= m)
+        && schema
+            .min_length
+            .is_none_or(|m| value.chars().count() as u64 >= m);
     fits.then_some(value)
 }
 
@@ -132,7 +147,9 @@ pub fn registration_body(op: &Operation, username: &str, password: &str) -> Requ
             let value = if authflow::is_password_name(k) || authflow::is_changing_password_name(k) {
                 Value::String(password.to_string())
             } else if is_login_field(op, k) {
-                Value::String(unique_value(op, k, prop, username).unwrap_or_else(|| username.to_string()))
+                Value::String(
+                    unique_value(op, k, prop, username).unwrap_or_else(|| username.to_string()),
+                )
             } else if !required
                 || (prop.effective_type() == Some(SchemaType::Object) && prop.properties.is_empty())
             {
@@ -179,7 +196,11 @@ pub fn why_failed(ex: &Exchange, redactor: &middlebrick_model::Redactor) -> Stri
             while !text.is_char_boundary(end) {
                 end -= 1;
             }
-            format!("HTTP {} `{}`", r.status, text[..end].replace(['\n', '\r'], " "))
+            format!(
+                "HTTP {} `{}`",
+                r.status,
+                text[..end].replace(['\n', '\r'], " ")
+            )
         }
         None => ex.error.clone().unwrap_or_else(|| "no answer".into()),
     }
@@ -346,15 +367,38 @@ mod tests {
         let op = post(
             "/api/register",
             "application/json",
-            &["username", "email", "password", "phone", "full_name", "nickname", "slug"],
-            &["username", "email", "password", "phone", "full_name", "nickname", "slug"],
+            &[
+                "username",
+                "email",
+                "password",
+                "phone",
+                "full_name",
+                "nickname",
+                "slug",
+            ],
+            &[
+                "username",
+                "email",
+                "password",
+                "phone",
+                "full_name",
+                "nickname",
+                "slug",
+            ],
         );
         let body = |u: &str| match registration_body(&op, u, "pw-Strong-1") {
             RequestBody::Json(v) => v,
             other => panic!("json expected, got {other:?}"),
         };
         let (a, b) = (body("mbaaaa1111"), body("mbbbbb2222"));
-        for field in ["username", "email", "phone", "full_name", "nickname", "slug"] {
+        for field in [
+            "username",
+            "email",
+            "phone",
+            "full_name",
+            "nickname",
+            "slug",
+        ] {
             assert!(a[field].is_string(), "{field} is filled");
             assert_ne!(a[field], b[field], "{field} differs between accounts");
         }
@@ -402,7 +446,10 @@ mod tests {
                 status: 409,
                 headers: vec![],
                 body: middlebrick_model::BodyRecord {
-                    text: format!(r#"{{"detail":"email taken","p":"Sekret-pw-1{}"}}"#, "x".repeat(400)),
+                    text: format!(
+                        r#"{{"detail":"email taken","p":"Sekret-pw-1{}"}}"#,
+                        "x".repeat(400)
+                    ),
                     size: 0,
                     truncated: false,
                 },
@@ -414,7 +461,10 @@ mod tests {
         let redactor = middlebrick_model::Redactor::new();
         redactor.add("Sekret-pw-1");
         let why = why_failed(&ex, &redactor);
-        assert!(why.starts_with("HTTP 409 `{\"detail\":\"email taken\""), "{why}");
+        assert!(
+            why.starts_with("HTTP 409 `{\"detail\":\"email taken\""),
+            "{why}"
+        );
         assert!(!why.contains("Sekret-pw-1") && why.len() < 260, "{why}");
     }
 

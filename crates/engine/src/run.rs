@@ -242,15 +242,17 @@ pub async fn scan(
         diagnostics.push(note);
     }
     let identities = Arc::new(identities);
-    let probe = Arc::new(EngineProbe::new(
-        transport.clone(),
-        base,
-        cfg.clone(),
-        identities.clone(),
-        inventory.clone(),
-        redactor.clone(),
-    )
-    .with_sign_in_memo(sign_in_memo));
+    let probe = Arc::new(
+        EngineProbe::new(
+            transport.clone(),
+            base,
+            cfg.clone(),
+            identities.clone(),
+            inventory.clone(),
+            redactor.clone(),
+        )
+        .with_sign_in_memo(sign_in_memo),
+    );
 
     learn_own_profiles(&probe, &inventory, &identities).await;
     events(Event::Phase(Phase::WarmUp));

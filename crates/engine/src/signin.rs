@@ -116,9 +116,19 @@ pub fn plan(inv: &Inventory, login: &LoginConfig) -> Option<SignInPlan> {
     let tokens = authflow::oauth2_token_paths(inv);
     let found = authflow::sign_in_operations(inv)
         .into_iter()
-        .min_by_key(|o| (!tokens.contains(&o.path), o.method != Method::Post, o.path.len()))
+        .min_by_key(|o| {
+            (
+                !tokens.contains(&o.path),
+                o.method != Method::Post,
+                o.path.len(),
+            )
+        })
         .cloned();
-    let op = found.or_else(|| tokens.first().map(|p| Operation::new(Method::Post, p.clone())))?;
+    let op = found.or_else(|| {
+        tokens
+            .first()
+            .map(|p| Operation::new(Method::Post, p.clone()))
+    })?;
     Some(plan_for(inv, &op, login))
 }
 
@@ -228,9 +238,9 @@ impl SignInPlan {
             CredentialPlace::Form => {
                 RequestBody::Form(fields.into_iter().map(|(k, v)| (k, text(v))).collect())
             }
-            CredentialPlace::Multipart => multipart(
-                fields.into_iter().map(|(k, v)| (k, text(v))).collect(),
-            ),
+            CredentialPlace::Multipart => {
+                multipart(fields.into_iter().map(|(k, v)| (k, text(v))).collect())
+            }
             _ => match &self.shape.wrapper {
                 Some(w) => RequestBody::Json(serde_json::json!({ w.clone(): fields })),
                 None => RequestBody::Json(Value::Object(fields)),
@@ -329,7 +339,13 @@ async fn wrong_answer(
     identity: &str,
 ) -> Option<Exchange> {
     let key = plan.key();
-    if let Some(ex) = env.memo.wrong.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+    if let Some(ex) = env
+        .memo
+        .wrong
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+    {
         return Some(ex.clone());
     }
     let wrong = LoginConfig {
@@ -366,7 +382,9 @@ pub fn explain_failure(
     let answered = |why: &str| {
         let r = ex.response.as_ref();
         let status = r.map_or(0, |r| r.status);
-        let body = r.map(|r| excerpt(&redactor.redact(&r.body.text))).unwrap_or_default();
+        let body = r
+            .map(|r| excerpt(&redactor.redact(&r.body.text)))
+            .unwrap_or_default();
         format!("{sent}; it answered HTTP {status} `{body}`: {why}")
     };
     let (message, code, hint): (String, &'static str, Option<&'static str>) = match verdict {

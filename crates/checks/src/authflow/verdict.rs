@@ -208,7 +208,7 @@ pub fn is_failure_envelope(resp: &ResponseRecord) -> bool {
     let says_failed = |m: &serde_json::Map<String, Value>| {
         m.iter().any(|(k, v)| {
             let k = norm(k);
-            let word = v.as_str().map(|s| norm(s));
+            let word = v.as_str().map(norm);
             match k.as_str() {
                 "success" | "ok" | "authenticated" | "loggedin" | "valid" => {
                     *v == Value::Bool(false)

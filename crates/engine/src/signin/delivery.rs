@@ -33,7 +33,9 @@ impl Delivery {
         match self {
             Delivery::Header { name, prefix } => Some((
                 name.clone(),
-                prefix.as_ref().map_or_else(|| token.to_string(), |p| format!("{p} {token}")),
+                prefix
+                    .as_ref()
+                    .map_or_else(|| token.to_string(), |p| format!("{p} {token}")),
             )),
             _ => None,
         }
@@ -71,7 +73,11 @@ pub fn token_delivery(inv: &Inventory, scheme: Option<&str>) -> (Delivery, bool)
             _ => None,
         })
     };
-    match (key(ParamLocation::Header), key(ParamLocation::Query), key(ParamLocation::Cookie)) {
+    match (
+        key(ParamLocation::Header),
+        key(ParamLocation::Query),
+        key(ParamLocation::Cookie),
+    ) {
         (Some(name), _, _) if name.eq_ignore_ascii_case("authorization") => (bearer(), true),
         (Some(name), _, _) => (Delivery::Header { name, prefix: None }, false),
         (None, Some(name), _) => (Delivery::Query(name), false),
@@ -168,12 +174,16 @@ pub async fn confirm_prefix(
     }
     candidates.push(None);
     for prefix in candidates.into_iter().take(4) {
-        let value = prefix.as_ref().map_or_else(|| token.to_string(), |p| format!("{p} {token}"));
+        let value = prefix
+            .as_ref()
+            .map_or_else(|| token.to_string(), |p| format!("{p} {token}"));
         let Some(with) = send(vec![(header.to_string(), value)]).await else {
             continue;
         };
         if taken(&anonymous, &with) {
-            let form = prefix.as_ref().map_or_else(|| "<token>".into(), |p| format!("{p} <token>"));
+            let form = prefix
+                .as_ref()
+                .map_or_else(|| "<token>".into(), |p| format!("{p} <token>"));
             env.memo.note(Diagnostic::info(
                 "identity.token-form",
                 format!(
@@ -225,27 +235,57 @@ mod tests {
 
     #[test]
     fn tokens_go_where_the_scheme_says() {
-        let bearer = with_scheme("b", SecuritySchemeKind::Http { scheme: "bearer".into() });
+        let bearer = with_scheme(
+            "b",
+            SecuritySchemeKind::Http {
+                scheme: "bearer".into(),
+            },
+        );
         let (d, confirm) = token_delivery(&bearer, None);
-        assert_eq!(d.header_value("t").unwrap(), ("Authorization".into(), "Bearer t".into()));
+        assert_eq!(
+            d.header_value("t").unwrap(),
+            ("Authorization".into(), "Bearer t".into())
+        );
         assert!(!confirm);
-        let (d, _) = token_delivery(&with_scheme("k", api_key("X-Api-Key", ParamLocation::Header)), None);
-        assert_eq!(d.header_value("t").unwrap(), ("X-Api-Key".into(), "t".into()));
-        let (d, _) = token_delivery(&with_scheme("k", api_key("api_key", ParamLocation::Query)), None);
+        let (d, _) = token_delivery(
+            &with_scheme("k", api_key("X-Api-Key", ParamLocation::Header)),
+            None,
+        );
+        assert_eq!(
+            d.header_value("t").unwrap(),
+            ("X-Api-Key".into(), "t".into())
+        );
+        let (d, _) = token_delivery(
+            &with_scheme("k", api_key("api_key", ParamLocation::Query)),
+            None,
+        );
         assert_eq!(d, Delivery::Query("api_key".into()));
-        let (d, _) = token_delivery(&with_scheme("k", api_key("token", ParamLocation::Cookie)), None);
+        let (d, _) = token_delivery(
+            &with_scheme("k", api_key("token", ParamLocation::Cookie)),
+            None,
+        );
         assert_eq!(d, Delivery::Cookie("token".into()));
-        let (d, confirm) =
-            token_delivery(&with_scheme("k", api_key("Authorization", ParamLocation::Header)), None);
+        let (d, confirm) = token_delivery(
+            &with_scheme("k", api_key("Authorization", ParamLocation::Header)),
+            None,
+        );
         assert_eq!(d.header_value("t").unwrap().1, "Bearer t");
-        assert!(confirm, "an Authorization API key's prefix is confirmed by trying");
+        assert!(
+            confirm,
+            "an Authorization API key's prefix is confirmed by trying"
+        );
         let (d, _) = token_delivery(&Inventory::empty(SpecVersion::OpenApi30), Some("Token"));
         assert_eq!(d.header_value("t").unwrap().1, "Token t");
     }
 
     #[test]
     fn each_operation_takes_the_credential_its_scheme_names() {
-        let mut inv = with_scheme("bearer", SecuritySchemeKind::Http { scheme: "bearer".into() });
+        let mut inv = with_scheme(
+            "bearer",
+            SecuritySchemeKind::Http {
+                scheme: "bearer".into(),
+            },
+        );
         inv.security_schemes.insert(
             "cookie".into(),
             SecurityScheme {
@@ -260,10 +300,22 @@ mod tests {
             }]);
             op
         };
-        assert_eq!(credential_use(&inv, Some(&secured("bearer"))), (true, false));
-        assert_eq!(credential_use(&inv, Some(&secured("cookie"))), (false, true));
-        assert_eq!(credential_use(&inv, Some(&secured("unknown"))), (true, true));
-        assert_eq!(credential_use(&inv, Some(&Operation::new(Method::Get, "/y"))), (true, true));
+        assert_eq!(
+            credential_use(&inv, Some(&secured("bearer"))),
+            (true, false)
+        );
+        assert_eq!(
+            credential_use(&inv, Some(&secured("cookie"))),
+            (false, true)
+        );
+        assert_eq!(
+            credential_use(&inv, Some(&secured("unknown"))),
+            (true, true)
+        );
+        assert_eq!(
+            credential_use(&inv, Some(&Operation::new(Method::Get, "/y"))),
+            (true, true)
+        );
         assert_eq!(credential_use(&inv, None), (true, true));
         let mut public = secured("bearer");
         public.security = Some(vec![]);

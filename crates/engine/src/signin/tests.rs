@@ -1,6 +1,6 @@
 use super::*;
 use middlebrick_model::{
-    BodyRecord, Parameter, ParamLocation, RequestBodySpec, RequestRecord, ResponseRecord, Schema,
+    BodyRecord, ParamLocation, Parameter, RequestBodySpec, RequestRecord, ResponseRecord, Schema,
     SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,
 };
 use std::sync::Arc;
@@ -51,7 +51,9 @@ fn post(path: &str, media: &str, schema: Schema) -> Operation {
     let mut op = Operation::new(Method::Post, path);
     op.request_body = Some(RequestBodySpec {
         required: true,
-        content: [(media.to_string(), Arc::new(schema))].into_iter().collect(),
+        content: [(media.to_string(), Arc::new(schema))]
+            .into_iter()
+            .collect(),
     });
     op
 }
@@ -72,22 +74,38 @@ fn json_body(plan: &SignInPlan) -> Value {
 #[test]
 fn the_checks_classifier_finds_the_sign_in() {
     let inv = inventory(vec![
-        post("/api/auth/register", "application/json", object(&["username", "password", "email"])),
-        post("/api/auth/login", "application/json", object(&["email", "password"])),
+        post(
+            "/api/auth/register",
+            "application/json",
+            object(&["username", "password", "email"]),
+        ),
+        post(
+            "/api/auth/login",
+            "application/json",
+            object(&["email", "password"]),
+        ),
     ]);
     let plan = plan(&inv, &login()).expect("found");
     assert_eq!(plan.key(), "POST /api/auth/login");
     let body = json_body(&plan);
-    assert_eq!((body["email"].as_str(), body["password"].as_str()), (Some("alice"), Some("pw-123456")));
+    assert_eq!(
+        (body["email"].as_str(), body["password"].as_str()),
+        (Some("alice"), Some("pw-123456"))
+    );
 }
 
 #[test]
 fn wrapped_bodies_are_sent_wrapped() {
     let mut outer = Schema::of_type(SchemaType::Object);
-    outer.properties.insert("user".into(), Arc::new(object(&["email", "password"])));
+    outer
+        .properties
+        .insert("user".into(), Arc::new(object(&["email", "password"])));
     let inv = inventory(vec![post("/api/v2/users/login", "application/json", outer)]);
     let plan = plan(&inv, &login()).expect("found");
-    assert_eq!(json_body(&plan), serde_json::json!({"user": {"email": "alice", "password": "pw-123456"}}));
+    assert_eq!(
+        json_body(&plan),
+        serde_json::json!({"user": {"email": "alice", "password": "pw-123456"}})
+    );
     assert!(plan.describe().contains("under `user`"));
 }
 
@@ -105,17 +123,34 @@ fn query_and_basic_sign_ins_put_credentials_where_they_are_taken() {
     }
     let plan_q = plan(&inventory(vec![op]), &login()).expect("found");
     let req = plan_q.request(&login());
-    assert_eq!(req.query, vec![("username".into(), "alice".into()), ("password".into(), "pw-123456".into())]);
+    assert_eq!(
+        req.query,
+        vec![
+            ("username".into(), "alice".into()),
+            ("password".into(), "pw-123456".into())
+        ]
+    );
     assert!(req.body.is_none());
 
     let mut inv = inventory(vec![Operation::new(Method::Post, "/api/tokens")]);
     inv.security_schemes.insert(
         "basic".into(),
-        SecurityScheme { name: "basic".into(), kind: SecuritySchemeKind::Http { scheme: "basic".into() } },
+        SecurityScheme {
+            name: "basic".into(),
+            kind: SecuritySchemeKind::Http {
+                scheme: "basic".into(),
+            },
+        },
     );
-    inv.operations[0].security = Some(vec![SecurityRequirement { schemes: vec![("basic".into(), vec![])] }]);
+    inv.operations[0].security = Some(vec![SecurityRequirement {
+        schemes: vec![("basic".into(), vec![])],
+    }]);
     let req = plan(&inv, &login()).expect("found").request(&login());
-    let auth = req.headers.iter().find(|(k, _)| k == "Authorization").map(|(_, v)| v.as_str());
+    let auth = req
+        .headers
+        .iter()
+        .find(|(k, _)| k == "Authorization")
+        .map(|(_, v)| v.as_str());
     assert_eq!(auth, Some("Basic YWxpY2U6cHctMTIzNDU2"));
 }
 
@@ -126,7 +161,10 @@ fn oauth2_token_urls_get_a_password_grant_form_with_the_client() {
         "oauth".into(),
         SecurityScheme {
             name: "oauth".into(),
-            kind: SecuritySchemeKind::OAuth2 { token_url: Some("http://h:8000/o/token/".into()), scopes: vec![] },
+            kind: SecuritySchemeKind::OAuth2 {
+                token_url: Some("http://h:8000/o/token/".into()),
+                scopes: vec![],
+            },
         },
     );
     let with_client = LoginConfig {
@@ -139,14 +177,23 @@ fn oauth2_token_urls_get_a_password_grant_form_with_the_client() {
     let Some(RequestBody::Form(fields)) = plan.request(&with_client).body else {
         panic!("form expected");
     };
-    for pair in [("grant_type", "password"), ("username", "alice"), ("client_id", "cid"), ("client_secret", "csecret-123")] {
+    for pair in [
+        ("grant_type", "password"),
+        ("username", "alice"),
+        ("client_id", "cid"),
+        ("client_secret", "csecret-123"),
+    ] {
         assert!(fields.contains(&(pair.0.into(), pair.1.into())), "{pair:?}");
     }
 }
 
 #[test]
 fn the_configured_operation_wins() {
-    let inv = inventory(vec![post("/api/auth/login", "application/json", object(&["username", "password"]))]);
+    let inv = inventory(vec![post(
+        "/api/auth/login",
+        "application/json",
+        object(&["username", "password"]),
+    )]);
     let named = LoginConfig {
         operation: Some((Method::Post, "/session/new".into())),
         ..login()
@@ -156,8 +203,14 @@ fn the_configured_operation_wins() {
 
 #[test]
 fn multipart_bodies_are_encoded_as_parts() {
-    let inv = inventory(vec![post("/login", "multipart/form-data", object(&["username", "password"]))]);
-    let Some(RequestBody::Raw { content_type, body }) = plan(&inv, &login()).unwrap().request(&login()).body else {
+    let inv = inventory(vec![post(
+        "/login",
+        "multipart/form-data",
+        object(&["username", "password"]),
+    )]);
+    let Some(RequestBody::Raw { content_type, body }) =
+        plan(&inv, &login()).unwrap().request(&login()).body
+    else {
         panic!("raw multipart expected");
     };
     assert!(content_type.starts_with("multipart/form-data; boundary="));
@@ -166,7 +219,11 @@ fn multipart_bodies_are_encoded_as_parts() {
 
 #[test]
 fn a_failure_says_what_was_sent_and_never_blames_the_password_for_a_404() {
-    let inv = inventory(vec![post("/api/login", "application/json", object(&["username", "password"]))]);
+    let inv = inventory(vec![post(
+        "/api/login",
+        "application/json",
+        object(&["username", "password"]),
+    )]);
     let plan = plan(&inv, &login()).unwrap();
     let redactor = Redactor::new();
     redactor.add("pw-123456");
@@ -175,12 +232,29 @@ fn a_failure_says_what_was_sent_and_never_blames_the_password_for_a_404() {
     assert_eq!(e.code, "identity.sign-in-not-found");
     assert!(e.message.contains("was not found there"), "{}", e.message);
     assert!(!e.message.contains("password right"), "{}", e.message);
-    assert!(!e.message.contains("pw-123456"), "the URL as sent is redacted: {}", e.message);
-    assert!(e.message.contains("HTTP 404 `<h1>Not Found</h1>`"), "{}", e.message);
+    assert!(
+        !e.message.contains("pw-123456"),
+        "the URL as sent is redacted: {}",
+        e.message
+    );
+    assert!(
+        e.message.contains("HTTP 404 `<h1>Not Found</h1>`"),
+        "{}",
+        e.message
+    );
     let long = "x".repeat(500);
     let ex = exchange(200, &format!(r#"{{"status":"fail","m":"{long}"}}"#));
-    let e = explain_failure(&redactor, &plan, &ex, &SignInVerdict::Refused("HTTP 200".into()));
+    let e = explain_failure(
+        &redactor,
+        &plan,
+        &ex,
+        &SignInVerdict::Refused("HTTP 200".into()),
+    );
     assert!(e.message.contains("application/json"), "{}", e.message);
     assert!(e.message.contains("JSON body"), "{}", e.message);
-    assert!(e.message.len() < 700, "the body is cut: {}", e.message.len());
+    assert!(
+        e.message.len() < 700,
+        "the body is cut: {}",
+        e.message.len()
+    );
 }
