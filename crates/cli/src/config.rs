@@ -372,6 +372,28 @@ mod tests {
     }
 
     #[test]
+    fn an_oauth2_client_is_read_and_its_secret_is_a_secret() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [[identity]]
+            name = "alice"
+            username = "alice"
+            password = "pw-alice-1"
+            client_id = "my-client"
+            client_secret = "client-secret-1"
+            "#,
+        )
+        .unwrap();
+        let cfg = resolve(&scan_args(&["middlebrick", "scan", "http://h"]), file).unwrap();
+        let login = cfg.identities[0].login.as_ref().unwrap();
+        assert_eq!(login.client_id.as_deref(), Some("my-client"));
+        assert_eq!(login.client_secret.as_deref(), Some("client-secret-1"));
+        assert!(cfg.identities[0]
+            .secrets()
+            .contains(&"client-secret-1".to_string()));
+    }
+
+    #[test]
     fn curl_style_header_and_cookie_make_one_identity() {
         let args = scan_args(&[
             "middlebrick",

@@ -8,7 +8,7 @@ use crate::config::{IdentityConfig, LoginConfig};
 use crate::signin::{self, Delivery, SignInEnv};
 use base64::Engine as _;
 use middlebrick_checks::authflow;
-use middlebrick_model::{Diagnostic, Exchange, ANONYMOUS};
+use middlebrick_model::{Diagnostic, Exchange};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -173,6 +173,35 @@ impl Identity {
             (Some(Delivery::Query(name)), Some(token)) => vec![(name.clone(), token.clone())],
             _ => Vec::new(),
         }
+    }
+
+    /// The credential headers and query parameters `req` carries as this identity. An
+    /// ordinary request carries the credential its operation's declared scheme takes (token
+    /// or cookie, [`signin::credential_use`]); a check that asks for the cookies or the
+    /// headers alone gets them whatever the spec says: whether they work alone is what it
+    /// is testing.
+    pub fn attach(
+        &self,
+        req: &middlebrick_model::RequestSpec,
+        inv: &middlebrick_model::Inventory,
+    ) -> (Vec<(String, String)>, Vec<(String, String)>) {
+        use middlebrick_model::CredentialUse;
+        let op = req
+            .operation
+            .as_deref()
+            .and_then(|k| inv.operations.iter().find(|o| o.key() == k));
+        let takes = match req.credentials {
+            CredentialUse::All => signin::credential_use(inv, op),
+            _ => (true, true),
+        };
+        let query = match req.credentials {
+            CredentialUse::All | CredentialUse::HeadersOnly => self.query_credentials(),
+            _ => Vec::new(),
+        };
+        (
+            narrow(self.credentials_taking(takes), req.credentials),
+            query,
+        )
     }
 
     /// True when the token is a JWT that expires within `margin`: the engine signs in again
@@ -375,20 +404,6 @@ impl Identities {
     pub fn get(&self, name: &str) -> Option<&Arc<Identity>> {
         self.list.iter().find(|i| i.name == name)
     }
-
-    /// The credential headers for a request as `name` to an operation that takes
-    /// `(token, session cookie)`, narrowed to what `using` asks for.
-    pub fn credentials_for(
-        &self,
-        name: &str,
-        using: middlebrick_model::CredentialUse,
-        takes: (bool, bool),
-    ) -> Option<Vec<(String, String)>> {
-        if name == ANONYMOUS {
-            return Some(Vec::new());
-        }
-        Some(narrow(self.get(name)?.credentials_taking(takes), using))
-    }
 }
 
 #[cfg(test)]
@@ -415,6 +430,88 @@ mod tests {
             Some("Lax".into())
         );
         assert_eq!(same_site_of("session=abc; HttpOnly; Path=/"), None);
+    }
+
+    #[test]
+    fn each_operation_gets_the_credential_its_scheme_takes() {
+        use middlebrick_model::{
+            CredentialUse, Inventory, Method, Operation, ParamLocation, RequestSpec,
+            SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,
+        };
+        let id = Identity::new(IdentityConfig {
+            name: "alice".into(),
+            headers: vec![],
+            cookies: vec![],
+            login: Some(login()),
+            admin: false,
+        });
+        {
+            let mut s = id.session.lock().unwrap();
+            s.token = Some("tok-0123456789".into());
+            s.delivery = Some(Delivery::Header {
+                name: "Authorization".into(),
+                prefix: Some("Token".into()),
+            });
+            s.cookies = vec![("session".into(), "c00kie-value".into())];
+        }
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        for (name, kind) in [
+            (
+                "bearer",
+                SecuritySchemeKind::Http {
+                    scheme: "bearer".into(),
+                },
+            ),
+            (
+                "cookie",
+                SecuritySchemeKind::ApiKey {
+                    name: "session".into(),
+                    location: ParamLocation::Cookie,
+                },
+            ),
+        ] {
+            inv.security_schemes.insert(
+                name.into(),
+                SecurityScheme {
+                    name: name.into(),
+                    kind,
+                },
+            );
+            let mut op = Operation::new(Method::Get, format!("/{name}"));
+            op.security = Some(vec![SecurityRequirement {
+                schemes: vec![(name.into(), vec![])],
+            }]);
+            inv.operations.push(op);
+        }
+        inv.operations.push(Operation::new(Method::Get, "/open"));
+        let names = |path: &str, using: CredentialUse| -> Vec<String> {
+            let mut req = RequestSpec::new(Method::Get, path);
+            req.operation = Some(format!("GET {path}"));
+            req.credentials = using;
+            id.attach(&req, &inv)
+                .0
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect()
+        };
+        assert_eq!(
+            names("/bearer", CredentialUse::All),
+            vec!["Authorization: Token tok-0123456789"]
+        );
+        assert_eq!(
+            names("/cookie", CredentialUse::All),
+            vec!["Cookie: session=c00kie-value"]
+        );
+        assert_eq!(
+            names("/open", CredentialUse::All).len(),
+            2,
+            "undeclared: both"
+        );
+        assert_eq!(
+            names("/bearer", CredentialUse::CookiesOnly),
+            vec!["Cookie: session=c00kie-value"],
+            "a check asking for the cookie alone gets it"
+        );
     }
 
     #[test]

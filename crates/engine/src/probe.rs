@@ -12,8 +12,7 @@ use middlebrick_checks::ownership::privileged_reason;
 use middlebrick_checks::{IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
 use middlebrick_http::{HttpError, Outgoing, Transport};
 use middlebrick_model::{
-    CredentialUse, Exchange, Inventory, Method, Mode, Operation, ParamLocation, Redactor,
-    RequestSpec, ANONYMOUS,
+    Exchange, Inventory, Method, Mode, Operation, ParamLocation, Redactor, RequestSpec, ANONYMOUS,
 };
 use middlebrick_synth::{synthesize, IdPool, Overrides as SynthOverrides};
 use std::collections::{HashMap, HashSet};
@@ -211,42 +210,18 @@ impl EngineProbe {
                 req.method, self.config.mode
             )));
         }
-        // An ordinary request carries the credential the operation's declared scheme takes
-        // (token or cookie); a check that asks for the cookies or the headers alone gets them,
-        // whatever the spec says: whether they work alone is what it is testing.
-        let op = req
-            .operation
-            .as_deref()
-            .and_then(|k| self.inventory.operations.iter().find(|o| o.key() == k));
-        let takes = match req.credentials {
-            CredentialUse::All => crate::signin::credential_use(&self.inventory, op),
-            _ => (true, true),
-        };
-        let credentials = self
-            .identities
-            .credentials_for(&req.identity, req.credentials, takes)
-            .or_else(|| {
-                self.account(&req.identity)
-                    .map(|a| crate::identity::narrow(a.credentials_taking(takes), req.credentials))
-            })
-            .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
-        let query = match req.credentials {
-            CredentialUse::All | CredentialUse::HeadersOnly => self
-                .any_identity(&req.identity)
-                .map(|i| i.query_credentials())
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let with_query;
-        let req = if query.is_empty() {
-            req
+        let mut with_query = req.clone();
+        let credentials = if req.identity == ANONYMOUS {
+            Vec::new()
         } else {
-            with_query = RequestSpec {
-                query: req.query.iter().cloned().chain(query).collect(),
-                ..req.clone()
-            };
-            &with_query
+            let who = self.any_identity(&req.identity).ok_or_else(|| {
+                ProbeError::Refused(format!("unknown identity `{}`", req.identity))
+            })?;
+            let (headers, query) = who.attach(req, &self.inventory);
+            with_query.query.extend(query);
+            headers
         };
+        let req = &with_query;
         let mut out = Outgoing::from_spec(&self.base, req, credentials)
             .map_err(|e| ProbeError::Refused(e.to_string()))?;
         out.identity = req.identity.clone();
