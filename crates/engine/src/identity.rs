@@ -151,7 +151,8 @@ impl Identity {
         if let (Some(delivery), Some(token)) = (&session.delivery, &session.token) {
             match delivery {
                 Delivery::Header { .. } if token_ok => out.extend(delivery.header_value(token)),
-                Delivery::Cookie(name) if token_ok => cookies.push((name.clone(), token.clone())),
+                // A token the spec takes as a cookie goes where cookies go.
+                Delivery::Cookie(name) if cookie_ok => cookies.push((name.clone(), token.clone())),
                 _ => {}
             }
         }

@@ -4,8 +4,8 @@
 //! The operation is the one the configuration names (`login = "POST /path"`), else the one
 //! the checks' classifier finds (`middlebrick_checks::authflow`: a JSON, form or multipart
 //! body, a wrapped body, the query string, HTTP Basic on a token route, the OAuth 2 password
-//! flow's token URL; OAuth 2 first, then the shortest path), else a declared token URL that
-//! the spec lists no operation for. One classifier serves the engine and the checks, so the
+//! flow's token URL), with a declared OAuth 2 token URL first even when the spec lists no
+//! operation for it, then POST before GET, then the shortest path. One classifier serves the engine and the checks, so the
 //! operation the identities sign in through is the one the authentication checks probe.
 //!
 //! Whether the sign-in worked is `authflow::judge_sign_in`'s answer, not the status: the
@@ -100,9 +100,9 @@ pub fn sign_in_operation(inv: &Inventory, login: Option<&LoginConfig>) -> Option
     plan(inv, login.unwrap_or(&LoginConfig::default())).map(|p| (p.method, p.path))
 }
 
-/// The plan for signing in with `login`: the configured operation, else the classifier's
-/// (OAuth 2 token URLs first, then POST before GET, then the shortest path), else an OAuth 2
-/// token URL the spec lists no operation for.
+/// The plan for signing in with `login`: the configured operation, else a declared OAuth 2
+/// token URL (listed among the operations or not), else the classifier's operation (POST
+/// before GET, then the shortest path).
 pub fn plan(inv: &Inventory, login: &LoginConfig) -> Option<SignInPlan> {
     if let Some((method, path)) = &login.operation {
         let op = inv
@@ -124,11 +124,12 @@ pub fn plan(inv: &Inventory, login: &LoginConfig) -> Option<SignInPlan> {
             )
         })
         .cloned();
-    let op = found.or_else(|| {
-        tokens
-            .first()
-            .map(|p| Operation::new(Method::Post, p.clone()))
-    })?;
+    // A declared token URL is the spec's own word: it wins even when no operation lists it.
+    let op = match (found, tokens.first()) {
+        (Some(op), _) if tokens.contains(&op.path) => op,
+        (_, Some(path)) => Operation::new(Method::Post, path.clone()),
+        (found, None) => found?,
+    };
     Some(plan_for(inv, &op, login))
 }
 

@@ -9,6 +9,7 @@
 
 use super::SignInEnv;
 use middlebrick_checks::authflow::normalized_body;
+use middlebrick_checks::ownership::is_self_path;
 use middlebrick_model::{
     Diagnostic, Exchange, Inventory, Method, Operation, ParamLocation, SecuritySchemeKind,
     ANONYMOUS,
@@ -116,13 +117,14 @@ pub fn credential_use(inv: &Inventory, op: Option<&Operation>) -> (bool, bool) {
     }
 }
 
-/// The operation a token form is tried on: a GET that declares security, without path
-/// parameters when there is one, shortest path first.
+/// The operation a token form is tried on: a GET that declares security, the caller's own
+/// record first (any account may read it, where an admin listing refuses a plain user),
+/// then without path parameters, shortest path first.
 fn trial_operation(inv: &Inventory) -> Option<&Operation> {
     inv.operations
         .iter()
         .filter(|o| o.method == Method::Get && o.declares_auth())
-        .min_by_key(|o| (o.path.contains('{'), o.path.len()))
+        .min_by_key(|o| (!is_self_path(&o.path), o.path.contains('{'), o.path.len()))
 }
 
 /// True when an answer to the token shows it was taken: not 401/403, and not what an anonymous
@@ -138,8 +140,9 @@ fn taken(anonymous: &Exchange, with: &Exchange) -> bool {
 
 /// The prefix `header` takes the token with (`None`: the bare token), found by sending one
 /// operation that declares security anonymously and with `Bearer`, `Token`, `JWT` and the bare
-/// token (the answer's own scheme first), keeping the first form taken: at most five requests,
-/// once per scan (the [`super::SignInMemo`] keeps the answer). `default` when nothing is taken.
+/// token (the answer's own scheme first), keeping the first form taken: at most five requests
+/// per identity, none once a form was taken (the [`super::SignInMemo`] keeps it). `default`
+/// when nothing is taken.
 pub async fn confirm_prefix(
     env: &SignInEnv<'_>,
     header: &str,
@@ -205,7 +208,7 @@ pub async fn confirm_prefix(
             default.as_deref().unwrap_or("<token>")
         ),
     ));
-    env.memo.set_prefix(header, default.clone());
+    // Not remembered: another identity (another role) may get through where this one did not.
     default
 }
 
