@@ -433,4 +433,6 @@ fn excerpt(text: &str) -> String {
 }
 
 #[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
 mod tests;
