@@ -91,6 +91,13 @@ impl Identity {
         header.or_else(|| self.config.headers.first().map(|(k, _)| k.clone()))
     }
 
+    /// The header that would carry `token` the way this identity sends its own, when it sends
+    /// a signed-in token in a header.
+    pub fn token_header_for(&self, token: &str) -> Option<(String, String)> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        session.delivery.as_ref()?.header_value(token)
+    }
+
     /// The token this identity sends, without its scheme.
     pub fn token(&self) -> Option<String> {
         let session = self.session.lock().unwrap_or_else(|e| e.into_inner());

@@ -431,6 +431,12 @@ impl Probe for EngineProbe {
         self.any_identity(identity)?.token()
     }
 
+    fn token_header_for(&self, identity: &str, token: &str) -> (String, String) {
+        self.any_identity(identity)
+            .and_then(|i| i.token_header_for(token))
+            .unwrap_or_else(|| ("Authorization".into(), format!("Bearer {token}")))
+    }
+
     fn sign_in_exchange(&self, identity: &str) -> Option<Exchange> {
         self.any_identity(identity)?.sign_in_exchange()
     }
