@@ -265,8 +265,9 @@ impl Identity {
         };
         if let Some(found) = authflow::find_token(resp, login.token_field.as_deref()) {
             env.redactor.add(&found.value);
+            let header = (found.source != "body").then_some(found.source.as_str());
             let (mut delivery, confirm) =
-                signin::token_delivery(env.inventory, found.scheme.as_deref());
+                signin::token_delivery(env.inventory, found.scheme.as_deref(), header);
             if let (true, Delivery::Header { name, prefix }) = (confirm, &mut delivery) {
                 *prefix = signin::confirm_prefix(
                     env,

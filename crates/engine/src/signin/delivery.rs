@@ -47,9 +47,20 @@ impl Delivery {
 const PREFIXES: &[&str] = &["Bearer", "Token", "JWT"];
 
 /// How the spec says to send a token the sign-in issued, and whether the prefix needs
-/// confirming; `scheme` is the answer's own `token_type`. Without any token scheme in the
-/// spec, `Authorization: Bearer`.
-pub fn token_delivery(inv: &Inventory, scheme: Option<&str>) -> (Delivery, bool) {
+/// confirming; `scheme` is the answer's own `token_type`, `header` the answer header the token
+/// came in (when not in the body). Without any scheme in the spec, a token that came in a
+/// header of its own (`X-Auth-Token`) goes back in it, any other as `Authorization: Bearer`.
+pub fn token_delivery(
+    inv: &Inventory,
+    scheme: Option<&str>,
+    header: Option<&str>,
+) -> (Delivery, bool) {
+    if let Some(name) = header.filter(|h| !h.eq_ignore_ascii_case("authorization")) {
+        if inv.security_schemes.is_empty() {
+            let name = name.to_string();
+            return (Delivery::Header { name, prefix: None }, false);
+        }
+    }
     let answer_scheme = scheme
         .filter(|s| !s.eq_ignore_ascii_case("bearer"))
         .map(str::to_string);
@@ -244,7 +255,7 @@ mod tests {
                 scheme: "bearer".into(),
             },
         );
-        let (d, confirm) = token_delivery(&bearer, None);
+        let (d, confirm) = token_delivery(&bearer, None, None);
         assert_eq!(
             d.header_value("t").unwrap(),
             ("Authorization".into(), "Bearer t".into())
@@ -252,6 +263,7 @@ mod tests {
         assert!(!confirm);
         let (d, _) = token_delivery(
             &with_scheme("k", api_key("X-Api-Key", ParamLocation::Header)),
+            None,
             None,
         );
         assert_eq!(
@@ -261,15 +273,18 @@ mod tests {
         let (d, _) = token_delivery(
             &with_scheme("k", api_key("api_key", ParamLocation::Query)),
             None,
+            None,
         );
         assert_eq!(d, Delivery::Query("api_key".into()));
         let (d, _) = token_delivery(
             &with_scheme("k", api_key("token", ParamLocation::Cookie)),
             None,
+            None,
         );
         assert_eq!(d, Delivery::Cookie("token".into()));
         let (d, confirm) = token_delivery(
             &with_scheme("k", api_key("Authorization", ParamLocation::Header)),
+            None,
             None,
         );
         assert_eq!(d.header_value("t").unwrap().1, "Bearer t");
@@ -277,8 +292,21 @@ mod tests {
             confirm,
             "an Authorization API key's prefix is confirmed by trying"
         );
-        let (d, _) = token_delivery(&Inventory::empty(SpecVersion::OpenApi30), Some("Token"));
+        let (d, _) = token_delivery(
+            &Inventory::empty(SpecVersion::OpenApi30),
+            Some("Token"),
+            None,
+        );
         assert_eq!(d.header_value("t").unwrap().1, "Token t");
+        let (d, _) = token_delivery(
+            &Inventory::empty(SpecVersion::OpenApi30),
+            None,
+            Some("X-Auth-Token"),
+        );
+        assert_eq!(
+            d.header_value("t").unwrap(),
+            ("X-Auth-Token".into(), "t".into())
+        );
     }
 
     #[test]
