@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Name-value pairs: headers or query parameters.
+type Pairs = Vec<(String, String)>;
+
 /// Re-signing in more often than this after a 401 would hammer a broken sign-in.
 const RELOGIN_MIN_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -192,7 +195,7 @@ impl Identity {
         &self,
         req: &middlebrick_model::RequestSpec,
         inv: &middlebrick_model::Inventory,
-    ) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    ) -> (Pairs, Pairs) {
         use middlebrick_model::CredentialUse;
         let op = req
             .operation
