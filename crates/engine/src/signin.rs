@@ -418,13 +418,14 @@ pub fn explain_failure(
     }
 }
 
-/// The first [`EXCERPT`] bytes of a text, cut on a character boundary, on one line.
+/// The first [`EXCERPT`] bytes of a text, cut on a character boundary, its whitespace runs
+/// folded into single spaces (one line in a diagnostic).
 fn excerpt(text: &str) -> String {
     let mut end = text.len().min(EXCERPT);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let cut = text[..end].replace(['\n', '\r'], " ");
+    let cut = text[..end].split_whitespace().collect::<Vec<_>>().join(" ");
     if end < text.len() {
         format!("{cut}…")
     } else {
