@@ -4,8 +4,13 @@
 //! sign-out, recovery) must find the API's sign-in, registration, sign-out and password-reset
 //! operations on APIs nobody wrote a rule for, so classification uses only what any spec
 //! carries: the method, the words of the path, the names and formats of the request body's
-//! properties, and the declared security. Nothing here knows a route or a field of a
-//! particular API.
+//! properties (read inside a wrapper object, `{"user": {...}}`), the query parameters, and the
+//! declared security (HTTP Basic, OAuth 2 token URLs). Nothing here knows a route or a field
+//! of a particular API.
+//!
+//! The engine signs its identities in through the same answers: [`sign_in_operations`] and
+//! [`sign_in_shape`] say which operation and where the credentials go, [`judge_sign_in`]
+//! whether an answer signed in. One classifier, so the engine and the checks never disagree.
 //!
 //! Every predicate errs on the side of "not this": a check that sends a burst of wrong
 //! passwords to something that is not a sign-in, or a reset request to a live account, does
