@@ -101,7 +101,7 @@ fn token_like(value: &str) -> bool {
 }
 
 /// The token in a JSON answer and its `token_type` when given: the configured dotted `field`,
-/// else, breadth-first to [`MAX_DEPTH`], a JWT under a token-like key, then any value under a
+/// else, breadth-first to six levels, a JWT under a token-like key, then any value under a
 /// token-like key, then a JWT under any key (never under a refresh-token key).
 pub fn find_token_in_json(json: &Value, field: Option<&str>) -> Option<(String, Option<String>)> {
     let scheme = json
