@@ -112,16 +112,21 @@ fn unique_value(op: &Operation, name: &str, schema: &Schema, username: &str) -> 
             format!("+1555{}", &digits[3..])
         } else if NAME_NAMES.contains(&n.as_str()) {
             format!("Mb {letters}")
-        } else if n.starts_with("first") || n.starts_with("given") {
+        } else if matches!(n.as_str(), "firstname" | "givenname" | "forename") {
             "Middle".to_string()
-        } else if n.starts_with("last") || n.starts_with("family") || n == "surname" {
+        } else if matches!(n.as_str(), "lastname" | "familyname" | "surname") {
             format!("Brick{letters}")
         } else {
             return None;
         };
-    let fits = schema
-        .effective_type()
-        .is_none_or(|t| t == SchemaType::String)
+    // A pattern or an enum the derived value may not meet is left to the synthesiser, except
+    // for the login name and e-mail, which must be the account's own.
+    let constrained = schema.pattern.is_some() || !schema.enum_values.is_empty();
+    let login = value == username || value == email_for(username);
+    let fits = (login || !constrained)
+        && schema
+            .effective_type()
+            .is_none_or(|t| t == SchemaType::String)
         && schema
             .max_length
             .is_none_or(|m| value.chars().count() as u64 <= m)
