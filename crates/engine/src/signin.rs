@@ -42,6 +42,8 @@ const EXCERPT: usize = 200;
 pub struct SignInMemo {
     wrong: Mutex<HashMap<String, Exchange>>,
     prefixes: Mutex<HashMap<String, Option<String>>>,
+    /// Identities that already tried the token forms (each tries once per scan).
+    tried: Mutex<std::collections::HashSet<String>>,
     notes: Mutex<Vec<Diagnostic>>,
 }
 
@@ -58,6 +60,12 @@ impl SignInMemo {
     pub(crate) fn prefix(&self, header: &str) -> Option<Option<String>> {
         let map = self.prefixes.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&header.to_ascii_lowercase()).cloned()
+    }
+
+    /// True the first time `identity` asks: it may try the token forms.
+    pub(crate) fn first_try(&self, identity: &str) -> bool {
+        let mut tried = self.tried.lock().unwrap_or_else(|e| e.into_inner());
+        tried.insert(identity.to_string())
     }
 
     pub(crate) fn set_prefix(&self, header: &str, prefix: Option<String>) {

@@ -152,8 +152,8 @@ fn taken(anonymous: &Exchange, with: &Exchange) -> bool {
 /// The prefix `header` takes the token with (`None`: the bare token), found by sending one
 /// operation that declares security anonymously and with `Bearer`, `Token`, `JWT` and the bare
 /// token (the answer's own scheme first), keeping the first form taken: at most five requests
-/// per identity, none once a form was taken (the [`super::SignInMemo`] keeps it). `default`
-/// when nothing is taken.
+/// per identity per scan (signing in again after a 401 does not try again), none once a form
+/// was taken (the [`super::SignInMemo`] keeps it). `default` when nothing is taken.
 pub async fn confirm_prefix(
     env: &SignInEnv<'_>,
     header: &str,
@@ -163,6 +163,9 @@ pub async fn confirm_prefix(
 ) -> Option<String> {
     if let Some(known) = env.memo.prefix(header) {
         return known;
+    }
+    if !env.memo.first_try(identity) {
+        return default;
     }
     let Some(op) = trial_operation(env.inventory) else {
         return default;
