@@ -4,8 +4,13 @@
 //! sign-out, recovery) must find the API's sign-in, registration, sign-out and password-reset
 //! operations on APIs nobody wrote a rule for, so classification uses only what any spec
 //! carries: the method, the words of the path, the names and formats of the request body's
-//! properties, and the declared security. Nothing here knows a route or a field of a
-//! particular API.
+//! properties (read inside a wrapper object, `{"user": {...}}`), the query parameters, and the
+//! declared security (HTTP Basic, OAuth 2 token URLs). Nothing here knows a route or a field
+//! of a particular API.
+//!
+//! The engine signs its identities in through the same answers: [`sign_in_operations`] and
+//! [`sign_in_shape`] say which operation and where the credentials go, [`judge_sign_in`]
+//! whether an answer signed in. One classifier, so the engine and the checks never disagree.
 //!
 //! Every predicate errs on the side of "not this": a check that sends a burst of wrong
 //! passwords to something that is not a sign-in, or a reset request to a live account, does
@@ -13,13 +18,23 @@
 //! several, the more specific role wins (sign-out, reset confirm, reset request, registration,
 //! then sign-in), and words of the other roles in the path exclude an operation from sign-in.
 
-use middlebrick_model::{Inventory, Method, Operation, ParamLocation, Schema, SecuritySchemeKind};
+use middlebrick_model::{Inventory, Method, Operation, ParamLocation, Schema};
 use std::sync::Arc;
 
 mod answers;
+mod shape;
+mod verdict;
 pub use answers::{
     is_plain_failure, is_possible_failure, is_throttled, nonexistent_username, normalized_body,
     same_answer, wrong_password,
+};
+pub use shape::{
+    body_wrapper, oauth2_token_paths, query_credentials, sign_in_shape, takes_basic,
+    CredentialPlace, SignInShape,
+};
+pub use verdict::{
+    find_token, find_token_in_json, is_failure_envelope, judge_sign_in, session_cookies,
+    sign_in_refused, signed_in, FoundToken, SignInVerdict,
 };
 
 /// The part an operation plays in the authentication flow.
@@ -86,9 +101,10 @@ const PASSWORD_NAMES: &[&str] = &[
     "passphrase",
     "userpassword",
     "loginpassword",
+    "secret",
 ];
 /// Property names of the account identifier a sign-in takes, best first.
-const USERNAME_NAMES: &[&str] = &[
+pub(crate) const USERNAME_NAMES: &[&str] = &[
     "username",
     "login",
     "user",
@@ -184,15 +200,24 @@ fn last_word(path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The request body's top-level properties, over every media type the operation accepts
-/// (JSON and form bodies usually list the same ones), in spec order, without duplicates.
+/// The request body's properties, over every media type the operation accepts (JSON and form
+/// bodies usually list the same ones), in spec order, without duplicates. A body that wraps
+/// its fields in one object (`{"user": {...}}`, see [`body_wrapper`]) is read inside it.
 pub fn body_properties(op: &Operation) -> Vec<(String, Arc<Schema>)> {
     let mut out: Vec<(String, Arc<Schema>)> = Vec::new();
     let Some(body) = &op.request_body else {
         return out;
     };
     for schema in body.content.values() {
-        for (k, v) in &schema.properties {
+        let fields = match shape::wrapper_of(schema) {
+            Some(w) => schema
+                .properties
+                .get(&w)
+                .cloned()
+                .unwrap_or_else(|| schema.clone()),
+            None => schema.clone(),
+        };
+        for (k, v) in &fields.properties {
             if !out.iter().any(|(n, _)| n == k) {
                 out.push((k.clone(), v.clone()));
             }
@@ -298,26 +323,34 @@ pub fn code_property(op: &Operation) -> Option<String> {
     })
 }
 
-/// True for a sign-in: a POST without path parameters whose body takes an account name and a
-/// password (not a new or old one), on a path with a sign-in word (`login`, `signin`,
-/// `token`, `session`, `auth`…) and none of registration, sign-out, reset, refresh or
-/// password change. The OAuth 2 password flow's form (`username`, `password`, `grant_type`)
-/// fits this; [`sign_in_operations`] also adds a declared token URL.
+/// True for a sign-in: a POST without path parameters whose body (or wrapped body) takes an
+/// account name and a password (not a new or old one), or a POST or GET taking both in the
+/// query string, on a path with a sign-in word (`login`, `signin`, `token`, `session`,
+/// `auth`…) and none of registration, sign-out, reset, refresh or password change. The OAuth 2
+/// password flow's form (`username`, `password`, `grant_type`) fits this;
+/// [`sign_in_operations`] also adds a declared token URL and HTTP Basic token routes.
 pub fn is_sign_in(op: &Operation) -> bool {
-    if op.method != Method::Post || op.path.contains('{') {
+    let in_query = query_credentials(op).is_some();
+    let method_fits = op.method == Method::Post || (op.method == Method::Get && in_query);
+    if !method_fits || op.path.contains('{') {
         return false;
     }
-    let words = path_words(&op.path);
+    let in_body = password_property(op).is_some()
+        && username_property(op).is_some()
+        && !body_properties(op)
+            .iter()
+            .any(|(k, _)| is_changing_password_name(k));
+    sign_in_path(&op.path) && (in_body || in_query)
+}
+
+/// A path with a sign-in word and none of the words of another role.
+fn sign_in_path(path: &str) -> bool {
+    let words = path_words(path);
     has_word(&words, SIGN_IN_WORDS)
         && !has_word(&words, REGISTER_WORDS)
         && !has_word(&words, SIGN_OUT_WORDS)
         && !has_word(&words, RESET_WORDS)
         && !has_word(&words, NOT_SIGN_IN_WORDS)
-        && password_property(op).is_some()
-        && username_property(op).is_some()
-        && !body_properties(op)
-            .iter()
-            .any(|(k, _)| is_changing_password_name(k))
 }
 
 /// True for a registration: an anonymous-callable POST without path parameters whose body
@@ -417,31 +450,28 @@ pub fn operations_with(inv: &Inventory, r: AuthRole) -> Vec<&Operation> {
         .collect()
 }
 
-/// Every sign-in operation: those [`is_sign_in`] recognises, and the POST at an OAuth 2
-/// scheme's declared token URL (its body may not be documented at all).
+/// Every sign-in operation: those [`is_sign_in`] recognises, the POST at an OAuth 2 scheme's
+/// declared token URL (its body may not be documented at all), and a POST or GET on a sign-in
+/// path whose declared security is HTTP Basic and which plays no other role (a token route
+/// that takes the password as Basic credentials).
 pub fn sign_in_operations(inv: &Inventory) -> Vec<&Operation> {
-    let token_paths: Vec<String> = inv
-        .security_schemes
-        .values()
-        .filter_map(|s| match &s.kind {
-            SecuritySchemeKind::OAuth2 {
-                token_url: Some(url),
-                ..
-            } => Some(url_path(url, &inv.base_path)),
-            _ => None,
-        })
-        .collect();
+    let token_paths = oauth2_token_paths(inv);
     inv.operations
         .iter()
         .filter(|o| {
             (role(o) == Some(AuthRole::SignIn))
                 || (o.method == Method::Post && token_paths.contains(&o.path))
+                || (matches!(o.method, Method::Post | Method::Get)
+                    && !o.path.contains('{')
+                    && role(o).is_none()
+                    && sign_in_path(&o.path)
+                    && takes_basic(inv, o))
         })
         .collect()
 }
 
 /// The path of a (possibly relative, possibly absolute) URL without the inventory's base path.
-fn url_path(url: &str, base: &str) -> String {
+pub(crate) fn url_path(url: &str, base: &str) -> String {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let path = if url.contains("://") {
         after_scheme.find('/').map_or("/", |i| &after_scheme[i..])

@@ -195,10 +195,11 @@ pub async fn try_forged<'a>(
         }
         let mut req = probe.request(op, ANONYMOUS, &Default::default());
         req.credentials = CredentialUse::None;
-        req.headers
-            .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
-        req.headers
-            .push(("Authorization".into(), format!("Bearer {forged}")));
+        let (name, value) = probe.token_header_for(identity, forged);
+        req.headers.retain(|(k, _)| {
+            !k.eq_ignore_ascii_case("authorization") && !k.eq_ignore_ascii_case(&name)
+        });
+        req.headers.push((name, value));
         let sent = probe.send(req).await?;
         // The baseline may be old: other checks change the profile during a scan, so the
         // forged answer is compared with the genuine token's answer of now.

@@ -124,6 +124,13 @@ pub trait Probe: Send + Sync {
         None
     }
 
+    /// The header that carries `token` the way `identity` sends its own (the spec's scheme:
+    /// `Authorization: Bearer …`, `Authorization: Token …`, `X-Api-Key: …`), for checks that
+    /// send a forged variant in its place.
+    fn token_header_for(&self, _identity: &str, token: &str) -> (String, String) {
+        ("Authorization".into(), format!("Bearer {token}"))
+    }
+
     /// The exchange that signed `identity` in (its Set-Cookie headers carry cookie attributes).
     fn sign_in_exchange(&self, _identity: &str) -> Option<Exchange> {
         None

@@ -8,7 +8,8 @@ use crate::ownership::is_self_path;
 use crate::probe::{Overrides, Probe, ProbeError};
 use crate::similarity::{is_error_envelope, looks_like_login_page};
 use middlebrick_model::{
-    CredentialUse, Exchange, Inventory, Method, Operation, Redactor, ANONYMOUS,
+    CredentialUse, Exchange, Inventory, Method, Operation, ParamLocation, Redactor,
+    SecuritySchemeKind, ANONYMOUS,
 };
 
 /// One `Set-Cookie` header, parsed.
@@ -128,7 +129,16 @@ pub(crate) async fn protected_reads(
         .iter()
         .filter(|o| o.method == Method::Get && !o.path.contains('{') && !o.declares_public())
         .collect();
-    candidates.sort_by_key(|o| (!is_self_path(&o.path), !o.declares_auth(), o.path.len()));
+    // An operation whose declared security takes a cookie first: an API that accepts a token
+    // on some operations and a session cookie on others is judged where the cookie applies.
+    candidates.sort_by_key(|o| {
+        (
+            !takes_cookie(inv, o),
+            !is_self_path(&o.path),
+            !o.declares_auth(),
+            o.path.len(),
+        )
+    });
     let mut out = Vec::new();
     for op in candidates.into_iter().take(8) {
         let anonymous = probe.baseline(op, ANONYMOUS).await?;
@@ -154,6 +164,23 @@ pub(crate) async fn protected_reads(
         }
     }
     Ok(out)
+}
+
+/// True when `op`'s declared security names an API key carried in a cookie.
+pub(crate) fn takes_cookie(inv: &Inventory, op: &Operation) -> bool {
+    op.security.iter().flatten().any(|r| {
+        r.schemes.iter().any(|(name, _)| {
+            inv.security_schemes.get(name).is_some_and(|s| {
+                matches!(
+                    &s.kind,
+                    SecuritySchemeKind::ApiKey {
+                        location: ParamLocation::Cookie,
+                        ..
+                    }
+                )
+            })
+        })
+    })
 }
 
 /// True when an answer to a protected read is the data, not a refusal or a login page.
@@ -276,6 +303,28 @@ mod tests {
             assert!(parse_set_cookie(gone).unwrap().removal, "{gone}");
         }
         assert!(parse_set_cookie("garbage").is_none());
+    }
+
+    #[test]
+    fn a_cookie_scheme_is_read_from_the_operations_security() {
+        use middlebrick_model::{SecurityRequirement, SecurityScheme};
+        let mut inv = inventory();
+        inv.security_schemes.insert(
+            "sid".into(),
+            SecurityScheme {
+                name: "sid".into(),
+                kind: SecuritySchemeKind::ApiKey {
+                    name: "sid".into(),
+                    location: ParamLocation::Cookie,
+                },
+            },
+        );
+        let mut op = Operation::new(Method::Get, "/cart");
+        assert!(!takes_cookie(&inv, &op));
+        op.security = Some(vec![SecurityRequirement {
+            schemes: vec![("sid".into(), vec![])],
+        }]);
+        assert!(takes_cookie(&inv, &op));
     }
 
     #[test]

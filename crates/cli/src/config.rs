@@ -65,6 +65,11 @@ pub struct IdentitySection {
     pub token_field: Option<String>,
     pub username_field: Option<String>,
     pub password_field: Option<String>,
+    /// The OAuth 2 client for the password flow (form fields `client_id`, `client_secret`).
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Read the client secret from this environment variable instead of the file.
+    pub client_secret_env: Option<String>,
     #[serde(default)]
     pub admin: bool,
 }
@@ -129,6 +134,16 @@ fn identity(section: IdentitySection) -> Result<IdentityConfig> {
         })?),
         (None, None) => None,
     };
+    let client_secret = match (&section.client_secret, &section.client_secret_env) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(var)) => Some(std::env::var(var).with_context(|| {
+            format!(
+                "identity `{}`: environment variable {var} is not set",
+                section.name
+            )
+        })?),
+        (None, None) => None,
+    };
     let login = match (section.username, password) {
         (Some(username), Some(password)) => Some(LoginConfig {
             username,
@@ -137,6 +152,8 @@ fn identity(section: IdentitySection) -> Result<IdentityConfig> {
             token_field: section.token_field,
             username_field: section.username_field,
             password_field: section.password_field,
+            client_id: section.client_id,
+            client_secret,
         }),
         (None, None) => None,
         _ => bail!(
@@ -365,6 +382,28 @@ mod tests {
             cfg.transport.rate_per_host,
             TransportConfig::default().rate_per_host
         );
+    }
+
+    #[test]
+    fn an_oauth2_client_is_read_and_its_secret_is_a_secret() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [[identity]]
+            name = "alice"
+            username = "alice"
+            password = "pw-alice-1"
+            client_id = "my-client"
+            client_secret = "client-secret-1"
+            "#,
+        )
+        .unwrap();
+        let cfg = resolve(&scan_args(&["middlebrick", "scan", "http://h"]), file).unwrap();
+        let login = cfg.identities[0].login.as_ref().unwrap();
+        assert_eq!(login.client_id.as_deref(), Some("my-client"));
+        assert_eq!(login.client_secret.as_deref(), Some("client-secret-1"));
+        assert!(cfg.identities[0]
+            .secrets()
+            .contains(&"client-secret-1".to_string()));
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub enum SpecSource {
 }
 
 /// How an identity signs in with a username and password.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoginConfig {
     pub username: String,
     pub password: String,
@@ -27,6 +27,10 @@ pub struct LoginConfig {
     /// Body property names; found from the operation's schema when not given.
     pub username_field: Option<String>,
     pub password_field: Option<String>,
+    /// The OAuth 2 client the password flow's token URL wants (`client_id`, `client_secret`
+    /// form fields). The secret is a secret: redacted like the password.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,7 @@ impl IdentityConfig {
         out.extend(self.cookies.iter().map(|(_, v)| v.clone()));
         if let Some(l) = &self.login {
             out.push(l.password.clone());
+            out.extend(l.client_secret.clone());
         }
         out
     }

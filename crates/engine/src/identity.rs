@@ -1,56 +1,28 @@
 //! Identities: static credentials, or a username and password signed in through the API's own
-//! sign-in operation, with the token taken from the JSON answer or the session from Set-Cookie.
-//!
-//! The sign-in operation is the one named in the configuration, else the OAuth 2 password
-//! flow's token URL from the spec, else a POST whose path reads like sign-in (`login`,
-//! `signin`, `token`, `session`, `auth`) and whose body has a password property. A failed
-//! sign-in names the step that failed, and the scan goes on without that identity.
+//! sign-in operation (see [`crate::signin`] for finding it, sending it and judging the answer),
+//! and the session that sign-in opens: the token, sent the way the spec's security scheme
+//! says, and the cookies. A failed sign-in names the step that failed, and the scan goes on
+//! without that identity.
 
 use crate::config::{IdentityConfig, LoginConfig};
+use crate::signin::{self, Delivery, SignInEnv};
 use base64::Engine as _;
-use middlebrick_http::{Outgoing, Transport};
-use middlebrick_model::{
-    Diagnostic, Exchange, Inventory, Method, Operation, Redactor, RequestBody, RequestSpec,
-    SchemaType, SecuritySchemeKind, ANONYMOUS,
-};
-use middlebrick_synth::value_for_schema;
+use middlebrick_checks::authflow;
+use middlebrick_model::{Diagnostic, Exchange};
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use url::Url;
+
+/// Name-value pairs: headers or query parameters.
+type Pairs = Vec<(String, String)>;
 
 /// Re-signing in more often than this after a 401 would hammer a broken sign-in.
 const RELOGIN_MIN_INTERVAL: Duration = Duration::from_secs(5);
 
-const TOKEN_KEYS: &[&str] = &[
-    "access_token",
-    "accesstoken",
-    "token",
-    "jwt",
-    "id_token",
-    "idtoken",
-    "auth_token",
-    "authtoken",
-    "session_token",
-    "sessiontoken",
-    "bearer",
-];
-const USERNAME_KEYS: &[&str] = &[
-    "username",
-    "user_name",
-    "login",
-    "user",
-    "email",
-    "name",
-    "userid",
-    "user_id",
-];
-const PASSWORD_KEYS: &[&str] = &["password", "passwd", "pass", "pwd", "secret"];
-
 #[derive(Debug, Default, Clone)]
 struct Session {
-    /// `(header name, value)` for a token (`Authorization: Bearer …` or an API-key header).
-    token_header: Option<(String, String)>,
+    /// How the token travels (a header, a query parameter, a cookie), as the spec says.
+    delivery: Option<Delivery>,
     cookies: Vec<(String, String)>,
     /// The `SameSite` attribute of each cookie set at sign-in (`None`: not given).
     same_site: Vec<(String, Option<String>)>,
@@ -115,11 +87,18 @@ impl Identity {
     /// The header that carries this identity's token, when it has one.
     pub fn token_header_name(&self) -> Option<String> {
         let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
-        session
-            .token_header
-            .as_ref()
-            .map(|(k, _)| k.clone())
-            .or_else(|| self.config.headers.first().map(|(k, _)| k.clone()))
+        let header = match &session.delivery {
+            Some(Delivery::Header { name, .. }) => Some(name.clone()),
+            _ => None,
+        };
+        header.or_else(|| self.config.headers.first().map(|(k, _)| k.clone()))
+    }
+
+    /// The header that would carry `token` the way this identity sends its own, when it sends
+    /// a signed-in token in a header.
+    pub fn token_header_for(&self, token: &str) -> Option<(String, String)> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        session.delivery.as_ref()?.header_value(token)
     }
 
     /// The token this identity sends, without its scheme.
@@ -164,29 +143,76 @@ impl Identity {
         self.config.login.is_some()
     }
 
-    /// Headers that carry this identity's credentials: static headers, the token, and one
-    /// Cookie header with static and session cookies.
-    pub fn credentials(&self) -> Vec<(String, String)> {
+    /// Headers that carry this identity's credentials (static headers, the token, and one
+    /// Cookie header with static and session cookies) for an operation that takes `(token, session cookie)` (see
+    /// [`signin::credential_use`]): the sign-in's token or cookies are left off where the
+    /// operation's scheme does not take them; configured headers and cookies always go.
+    pub fn credentials_taking(&self, takes: (bool, bool)) -> Vec<(String, String)> {
         let session = self
             .session
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // Only an identity holding both narrows: one credential is sent wherever it is.
+        let both = session.token.is_some() && !session.cookies.is_empty();
+        let (token_ok, cookie_ok) = if both { takes } else { (true, true) };
         let mut out = self.config.headers.clone();
-        if let Some(t) = session.token_header {
-            out.push(t);
+        let mut cookies: Vec<(String, String)> = self.config.cookies.clone();
+        if let (Some(delivery), Some(token)) = (&session.delivery, &session.token) {
+            match delivery {
+                Delivery::Header { .. } if token_ok => out.extend(delivery.header_value(token)),
+                // A token the spec takes as a cookie goes where cookies go.
+                Delivery::Cookie(name) if cookie_ok => cookies.push((name.clone(), token.clone())),
+                _ => {}
+            }
         }
-        let cookies: Vec<String> = self
-            .config
-            .cookies
-            .iter()
-            .chain(session.cookies.iter())
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
+        if cookie_ok {
+            cookies.extend(session.cookies.iter().cloned());
+        }
         if !cookies.is_empty() {
-            out.push(("Cookie".into(), cookies.join("; ")));
+            let joined: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            out.push(("Cookie".into(), joined.join("; ")));
         }
         out
+    }
+
+    /// Query parameters that carry the token, when the spec takes it as an API key in the
+    /// query (`?api_key=…`).
+    pub fn query_credentials(&self) -> Vec<(String, String)> {
+        let session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        match (&session.delivery, &session.token) {
+            (Some(Delivery::Query(name)), Some(token)) => vec![(name.clone(), token.clone())],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The credential headers and query parameters `req` carries as this identity. An
+    /// ordinary request carries the credential its operation's declared scheme takes (token
+    /// or cookie, [`signin::credential_use`]); a check that asks for the cookies or the
+    /// headers alone gets them whatever the spec says: whether they work alone is what it
+    /// is testing.
+    pub fn attach(
+        &self,
+        req: &middlebrick_model::RequestSpec,
+        inv: &middlebrick_model::Inventory,
+    ) -> (Pairs, Pairs) {
+        use middlebrick_model::CredentialUse;
+        let op = req
+            .operation
+            .as_deref()
+            .and_then(|k| inv.operations.iter().find(|o| o.key() == k));
+        let takes = match req.credentials {
+            CredentialUse::All => signin::credential_use(inv, op),
+            _ => (true, true),
+        };
+        let query = match req.credentials {
+            CredentialUse::All | CredentialUse::HeadersOnly => self.query_credentials(),
+            _ => Vec::new(),
+        };
+        (
+            narrow(self.credentials_taking(takes), req.credentials),
+            query,
+        )
     }
 
     /// True when the token is a JWT that expires within `margin`: the engine signs in again
@@ -218,83 +244,60 @@ impl Identity {
     }
 
     /// Signs in; on failure returns a diagnostic that names the failed step.
-    pub async fn sign_in(
-        &self,
-        transport: &Transport,
-        base: &Url,
-        inventory: &Inventory,
-        redactor: &Redactor,
-    ) -> Result<Exchange, Diagnostic> {
+    pub async fn sign_in(&self, env: &SignInEnv<'_>) -> Result<Exchange, Diagnostic> {
         let Some(login) = &self.config.login else {
             return Err(self.fail(
                 "identity has no username and password to sign in with",
                 "identity.no-login",
             ));
         };
-        let (ex, path) = send_sign_in(transport, base, inventory, login, &self.name, &[], true)
-            .await
-            .map_err(|e| {
-                let d = self.fail(&e.message, e.code);
-                match e.hint {
-                    Some(h) => d.hint(h),
-                    None => d,
-                }
-            })?;
-        let plan_path = path;
+        let ex = signin::sign_in(env, login, &self.name).await.map_err(|e| {
+            let d = self.fail(&e.message, e.code);
+            match e.hint {
+                Some(h) => d.hint(h),
+                None => d,
+            }
+        })?;
         let Some(resp) = ex.response.as_ref() else {
-            return Err(self.fail(
-                &format!(
-                    "step 2/3 (send the sign-in request to {plan_path}): {}",
-                    ex.error.clone().unwrap_or_default()
-                ),
-                "identity.sign-in-failed",
-            ));
+            return Err(self.fail("no answer", "identity.sign-in-failed"));
         };
-        if resp.status >= 400 {
-            return Err(self.fail(
-                &format!("step 3/3 (read the answer): POST {} answered HTTP {}; are the username and password right?", plan_path, resp.status),
-                "identity.sign-in-failed",
-            ));
-        }
-        let json = resp.json();
-        let token = json
-            .as_ref()
-            .and_then(|j| find_token(j, login.token_field.as_deref()));
-        let cookies: Vec<(String, String)> = resp
-            .headers_named("set-cookie")
-            .filter_map(parse_set_cookie)
-            .collect();
-        if token.is_none() && cookies.is_empty() {
-            return Err(self.fail(
-                &format!("step 3/3 (read the answer): POST {} answered HTTP {} with neither a token in the JSON body nor a Set-Cookie", plan_path, resp.status),
-                "identity.sign-in-failed",
-            )
-            .hint("set `token_field` in the identity's config if the token is under another name"));
-        }
         let mut session = Session {
             signed_in_at: Some(Instant::now()),
+            exchange: Some(ex.clone()),
             ..Session::default()
         };
-        session.exchange = Some(ex.clone());
-        if let Some((token, scheme)) = token {
-            redactor.add(&token);
-            session.token = Some(token.clone());
+        if let Some(found) = authflow::find_token(resp, login.token_field.as_deref()) {
+            env.redactor.add(&found.value);
+            let header = (found.source != "body").then_some(found.source.as_str());
+            let (mut delivery, confirm) =
+                signin::token_delivery(env.inventory, found.scheme.as_deref(), header);
+            if let (true, Delivery::Header { name, prefix }) = (confirm, &mut delivery) {
+                *prefix = signin::confirm_prefix(
+                    env,
+                    &name.clone(),
+                    &found.value,
+                    &self.name,
+                    prefix.clone(),
+                )
+                .await;
+            }
             session.expires_at =
-                jwt_claims(&token).and_then(|c| c.get("exp").and_then(Value::as_i64));
-            let (header, value) = token_header(inventory, &token, scheme.as_deref());
-            session.token_header = Some((header, value));
-            self.learn_markers_from_jwt(&token);
+                jwt_claims(&found.value).and_then(|c| c.get("exp").and_then(Value::as_i64));
+            self.learn_markers_from_jwt(&found.value);
+            session.token = Some(found.value);
+            session.delivery = Some(delivery);
         }
+        let cookies = authflow::session_cookies(resp);
         for (_, v) in &cookies {
-            redactor.add(v);
+            env.redactor.add(v);
         }
         session.same_site = resp
             .headers_named("set-cookie")
             .filter_map(|v| Some((parse_set_cookie(v)?.0, same_site_of(v))))
             .collect();
         session.cookies = cookies;
-        if let Some(j) = &json {
-            self.learn_markers_from_json(j);
+        if let Some(j) = resp.json() {
+            self.learn_markers_from_json(&j);
         }
         *self.session.lock().unwrap_or_else(|e| e.into_inner()) = session;
         Ok(ex)
@@ -370,323 +373,6 @@ fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
     }
 }
 
-/// Why a sign-in request could not be sent, naming the step.
-#[derive(Debug)]
-pub struct SignInError {
-    pub message: String,
-    pub code: &'static str,
-    pub hint: Option<&'static str>,
-}
-
-/// The sign-in operation's method and path, as found for `login` (or any credentials).
-pub fn sign_in_operation(inv: &Inventory, login: Option<&LoginConfig>) -> Option<(Method, String)> {
-    let fallback = LoginConfig {
-        username: String::new(),
-        password: String::new(),
-        operation: None,
-        token_field: None,
-        username_field: None,
-        password_field: None,
-    };
-    find_sign_in(inv, login.unwrap_or(&fallback)).map(|p| (Method::Post, p.path))
-}
-
-/// Sends one sign-in request with `login`'s credentials and extra headers, without following
-/// redirects; returns the exchange and the sign-in path. Keeps no session. `retry_throttled`
-/// off keeps a 429 as the answer (throttling checks observe it) instead of waiting it out.
-pub async fn send_sign_in(
-    transport: &Transport,
-    base: &Url,
-    inventory: &Inventory,
-    login: &LoginConfig,
-    identity: &str,
-    headers: &[(String, String)],
-    retry_throttled: bool,
-) -> Result<(Exchange, String), SignInError> {
-    let plan = find_sign_in(inventory, login).ok_or(SignInError {
-        message: "step 1/3 (find the sign-in operation): the spec has no OAuth 2 token URL and no POST operation that looks like sign-in".into(),
-        code: "identity.sign-in-not-found",
-        hint: Some("name it in the config: `login = \"POST /path/to/login\"`"),
-    })?;
-    let mut spec = RequestSpec::new(Method::Post, plan.path.clone());
-    spec.body = Some(plan.body(login));
-    spec.headers = headers.to_vec();
-    spec.operation = Some(format!("POST {}", plan.path));
-    let failed = |e: String| SignInError {
-        message: format!("step 2/3 (send the sign-in request to {}): {e}", plan.path),
-        code: "identity.sign-in-failed",
-        hint: None,
-    };
-    let mut out =
-        Outgoing::from_spec(base, &spec, Vec::new()).map_err(|e| failed(e.to_string()))?;
-    out.identity = identity.to_string();
-    out.follow_redirects = false;
-    out.retry_throttled = retry_throttled;
-    let ex = transport
-        .send(out)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    Ok((ex, plan.path))
-}
-
-/// Where and how to sign in.
-#[derive(Debug)]
-struct SignInPlan {
-    path: String,
-    form: bool,
-    oauth2: bool,
-    username_field: String,
-    password_field: String,
-    other_fields: Map<String, Value>,
-}
-
-impl SignInPlan {
-    fn body(&self, login: &LoginConfig) -> RequestBody {
-        let mut fields = self.other_fields.clone();
-        fields.insert(
-            self.username_field.clone(),
-            Value::String(login.username.clone()),
-        );
-        fields.insert(
-            self.password_field.clone(),
-            Value::String(login.password.clone()),
-        );
-        if self.oauth2 {
-            fields.insert("grant_type".into(), Value::String("password".into()));
-        }
-        if self.form {
-            RequestBody::Form(
-                fields
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            Value::String(s) => s,
-                            other => other.to_string(),
-                        };
-                        (k, v)
-                    })
-                    .collect(),
-            )
-        } else {
-            RequestBody::Json(Value::Object(fields))
-        }
-    }
-}
-
-fn find_sign_in(inv: &Inventory, login: &LoginConfig) -> Option<SignInPlan> {
-    let named = |ops: &[Operation]| -> Option<Operation> {
-        let (method, path) = login.operation.as_ref()?;
-        ops.iter()
-            .find(|o| o.method == *method && o.path == *path)
-            .cloned()
-            .or_else(|| Some(Operation::new(*method, path.clone())))
-    };
-    if let Some(op) = named(&inv.operations) {
-        return Some(plan_for(&op, login, false, &inv.base_path));
-    }
-    for scheme in inv.security_schemes.values() {
-        if let SecuritySchemeKind::OAuth2 {
-            token_url: Some(url),
-            ..
-        } = &scheme.kind
-        {
-            let path = Url::parse(url)
-                .map(|u| u.path().to_string())
-                .unwrap_or_else(|_| url.clone());
-            let path = strip_base(&path, &inv.base_path);
-            let op = inv
-                .operations
-                .iter()
-                .find(|o| o.method == Method::Post && o.path == path)
-                .cloned()
-                .unwrap_or_else(|| Operation::new(Method::Post, path.clone()));
-            let mut plan = plan_for(&op, login, true, &inv.base_path);
-            plan.form = true;
-            return Some(plan);
-        }
-    }
-    inv.operations
-        .iter()
-        .filter(|o| o.method == Method::Post && looks_like_sign_in(&o.path))
-        .filter(|o| body_fields(o).iter().any(|(k, _)| is_key(k, PASSWORD_KEYS)))
-        .min_by_key(|o| o.path.len())
-        .map(|o| plan_for(o, login, false, &inv.base_path))
-}
-
-fn strip_base(path: &str, base: &str) -> String {
-    if !base.is_empty() {
-        if let Some(rest) = path.strip_prefix(base) {
-            return rest.to_string();
-        }
-    }
-    path.to_string()
-}
-
-fn looks_like_sign_in(path: &str) -> bool {
-    let last = path
-        .rsplit('/')
-        .find(|s| !s.is_empty())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let last = last.replace(['-', '_'], "");
-    !path.contains('{')
-        && matches!(
-            last.as_str(),
-            "login"
-                | "signin"
-                | "logon"
-                | "token"
-                | "tokens"
-                | "session"
-                | "sessions"
-                | "auth"
-                | "authenticate"
-                | "jwt"
-        )
-}
-
-/// True when `key`, lower-cased with `-` read as `_`, is one of `list`.
-pub(crate) fn is_key(key: &str, list: &[&str]) -> bool {
-    let k = key.to_ascii_lowercase().replace('-', "_");
-    list.iter().any(|c| *c == k)
-}
-
-fn body_fields(op: &Operation) -> Vec<(String, Arc<middlebrick_model::Schema>)> {
-    op.request_body
-        .as_ref()
-        .and_then(|b| b.content.values().next())
-        .map(|s| {
-            s.properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn plan_for(op: &Operation, login: &LoginConfig, oauth2: bool, _base: &str) -> SignInPlan {
-    let form = op
-        .request_body
-        .as_ref()
-        .and_then(|b| b.content.keys().next())
-        .is_some_and(|m| m.contains("form"));
-    let fields = body_fields(op);
-    let username_field = login.username_field.clone().unwrap_or_else(|| {
-        USERNAME_KEYS
-            .iter()
-            .find_map(|c| {
-                fields
-                    .iter()
-                    .find(|(k, _)| is_key(k, &[c]))
-                    .map(|(k, _)| k.clone())
-            })
-            .unwrap_or_else(|| "username".into())
-    });
-    let password_field = login.password_field.clone().unwrap_or_else(|| {
-        fields
-            .iter()
-            .find(|(k, _)| is_key(k, PASSWORD_KEYS))
-            .map(|(k, _)| k.clone())
-            .unwrap_or_else(|| "password".into())
-    });
-    let required: Vec<String> = op
-        .request_body
-        .as_ref()
-        .and_then(|b| b.content.values().next())
-        .map(|s| s.required.clone())
-        .unwrap_or_default();
-    let mut other_fields = Map::new();
-    for (k, schema) in &fields {
-        if *k == username_field
-            || *k == password_field
-            || !required.contains(k)
-            || k == "grant_type"
-        {
-            continue;
-        }
-        if schema.effective_type() == Some(SchemaType::Object) && schema.properties.is_empty() {
-            continue;
-        }
-        other_fields.insert(k.clone(), value_for_schema(schema));
-    }
-    SignInPlan {
-        path: op.path.clone(),
-        form: form || oauth2,
-        oauth2,
-        username_field,
-        password_field,
-        other_fields,
-    }
-}
-
-/// The token in a sign-in answer and its `token_type` when given: the configured field, else
-/// the first token-like key, breadth-first to depth 3.
-pub(crate) fn find_token(json: &Value, field: Option<&str>) -> Option<(String, Option<String>)> {
-    let scheme = json
-        .get("token_type")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    if let Some(path) = field {
-        let mut cur = json;
-        for part in path.split('.') {
-            cur = cur.get(part)?;
-        }
-        return cur.as_str().map(|s| (s.to_string(), scheme));
-    }
-    let mut level = vec![json];
-    for _ in 0..3 {
-        let mut next = Vec::new();
-        for v in level {
-            if let Value::Object(map) = v {
-                for (k, v) in map {
-                    if let Value::String(s) = v {
-                        if is_key(k, TOKEN_KEYS) && s.len() >= 8 {
-                            return Some((s.clone(), scheme));
-                        }
-                    }
-                    if v.is_object() {
-                        next.push(v);
-                    }
-                }
-            }
-        }
-        level = next;
-    }
-    None
-}
-
-/// `Authorization: Bearer …` unless the spec's only token scheme is an API key in a header.
-fn token_header(inv: &Inventory, token: &str, scheme: Option<&str>) -> (String, String) {
-    let bearer_like = inv.security_schemes.values().any(|s| {
-        matches!(
-            &s.kind,
-            SecuritySchemeKind::Http { .. }
-                | SecuritySchemeKind::OAuth2 { .. }
-                | SecuritySchemeKind::OpenIdConnect { .. }
-        )
-    });
-    if !bearer_like {
-        if let Some(name) = inv.security_schemes.values().find_map(|s| match &s.kind {
-            SecuritySchemeKind::ApiKey {
-                name,
-                location: middlebrick_model::ParamLocation::Header,
-            } => Some(name.clone()),
-            _ => None,
-        }) {
-            // Swagger 2.0 has no bearer scheme, so specs declare `Authorization` as an API-key
-            // header; its value still carries the scheme.
-            if !name.eq_ignore_ascii_case("authorization") {
-                return (name, token.to_string());
-            }
-        }
-    }
-    let scheme = match scheme {
-        Some(s) if !s.eq_ignore_ascii_case("bearer") => s.to_string(),
-        _ => "Bearer".to_string(),
-    };
-    ("Authorization".into(), format!("{scheme} {token}"))
-}
-
 pub(crate) fn parse_set_cookie(value: &str) -> Option<(String, String)> {
     let first = value.split(';').next()?;
     let (k, v) = first.split_once('=')?;
@@ -730,104 +416,22 @@ impl Identities {
     pub fn get(&self, name: &str) -> Option<&Arc<Identity>> {
         self.list.iter().find(|i| i.name == name)
     }
-
-    /// The credential headers for a request as `name`, narrowed to what `using` asks for.
-    pub fn credentials_for(
-        &self,
-        name: &str,
-        using: middlebrick_model::CredentialUse,
-    ) -> Option<Vec<(String, String)>> {
-        if name == ANONYMOUS {
-            return Some(Vec::new());
-        }
-        Some(narrow(self.get(name)?.credentials(), using))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use middlebrick_model::{RequestBodySpec, Schema, SpecVersion};
 
     fn login() -> LoginConfig {
         LoginConfig {
             username: "alice".into(),
             password: "pw-123456".into(),
-            operation: None,
-            token_field: None,
-            username_field: None,
-            password_field: None,
-        }
-    }
-
-    fn post(path: &str, media: &str, props: &[&str]) -> Operation {
-        let mut op = Operation::new(Method::Post, path);
-        let mut s = Schema::of_type(SchemaType::Object);
-        for p in props {
-            s.properties
-                .insert(p.to_string(), Arc::new(Schema::of_type(SchemaType::String)));
-            s.required.push(p.to_string());
-        }
-        op.request_body = Some(RequestBodySpec {
-            required: true,
-            content: [(media.to_string(), Arc::new(s))].into_iter().collect(),
-        });
-        op
-    }
-
-    #[test]
-    fn sign_in_is_found_by_path_and_password_property() {
-        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
-        inv.operations.push(post(
-            "/api/auth/register",
-            "application/json",
-            &["username", "password", "email"],
-        ));
-        inv.operations.push(post(
-            "/api/auth/login",
-            "application/json",
-            &["email", "password"],
-        ));
-        let plan = find_sign_in(&inv, &login()).expect("found");
-        assert_eq!(plan.path, "/api/auth/login");
-        assert_eq!(plan.username_field, "email");
-        match plan.body(&login()) {
-            RequestBody::Json(v) => {
-                assert_eq!(v["email"], "alice");
-                assert_eq!(v["password"], "pw-123456");
-            }
-            other => panic!("json expected, got {other:?}"),
+            ..LoginConfig::default()
         }
     }
 
     #[test]
-    fn oauth2_password_flow_uses_a_form_with_grant_type() {
-        let mut inv = Inventory::empty(SpecVersion::OpenApi31);
-        inv.security_schemes.insert(
-            "OAuth2PasswordBearer".into(),
-            middlebrick_model::SecurityScheme {
-                name: "OAuth2PasswordBearer".into(),
-                kind: SecuritySchemeKind::OAuth2 {
-                    token_url: Some("/api/auth/token".into()),
-                    scopes: vec![],
-                },
-            },
-        );
-        let plan = find_sign_in(&inv, &login()).expect("found");
-        assert_eq!(plan.path, "/api/auth/token");
-        match plan.body(&login()) {
-            RequestBody::Form(f) => assert!(f.contains(&("grant_type".into(), "password".into()))),
-            other => panic!("form expected, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn tokens_are_found_nested_and_cookies_parsed() {
-        let j = serde_json::json!({"data": {"user": {"id": 1}, "accessToken": "eyJhbGciOi.x.y"}});
-        assert_eq!(find_token(&j, None).unwrap().0, "eyJhbGciOi.x.y");
-        let j = serde_json::json!({"result": {"jwt": "abc.def.ghi"}});
-        assert_eq!(find_token(&j, Some("result.jwt")).unwrap().0, "abc.def.ghi");
-        assert!(find_token(&serde_json::json!({"ok": true}), None).is_none());
+    fn cookies_are_parsed_with_their_same_site() {
         assert_eq!(
             parse_set_cookie("session=abc123; HttpOnly; Path=/"),
             Some(("session".into(), "abc123".into()))
@@ -841,36 +445,84 @@ mod tests {
     }
 
     #[test]
-    fn swagger2_authorization_api_key_still_gets_the_bearer_scheme() {
-        let mut inv = Inventory::empty(SpecVersion::Swagger2);
-        inv.security_schemes.insert(
-            "bearerAuth".into(),
-            middlebrick_model::SecurityScheme {
-                name: "bearerAuth".into(),
-                kind: SecuritySchemeKind::ApiKey {
-                    name: "Authorization".into(),
-                    location: middlebrick_model::ParamLocation::Header,
+    fn each_operation_gets_the_credential_its_scheme_takes() {
+        use middlebrick_model::{
+            CredentialUse, Inventory, Method, Operation, ParamLocation, RequestSpec,
+            SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,
+        };
+        let id = Identity::new(IdentityConfig {
+            name: "alice".into(),
+            headers: vec![],
+            cookies: vec![],
+            login: Some(login()),
+            admin: false,
+        });
+        {
+            let mut s = id.session.lock().unwrap();
+            s.token = Some("tok-0123456789".into());
+            s.delivery = Some(Delivery::Header {
+                name: "Authorization".into(),
+                prefix: Some("Token".into()),
+            });
+            s.cookies = vec![("session".into(), "c00kie-value".into())];
+        }
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        for (name, kind) in [
+            (
+                "bearer",
+                SecuritySchemeKind::Http {
+                    scheme: "bearer".into(),
                 },
-            },
+            ),
+            (
+                "cookie",
+                SecuritySchemeKind::ApiKey {
+                    name: "session".into(),
+                    location: ParamLocation::Cookie,
+                },
+            ),
+        ] {
+            inv.security_schemes.insert(
+                name.into(),
+                SecurityScheme {
+                    name: name.into(),
+                    kind,
+                },
+            );
+            let mut op = Operation::new(Method::Get, format!("/{name}"));
+            op.security = Some(vec![SecurityRequirement {
+                schemes: vec![(name.into(), vec![])],
+            }]);
+            inv.operations.push(op);
+        }
+        inv.operations.push(Operation::new(Method::Get, "/open"));
+        let names = |path: &str, using: CredentialUse| -> Vec<String> {
+            let mut req = RequestSpec::new(Method::Get, path);
+            req.operation = Some(format!("GET {path}"));
+            req.credentials = using;
+            id.attach(&req, &inv)
+                .0
+                .into_iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect()
+        };
+        assert_eq!(
+            names("/bearer", CredentialUse::All),
+            vec!["Authorization: Token tok-0123456789"]
         );
         assert_eq!(
-            token_header(&inv, "t0k3n", None),
-            ("Authorization".into(), "Bearer t0k3n".into())
+            names("/cookie", CredentialUse::All),
+            vec!["Cookie: session=c00kie-value"]
         );
-        inv.security_schemes.insert(
-            "key".into(),
-            middlebrick_model::SecurityScheme {
-                name: "key".into(),
-                kind: SecuritySchemeKind::ApiKey {
-                    name: "X-Api-Key".into(),
-                    location: middlebrick_model::ParamLocation::Header,
-                },
-            },
-        );
-        inv.security_schemes.shift_remove("bearerAuth");
         assert_eq!(
-            token_header(&inv, "t0k3n", None),
-            ("X-Api-Key".into(), "t0k3n".into())
+            names("/open", CredentialUse::All).len(),
+            2,
+            "undeclared: both"
+        );
+        assert_eq!(
+            names("/bearer", CredentialUse::CookiesOnly),
+            vec!["Cookie: session=c00kie-value"],
+            "a check asking for the cookie alone gets it"
         );
     }
 

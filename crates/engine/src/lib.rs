@@ -18,6 +18,7 @@ mod probe;
 mod register;
 mod run;
 mod score;
+mod signin;
 
 pub use config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
 pub use error::EngineError;

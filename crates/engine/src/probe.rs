@@ -6,6 +6,7 @@
 use crate::config::ScanConfig;
 use crate::config::{IdentityConfig, LoginConfig};
 use crate::identity::{Identities, Identity};
+use crate::signin::{SignInEnv, SignInMemo};
 use async_trait::async_trait;
 use middlebrick_checks::ownership::privileged_reason;
 use middlebrick_checks::{IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
@@ -53,6 +54,8 @@ pub struct EngineProbe {
     own_accounts: std::sync::atomic::AtomicUsize,
     /// Keys of the sign-out operations (`POST /auth/logout`): never sent as a configured identity.
     sign_outs: HashSet<String>,
+    /// What the scan learnt about its sign-in operations (shared with the sign-in phase).
+    sign_in_memo: Arc<SignInMemo>,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -95,6 +98,28 @@ impl EngineProbe {
             accounts: Mutex::new(Vec::new()),
             own_accounts: std::sync::atomic::AtomicUsize::new(0),
             sign_outs,
+            sign_in_memo: Arc::default(),
+        }
+    }
+
+    /// Shares the sign-in phase's memo (the answers to a wrong password, the token form).
+    pub fn with_sign_in_memo(mut self, memo: Arc<SignInMemo>) -> Self {
+        self.sign_in_memo = memo;
+        self
+    }
+
+    /// Notes about sign-in and registration gathered during the checks, emptied.
+    pub fn take_sign_in_notes(&self) -> Vec<middlebrick_model::Diagnostic> {
+        self.sign_in_memo.take_notes()
+    }
+
+    fn sign_in_env(&self) -> SignInEnv<'_> {
+        SignInEnv {
+            transport: &self.transport,
+            base: &self.base,
+            inventory: &self.inventory,
+            redactor: &self.redactor,
+            memo: &self.sign_in_memo,
         }
     }
 
@@ -178,9 +203,7 @@ impl EngineProbe {
         if let Some(identity) = self.identities.get(&req.identity) {
             // Refresh before expiry: a token about to lapse would turn this answer into a 401.
             if identity.expires_within(EXPIRY_MARGIN) && identity.relogin_due() {
-                let _ = identity
-                    .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
-                    .await;
+                let _ = identity.sign_in(&self.sign_in_env()).await;
             }
         }
         let out = self.outgoing(&req)?;
@@ -191,12 +214,7 @@ impl EngineProbe {
         let whole = req.credentials == middlebrick_model::CredentialUse::All;
         if allow_relogin && whole && ex.status() == Some(401) {
             if let Some(identity) = self.identities.get(&req.identity) {
-                if identity.relogin_due()
-                    && identity
-                        .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
-                        .await
-                        .is_ok()
-                {
+                if identity.relogin_due() && identity.sign_in(&self.sign_in_env()).await.is_ok() {
                     return Box::pin(self.transmit(req, false)).await;
                 }
             }
@@ -215,14 +233,18 @@ impl EngineProbe {
                 req.method, self.config.mode
             )));
         }
-        let credentials = self
-            .identities
-            .credentials_for(&req.identity, req.credentials)
-            .or_else(|| {
-                self.account(&req.identity)
-                    .map(|a| crate::identity::narrow(a.credentials(), req.credentials))
-            })
-            .ok_or_else(|| ProbeError::Refused(format!("unknown identity `{}`", req.identity)))?;
+        let mut with_query = req.clone();
+        let credentials = if req.identity == ANONYMOUS {
+            Vec::new()
+        } else {
+            let who = self.any_identity(&req.identity).ok_or_else(|| {
+                ProbeError::Refused(format!("unknown identity `{}`", req.identity))
+            })?;
+            let (headers, query) = who.attach(req, &self.inventory);
+            with_query.query.extend(query);
+            headers
+        };
+        let req = &with_query;
         let mut out = Outgoing::from_spec(&self.base, req, credentials)
             .map_err(|e| ProbeError::Refused(e.to_string()))?;
         out.identity = req.identity.clone();
@@ -421,10 +443,7 @@ impl Probe for EngineProbe {
             login: Some(LoginConfig {
                 username: username.to_string(),
                 password: password.to_string(),
-                operation: None,
-                token_field: None,
-                username_field: None,
-                password_field: None,
+                ..self.login_template()
             }),
             admin: false,
         });
@@ -433,6 +452,12 @@ impl Probe for EngineProbe {
 
     fn token_of(&self, identity: &str) -> Option<String> {
         self.any_identity(identity)?.token()
+    }
+
+    fn token_header_for(&self, identity: &str, token: &str) -> (String, String) {
+        self.any_identity(identity)
+            .and_then(|i| i.token_header_for(token))
+            .unwrap_or_else(|| ("Authorization".into(), format!("Bearer {token}")))
     }
 
     fn sign_in_exchange(&self, identity: &str) -> Option<Exchange> {
@@ -445,7 +470,7 @@ impl Probe for EngineProbe {
 
     fn sign_in_operation(&self) -> Option<(middlebrick_model::Method, String)> {
         let login = self.config.identities.iter().find_map(|i| i.login.as_ref());
-        crate::identity::sign_in_operation(&self.inventory, login)
+        crate::signin::sign_in_operation(&self.inventory, login)
     }
 
     async fn sign_in_attempt(
@@ -471,6 +496,8 @@ impl Probe for EngineProbe {
             token_field: None,
             username_field: template.and_then(|l| l.username_field.clone()),
             password_field: template.and_then(|l| l.password_field.clone()),
+            client_id: template.and_then(|l| l.client_id.clone()),
+            client_secret: template.and_then(|l| l.client_secret.clone()),
         };
         self.send_sign_in(&login, ANONYMOUS, headers).await
     }
@@ -488,9 +515,12 @@ impl Probe for EngineProbe {
             )));
         }
         if let Some(op) = op {
-            if op.method != Method::Post
-                || middlebrick_checks::authflow::password_property(op).is_none()
-            {
+            let classified = middlebrick_checks::authflow::sign_in_operations(&self.inventory)
+                .iter()
+                .any(|o| o.key() == op.key());
+            let takes_password = op.method == Method::Post
+                && middlebrick_checks::authflow::password_property(op).is_some();
+            if !classified && !takes_password {
                 return Err(ProbeError::Refused(format!(
                     "{} is not a sign-in operation",
                     op.key()
@@ -577,10 +607,20 @@ impl Probe for EngineProbe {
         self.redactor.add(&password);
         let ex = self.register_attempt(&username, &password).await?;
         if !ex.response.as_ref().is_some_and(|r| r.is_success()) {
+            let why = crate::register::why_failed(&ex, &self.redactor);
+            // Once per scan in the report: the checks that needed the account stay silent.
+            if n == 0 {
+                self.sign_in_memo
+                    .note(middlebrick_model::Diagnostic::warning(
+                        "identity.register-failed",
+                        format!(
+                            "registering a test account for the checks through {} failed: {why}",
+                            self.registration().map_or_else(String::new, Operation::key)
+                        ),
+                    ));
+            }
             return Err(ProbeError::Refused(format!(
-                "registering a test account answered {}",
-                ex.status()
-                    .map_or_else(|| "nothing".to_string(), |s| format!("HTTP {s}"))
+                "registering a test account answered {why}"
             )));
         }
         let identity = format!("mb-own-{}", n + 1);
@@ -595,7 +635,7 @@ impl EngineProbe {
     /// on a 401, never listed to checks as a configured identity).
     async fn add_account(&self, identity: Identity) -> Result<Exchange, ProbeError> {
         let ex = identity
-            .sign_in(&self.transport, &self.base, &self.inventory, &self.redactor)
+            .sign_in(&self.sign_in_env())
             .await
             .map_err(|d| ProbeError::Refused(d.message))?;
         self.accounts
@@ -613,22 +653,26 @@ impl EngineProbe {
         identity: &str,
         headers: &[(String, String)],
     ) -> Result<Exchange, ProbeError> {
-        let (ex, path) = crate::identity::send_sign_in(
-            &self.transport,
-            &self.base,
-            &self.inventory,
-            login,
-            identity,
-            headers,
-            false,
-        )
-        .await
-        .map_err(|e| match e.code {
-            "identity.sign-in-not-found" => ProbeError::Refused(e.message),
-            _ => ProbeError::Stopped(e.message),
-        })?;
-        self.remember(&ex, Some(&format!("POST {path}")));
+        let (ex, plan) =
+            crate::signin::send_sign_in(&self.sign_in_env(), login, identity, headers, false)
+                .await
+                .map_err(|e| match e.code {
+                    "identity.sign-in-not-found" => ProbeError::Refused(e.message),
+                    _ => ProbeError::Stopped(e.message),
+                })?;
+        self.remember(&ex, Some(&plan.key()));
         Ok(ex)
+    }
+
+    /// The sign-in settings a scan-owned account shares with the configured identities (the
+    /// operation, field names and OAuth 2 client), without their credentials.
+    fn login_template(&self) -> LoginConfig {
+        let template = self.config.identities.iter().find_map(|i| i.login.as_ref());
+        template.map_or_else(LoginConfig::default, |l| LoginConfig {
+            username: String::new(),
+            password: String::new(),
+            ..l.clone()
+        })
     }
 
     fn registration(&self) -> Option<&Operation> {
@@ -641,17 +685,10 @@ impl EngineProbe {
         let Some(resp) = ex.response.as_ref() else {
             return;
         };
-        if let Some((token, _)) = resp
-            .json()
-            .as_ref()
-            .and_then(|j| crate::identity::find_token(j, None))
-        {
-            self.redactor.add(&token);
+        if let Some(found) = middlebrick_checks::authflow::find_token(resp, None) {
+            self.redactor.add(&found.value);
         }
-        for (_, v) in resp
-            .headers_named("set-cookie")
-            .filter_map(crate::identity::parse_set_cookie)
-        {
+        for (_, v) in middlebrick_checks::authflow::session_cookies(resp) {
             self.redactor.add(&v);
         }
     }

@@ -3,38 +3,54 @@
 //!
 //! The registration operation is the one the checks' classifier takes for sign-up (a POST
 //! whose body takes a password and a username or email, on a sign-up path or an account
-//! collection anonymous callers may post to) and which is not the sign-in operation. Only required properties are filled besides the username, email and
-//! password ones, so a sign-up body never carries a `role` or `is_admin` the scan did not mean
-//! to send.
+//! collection anonymous callers may post to) and which is not the sign-in operation. Only
+//! required properties are filled besides the username, email and password ones, so a sign-up
+//! body never carries a `role` or `is_admin` the scan did not mean to send. Every value that
+//! an API may hold unique (e-mail, username, phone number, display name, slug) is derived from
+//! the account's random username, so a second registration never collides with the first; a
+//! body that wraps its fields (`{"user": {...}}`) is sent wrapped.
 
-use crate::identity::is_key;
 use middlebrick_checks::authflow::{self, AuthRole};
-use middlebrick_model::{Inventory, Method, Operation, RequestBody, RequestSpec, SchemaType};
-use middlebrick_synth::value_for_schema;
+use middlebrick_model::{
+    Exchange, Inventory, Method, Operation, RequestBody, RequestSpec, Schema, SchemaType,
+};
+use middlebrick_synth::value_for_property;
 use serde_json::{Map, Value};
 
 /// How many accounts one scan may register for checks (on top of the two zero-configuration
 /// identities): each check that needs one takes a fresh account, and there are few such checks.
 pub const OWN_ACCOUNT_CAP: usize = 8;
 
-const PASSWORD_KEYS: &[&str] = &["password", "passwd", "pass", "pwd", "new_password"];
-const CONFIRM_KEYS: &[&str] = &[
-    "password_confirmation",
-    "password_confirm",
-    "confirm_password",
-    "password2",
-    "repeat_password",
-    "password_repeat",
-    "verify_password",
+/// Normalised names of an account's login name (besides the classifier's username property).
+const USERNAME_NAMES: &[&str] = &["username", "login", "handle", "user", "loginname"];
+/// Normalised names of a person's or an account's display name: often unique, always free text.
+const NAME_NAMES: &[&str] = &[
+    "name",
+    "fullname",
+    "displayname",
+    "nickname",
+    "screenname",
+    "nick",
 ];
-const USERNAME_KEYS: &[&str] = &["username", "user_name", "login", "handle", "user"];
-const EMAIL_KEYS: &[&str] = &["email", "email_address", "mail", "e_mail"];
+const PHONE_NAMES: &[&str] = &[
+    "phone",
+    "phonenumber",
+    "mobile",
+    "telephone",
+    "tel",
+    "cell",
+    "msisdn",
+];
 
-fn body_schema(op: &Operation) -> Option<(&str, &middlebrick_model::Schema)> {
-    op.request_body
-        .as_ref()
-        .and_then(|b| b.content.iter().next())
-        .map(|(media, s)| (media.as_str(), s.as_ref()))
+/// The body's media type and the object schema that holds its fields (inside the wrapper).
+fn body_schema(op: &Operation) -> Option<(&str, &Schema, Option<String>)> {
+    let (media, schema) = op.request_body.as_ref()?.content.iter().next()?;
+    let wrapper = authflow::body_wrapper(op);
+    let fields = match &wrapper {
+        Some(w) => schema.properties.get(w).map(|s| s.as_ref())?,
+        None => schema.as_ref(),
+    };
+    Some((media.as_str(), fields, wrapper))
 }
 
 /// The API's registration operation, when it has one: the shortest-path operation the checks'
@@ -64,26 +80,89 @@ pub fn registration_request(op: &Operation, username: &str, password: &str) -> R
     req
 }
 
-/// The body for registering `username` with `password` through `op`.
+/// A salt for the synthesiser derived from the username, so every value it makes unique per
+/// account (slugs, handles) differs between two accounts.
+fn salt_of(username: &str) -> u64 {
+    username.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// A value for `name` unique to the account `username`, when the name is one an API keeps
+/// unique (e-mail, login name, phone, display name); `None` for other fields.
+fn unique_value(op: &Operation, name: &str, schema: &Schema, username: &str) -> Option<String> {
+    let n = authflow::norm(name);
+    let digits: String = format!("{:010}", salt_of(username) % 10_000_000_000);
+    let letters: String = username
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| match c.to_digit(10) {
+            Some(d) => (b'a' + d as u8) as char,
+            None => c,
+        })
+        .collect();
+    let value =
+        if authflow::is_email_property(op, name) || schema.format.as_deref() == Some("email") {
+            email_for(username)
+        } else if Some(name) == authflow::username_property(op).as_deref()
+            || USERNAME_NAMES.contains(&n.as_str())
+        {
+            username.to_string()
+        } else if PHONE_NAMES.contains(&n.as_str()) || n.ends_with("phone") {
+            format!("+1555{}", &digits[3..])
+        } else if NAME_NAMES.contains(&n.as_str()) {
+            format!("Mb {letters}")
+        } else if matches!(n.as_str(), "firstname" | "givenname" | "forename") {
+            "Middle".to_string()
+        } else if matches!(n.as_str(), "lastname" | "familyname" | "surname") {
+            format!("Brick{letters}")
+        } else {
+            return None;
+        };
+    // A pattern or an enum the derived value may not meet is left to the synthesiser, except
+    // for the login name and e-mail, which must be the account's own.
+    let constrained = schema.pattern.is_some() || !schema.enum_values.is_empty();
+    let login = value == username || value == email_for(username);
+    let fits = (login || !constrained)
+        && schema
+            .effective_type()
+            .is_none_or(|t| t == SchemaType::String)
+        && schema
+            .max_length
+            .is_none_or(|m| value.chars().count() as u64 <= m)
+        && schema
+            .min_length
+            .is_none_or(|m| value.chars().count() as u64 >= m);
+    fits.then_some(value)
+}
+
+/// The body for registering `username` with `password` through `op`: credentials, every
+/// required field with a value valid for its schema and unique to the account, wrapped as the
+/// operation wraps them.
 pub fn registration_body(op: &Operation, username: &str, password: &str) -> RequestBody {
     let mut fields = Map::new();
     let mut form = false;
-    if let Some((media, schema)) = body_schema(op) {
+    let mut wrapper = None;
+    if let Some((media, schema, wrap)) = body_schema(op) {
         form = media.contains("form");
+        wrapper = wrap;
+        let salt = salt_of(username);
         for (k, prop) in &schema.properties {
-            let value = if is_key(k, PASSWORD_KEYS) || is_key(k, CONFIRM_KEYS) {
+            let required = schema.required.contains(k);
+            let value = if authflow::is_password_name(k) || authflow::is_changing_password_name(k) {
                 Value::String(password.to_string())
-            } else if is_key(k, EMAIL_KEYS) {
-                Value::String(email_for(username))
-            } else if is_key(k, USERNAME_KEYS) {
-                Value::String(username.to_string())
-            } else if schema.required.contains(k) {
-                if prop.effective_type() == Some(SchemaType::Object) && prop.properties.is_empty() {
-                    continue;
-                }
-                value_for_schema(prop)
-            } else {
+            } else if is_login_field(op, k) {
+                Value::String(
+                    unique_value(op, k, prop, username).unwrap_or_else(|| username.to_string()),
+                )
+            } else if !required
+                || (prop.effective_type() == Some(SchemaType::Object) && prop.properties.is_empty())
+            {
                 continue;
+            } else if let Some(v) = unique_value(op, k, prop, username) {
+                Value::String(v)
+            } else {
+                value_for_property(k, prop, salt)
             };
             fields.insert(k.clone(), value);
         }
@@ -99,7 +178,36 @@ pub fn registration_body(op: &Operation, username: &str, password: &str) -> Requ
                 .collect(),
         )
     } else {
-        RequestBody::Json(Value::Object(fields))
+        match wrapper {
+            Some(w) => RequestBody::Json(serde_json::json!({ w: fields })),
+            None => RequestBody::Json(Value::Object(fields)),
+        }
+    }
+}
+
+/// True for the fields that name the account (its login name or e-mail): always sent.
+fn is_login_field(op: &Operation, name: &str) -> bool {
+    authflow::is_email_property(op, name)
+        || Some(name) == authflow::username_property(op).as_deref()
+        || USERNAME_NAMES.contains(&authflow::norm(name).as_str())
+}
+
+/// Why a registration failed, for a diagnostic: the status and the answer's first bytes.
+pub fn why_failed(ex: &Exchange, redactor: &middlebrick_model::Redactor) -> String {
+    match &ex.response {
+        Some(r) => {
+            let text = redactor.redact(&r.body.text);
+            let mut end = text.len().min(200);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!(
+                "HTTP {} `{}`",
+                r.status,
+                text[..end].replace(['\n', '\r'], " ")
+            )
+        }
+        None => ex.error.clone().unwrap_or_else(|| "no answer".into()),
     }
 }
 
@@ -257,6 +365,112 @@ mod tests {
         };
         assert!(fields.contains(&("login".to_string(), "mbx".to_string())));
         assert!(fields.contains(&("pwd".to_string(), "p".to_string())));
+    }
+
+    #[test]
+    fn two_accounts_never_share_a_value_an_api_keeps_unique() {
+        let op = post(
+            "/api/register",
+            "application/json",
+            &[
+                "username",
+                "email",
+                "password",
+                "phone",
+                "full_name",
+                "nickname",
+                "slug",
+            ],
+            &[
+                "username",
+                "email",
+                "password",
+                "phone",
+                "full_name",
+                "nickname",
+                "slug",
+            ],
+        );
+        let body = |u: &str| match registration_body(&op, u, "pw-Strong-1") {
+            RequestBody::Json(v) => v,
+            other => panic!("json expected, got {other:?}"),
+        };
+        let (a, b) = (body("mbaaaa1111"), body("mbbbbb2222"));
+        for field in [
+            "username",
+            "email",
+            "phone",
+            "full_name",
+            "nickname",
+            "slug",
+        ] {
+            assert!(a[field].is_string(), "{field} is filled");
+            assert_ne!(a[field], b[field], "{field} differs between accounts");
+        }
+        assert!(a["phone"].as_str().unwrap().starts_with("+1555"));
+    }
+
+    #[test]
+    fn wrapped_registrations_are_sent_wrapped() {
+        let mut inner = Schema::of_type(SchemaType::Object);
+        for p in ["username", "email", "password"] {
+            inner
+                .properties
+                .insert(p.into(), Arc::new(Schema::of_type(SchemaType::String)));
+        }
+        let mut outer = Schema::of_type(SchemaType::Object);
+        outer.properties.insert("user".into(), Arc::new(inner));
+        let mut op = Operation::new(Method::Post, "/api/users");
+        op.request_body = Some(RequestBodySpec {
+            required: true,
+            content: [("application/json".to_string(), Arc::new(outer))]
+                .into_iter()
+                .collect(),
+        });
+        assert_eq!(authflow::role(&op), Some(AuthRole::Registration));
+        let RequestBody::Json(body) = registration_body(&op, "mbabc", "pw-Strong-1") else {
+            panic!("json expected");
+        };
+        assert_eq!(
+            body,
+            serde_json::json!({"user": {"username": "mbabc", "email": "mbabc@example.com", "password": "pw-Strong-1"}})
+        );
+    }
+
+    #[test]
+    fn a_failed_registration_says_the_status_and_the_first_bytes() {
+        let ex = Exchange {
+            identity: "anonymous".into(),
+            request: middlebrick_model::RequestRecord {
+                method: Method::Post,
+                url: "http://h/register".into(),
+                headers: vec![],
+                body: None,
+            },
+            response: Some(middlebrick_model::ResponseRecord {
+                status: 409,
+                headers: vec![],
+                body: middlebrick_model::BodyRecord {
+                    text: format!(
+                        r#"{{"detail":"email taken","p":"Sekret-pw-1{}"}}"#,
+                        "x".repeat(400)
+                    ),
+                    size: 0,
+                    truncated: false,
+                },
+            }),
+            redirects: vec![],
+            error: None,
+            elapsed_ms: 1,
+        };
+        let redactor = middlebrick_model::Redactor::new();
+        redactor.add("Sekret-pw-1");
+        let why = why_failed(&ex, &redactor);
+        assert!(
+            why.starts_with("HTTP 409 `{\"detail\":\"email taken\""),
+            "{why}"
+        );
+        assert!(!why.contains("Sekret-pw-1") && why.len() < 260, "{why}");
     }
 
     #[test]

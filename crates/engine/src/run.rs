@@ -228,13 +228,18 @@ pub async fn scan(
             Err(None) => {}
         }
     }
+    let sign_in_memo = Arc::new(crate::signin::SignInMemo::default());
+    let env = crate::signin::SignInEnv {
+        transport: &transport,
+        base: &base,
+        inventory: &inventory,
+        redactor: &redactor,
+        memo: &sign_in_memo,
+    };
     for ic in &identity_configs {
         let identity = Identity::new(ic.clone());
         if identity.can_sign_in() {
-            if let Err(d) = identity
-                .sign_in(&transport, &base, &inventory, &redactor)
-                .await
-            {
+            if let Err(d) = identity.sign_in(&env).await {
                 events(Event::Diagnostic(d.clone()));
                 diagnostics.push(d);
                 continue;
@@ -242,15 +247,22 @@ pub async fn scan(
         }
         identities.list.push(Arc::new(identity));
     }
+    for note in sign_in_memo.take_notes() {
+        events(Event::Diagnostic(note.clone()));
+        diagnostics.push(note);
+    }
     let identities = Arc::new(identities);
-    let probe = Arc::new(EngineProbe::new(
-        transport.clone(),
-        base,
-        cfg.clone(),
-        identities.clone(),
-        inventory.clone(),
-        redactor.clone(),
-    ));
+    let probe = Arc::new(
+        EngineProbe::new(
+            transport.clone(),
+            base,
+            cfg.clone(),
+            identities.clone(),
+            inventory.clone(),
+            redactor.clone(),
+        )
+        .with_sign_in_memo(sign_in_memo),
+    );
 
     probe.set_not_found(base_choice.not_found);
     learn_own_profiles(&probe, &inventory, &identities).await;
@@ -360,6 +372,7 @@ pub async fn scan(
         findings.extend(o.findings);
         diagnostics.extend(o.diagnostics);
     }
+    diagnostics.extend(probe.take_sign_in_notes());
     let mut findings = dedup(findings);
     for f in findings.iter_mut() {
         trim_evidence(f);
@@ -421,7 +434,7 @@ async fn register_identities(
     inventory: &Inventory,
     redactor: &Redactor,
 ) -> Result<(Vec<IdentityConfig>, Diagnostic), Option<Diagnostic>> {
-    let sign_in = crate::identity::sign_in_operation(inventory, None);
+    let sign_in = crate::signin::sign_in_operation(inventory, None);
     let Some(op) = crate::register::find_registration(inventory, sign_in.as_ref()) else {
         return Err(None);
     };
@@ -450,10 +463,8 @@ async fn register_identities(
             .send(out)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        match ex.status() {
-            Some(s) if (200..300).contains(&s) => {}
-            Some(s) => return Err(failed(format!("HTTP {s}"))),
-            None => return Err(failed(ex.error.unwrap_or_default())),
+        if !ex.status().is_some_and(|s| (200..300).contains(&s)) {
+            return Err(failed(crate::register::why_failed(&ex, redactor)));
         }
         let name = format!("registered-{n}");
         names.push(format!("`{username}` (as {name})"));
@@ -464,10 +475,7 @@ async fn register_identities(
             login: Some(LoginConfig {
                 username,
                 password,
-                operation: None,
-                token_field: None,
-                username_field: None,
-                password_field: None,
+                ..LoginConfig::default()
             }),
             admin: false,
         });

@@ -137,8 +137,7 @@ mod tests {
                 password: password.into(),
                 operation: None,
                 token_field: None,
-                username_field: None,
-                password_field: None,
+                ..LoginConfig::default()
             }),
             admin: false,
         });

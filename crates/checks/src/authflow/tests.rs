@@ -2,7 +2,8 @@
 
 use super::*;
 use middlebrick_model::{
-    Parameter, RequestBodySpec, SchemaType, SecurityRequirement, SecurityScheme, SpecVersion,
+    Parameter, RequestBodySpec, SchemaType, SecurityRequirement, SecurityScheme,
+    SecuritySchemeKind, SpecVersion,
 };
 
 /// An operation whose body has these properties (`name` or `name:format`), all required.

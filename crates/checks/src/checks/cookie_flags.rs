@@ -14,7 +14,7 @@
 //! cookie lacking a flag up to three cookie-only reads; the protected reads' baselines are the
 //! shared ones.
 
-use crate::authflow::sign_in_operations;
+use crate::authflow::{sign_in_operations, sign_in_refused};
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 use crate::probe::ProbeError;
 use crate::session::{
@@ -98,7 +98,7 @@ async fn sign_in_answers(ctx: &RunCtx<'_>) -> Vec<Exchange> {
             continue;
         }
         match probe.sign_in_fresh(Some(op), &identity, &[]).await {
-            Ok(ex) if ex.status().is_some_and(|s| (200..400).contains(&s)) => out.push(ex),
+            Ok(ex) if !sign_in_refused(&ex) => out.push(ex),
             Ok(_) | Err(ProbeError::Refused(_)) => {}
             Err(ProbeError::Stopped(_)) => break,
         }

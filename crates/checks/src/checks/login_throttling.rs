@@ -20,7 +20,7 @@
 
 use crate::authflow::{
     is_plain_failure, is_possible_failure, is_sign_in, is_throttled, nonexistent_username,
-    same_answer, wrong_password,
+    same_answer, signed_in, wrong_password,
 };
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder};
 use crate::probe::{Probe, ProbeError};
@@ -139,7 +139,7 @@ pub(crate) async fn refuses_normally(
         .find(|i| probe.username_of(&i.name).is_some());
     if let Some(identity) = identity {
         match probe.sign_in_fresh(Some(op), &identity.name, &[]).await {
-            Ok(ex) => return Ok(ex.response.as_ref().is_some_and(|r| r.is_success())),
+            Ok(ex) => return Ok(signed_in(&ex, Some(first))),
             Err(ProbeError::Refused(_)) => {}
             Err(e) => return Err(e),
         }
@@ -347,7 +347,7 @@ mod tests {
                     if v["password"] == "<fresh>");
                 n.fetch_add(1, Ordering::SeqCst);
                 Some(if fresh {
-                    response(200, JSON, r#"{"access_token":"t"}"#)
+                    response(200, JSON, r#"{"access_token":"tok-0123456789"}"#)
                 } else {
                     response(404, JSON, r#"{"detail":"No account with that username"}"#)
                 })

@@ -244,7 +244,7 @@ mod tests {
             .identity("alice", &["alice"])
             .on(
                 |r: &RequestSpec| r.path == "/fake-sign-in",
-                response(200, JSON, r#"{"access_token":"t"}"#),
+                response(200, JSON, r#"{"access_token":"tok-0123456789"}"#),
             )
             .on_dynamic(move |r: &RequestSpec| {
                 let fork = r.identity.starts_with("alice~logout-");

@@ -542,7 +542,7 @@ mod tests {
                     Some(response(201, JSON, r#"{"id":5}"#))
                 }
                 (Method::Post, "/fake-sign-in") => {
-                    Some(response(200, JSON, r#"{"access_token":"t"}"#))
+                    Some(response(200, JSON, r#"{"access_token":"tok-0123456789"}"#))
                 }
                 (Method::Get, "/users/me") if r.identity == "alice" => Some(response(
                     200,

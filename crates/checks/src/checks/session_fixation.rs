@@ -17,7 +17,7 @@
 //! control read, the sign-in with the planted id and one read after it (nine requests), plus
 //! the shared baselines of the candidate reads.
 
-use crate::authflow::is_sign_in;
+use crate::authflow::{is_sign_in, sign_in_refused};
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder};
 use crate::ownership::nonce;
 use crate::probe::{Overrides, ProbeError};
@@ -154,7 +154,9 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
         .probe
         .sign_in_fresh(Some(op), &identity, &[header])
         .await?;
-    if !signed_in.status().is_some_and(|s| (200..400).contains(&s)) {
+    // Not "signed in" in the engine's sense: a server that keeps the planted id sends no new
+    // credential, which is the flaw itself.
+    if sign_in_refused(&signed_in) {
         return Ok(Outcome::none());
     }
     let renewed = set_cookies(&signed_in)

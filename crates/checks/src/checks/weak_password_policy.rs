@@ -13,7 +13,7 @@
 //! Budget per registration operation: at most 6 requests (control, short, two common, two
 //! sign-ins), 5 in the usual case.
 
-use crate::authflow::is_registration;
+use crate::authflow::{is_registration, signed_in};
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::nonce;
 use crate::probe::{Probe, ProbeError};
@@ -152,7 +152,7 @@ async fn try_weak(
         return Ok(None);
     }
     let signed_in = match probe.sign_in_attempt(None, &user, password, &[]).await {
-        Ok(ex) if ex.response.as_ref().is_some_and(|r| r.is_success()) => Some(ex),
+        Ok(ex) if signed_in(&ex, None) => Some(ex),
         Ok(_) | Err(ProbeError::Refused(_)) => None,
         Err(e) => return Err(e),
     };
@@ -275,7 +275,7 @@ mod tests {
         FakeProbe::new()
             .on(
                 move |r| r.path == "/fake-login",
-                response(sign_in, JSON, r#"{"access_token":"t"}"#),
+                response(sign_in, JSON, r#"{"access_token":"tok-0123456789"}"#),
             )
             .on_dynamic(move |r| {
                 (r.path == "/fake-register").then(|| {

@@ -25,8 +25,8 @@
 
 use crate::authflow::{
     body_properties, code_property, is_changing_password_name, is_email_property, is_password_name,
-    is_plain_failure, is_possible_failure, is_throttled, operations_with, username_property,
-    AuthRole,
+    is_plain_failure, is_possible_failure, is_throttled, operations_with, signed_in,
+    username_property, AuthRole,
 };
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
 use crate::ownership::{nonce, self_read};
@@ -317,7 +317,7 @@ async fn signs_in(
         .sign_in_attempt(None, &name, password, &[])
         .await?;
     let ex = mask(ex, password);
-    Ok(ok(&ex).then_some(ex))
+    Ok(signed_in(&ex, None).then_some(ex))
 }
 
 /// How many digits a short numeric code has, from a code seen or the spec.
@@ -724,7 +724,7 @@ mod tests {
                         Some(response(
                             if ok { 200 } else { 401 },
                             JSON,
-                            r#"{"access_token":"t"}"#,
+                            r#"{"access_token":"tok-0123456789"}"#,
                         ))
                     }
                     _ => None,
