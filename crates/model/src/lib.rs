@@ -5,8 +5,10 @@
 //! depend on it without pulling in the transport.
 
 mod check;
+pub mod envelope;
 mod exchange;
 mod finding;
+pub mod names;
 mod operation;
 mod redact;
 mod report;
