@@ -17,6 +17,8 @@ mod probe;
 mod register;
 mod run;
 mod score;
+mod selfknow;
+mod userparams;
 
 pub use config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
 pub use error::EngineError;

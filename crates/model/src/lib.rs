@@ -13,6 +13,7 @@ mod operation;
 mod redact;
 mod report;
 mod schema;
+mod selfknow;
 mod stack;
 
 pub use check::{CheckId, CheckKind, Confidence, Mode, Owasp, Severity};
@@ -28,6 +29,7 @@ pub use operation::{
 pub use redact::{Redactor, REDACTED};
 pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo};
 pub use schema::{Schema, SchemaType};
+pub use selfknow::SelfKnowledge;
 pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.

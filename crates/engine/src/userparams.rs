@@ -1,0 +1,365 @@
+//! Parameters that name a user, filled from who each identity is ([`SelfKnowledge`]).
+//!
+//! A path or query parameter (or a JSON body's top-level property) names a user when
+//! - its name says so: `username`, `login`, `uid`, or a user-like word (`user`, `owner`,
+//!   `account`, `customer`, `member`, `author`, …) followed by an id word (`userId`,
+//!   `owner_id`, `CustomerUUID`) or by `email`; a bare `owner` / `user` takes the id when its
+//!   schema is numeric and the username otherwise; or
+//! - its known values say so: a value harvested for it is some identity's username, e-mail or
+//!   long string id (`{farmerId}` whose values are usernames). Short numeric ids never decide
+//!   this way: `7` is as likely an order as a user.
+//!
+//! On its own requests an identity sends its own value; the engine also lists each identity's
+//! value as that identity's object ([`crate::probe`]'s `known_values`), so authorization
+//! checks send one identity's value as the other. Body properties are filled only by name and
+//! only with the id: a body's `username` or `email` may re-point an account.
+
+use middlebrick_model::names::{is_id_word, name_words, normalize_name};
+use middlebrick_model::{Operation, ParamLocation, Schema, SchemaType, SelfKnowledge};
+use middlebrick_synth::{IdPool, Overrides as SynthOverrides};
+use serde_json::Value;
+
+/// Which of an account's values a parameter takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    Id,
+    Username,
+    Email,
+}
+
+const USER_WORDS: &[&str] = &[
+    "user", "owner", "account", "customer", "member", "author", "creator", "person",
+];
+const USERNAME_NAMES: &[&str] = &[
+    "username",
+    "login",
+    "loginname",
+    "handle",
+    "screenname",
+    "userlogin",
+    "userhandle",
+    "ownerusername",
+];
+/// A string id shorter than this never decides by value (it could be anything's).
+const MIN_ID_LEN: usize = 8;
+const MIN_NAME_LEN: usize = 3;
+
+fn numeric(schema: &Schema) -> bool {
+    matches!(
+        schema.effective_type(),
+        Some(SchemaType::Integer | SchemaType::Number)
+    )
+}
+
+/// The slot a parameter takes by its name (see the module header), if any.
+pub(crate) fn slot_by_name(name: &str, schema: &Schema) -> Option<Slot> {
+    let n = normalize_name(name);
+    if USERNAME_NAMES.contains(&n.as_str()) {
+        return Some(Slot::Username);
+    }
+    if n == "uid" {
+        return Some(Slot::Id);
+    }
+    let words = name_words(name);
+    let (last, head) = words.split_last()?;
+    let head = head.concat();
+    if head.is_empty() {
+        return USER_WORDS.contains(&last.as_str()).then(|| {
+            if numeric(schema) {
+                Slot::Id
+            } else {
+                Slot::Username
+            }
+        });
+    }
+    if !USER_WORDS.contains(&head.as_str()) {
+        return None;
+    }
+    if is_id_word(last) {
+        Some(Slot::Id)
+    } else if matches!(last.as_str(), "email" | "mail") {
+        Some(Slot::Email)
+    } else {
+        None
+    }
+}
+
+/// The slot a parameter takes because a value known for it is some identity's username,
+/// e-mail or long string id.
+pub(crate) fn slot_by_value(values: &[Value], everyone: &[SelfKnowledge]) -> Option<Slot> {
+    let same = |a: &Option<String>, v: &str, min: usize| {
+        a.as_deref()
+            .is_some_and(|a| a.len() >= min && a.eq_ignore_ascii_case(v))
+    };
+    for v in values.iter().filter_map(Value::as_str) {
+        for k in everyone {
+            if same(&k.username, v, MIN_NAME_LEN) {
+                return Some(Slot::Username);
+            }
+            if same(&k.email, v, MIN_NAME_LEN) {
+                return Some(Slot::Email);
+            }
+            let id = k.id.as_ref().and_then(Value::as_str).map(str::to_string);
+            if same(&id, v, MIN_ID_LEN) {
+                return Some(Slot::Id);
+            }
+        }
+    }
+    None
+}
+
+/// The account's value for a slot, as the parameter's schema wants it (`"7"` for a string,
+/// `7` for an integer); `None` when unknown or when it cannot fit.
+pub(crate) fn own_value(k: &SelfKnowledge, slot: Slot, schema: &Schema) -> Option<Value> {
+    let v = match slot {
+        Slot::Id => k.id.clone()?,
+        Slot::Username => Value::String(k.username.clone()?),
+        Slot::Email => Value::String(k.email.clone()?),
+    };
+    match (schema.effective_type(), &v) {
+        (Some(SchemaType::Integer), Value::String(s)) => s.parse::<i64>().ok().map(Value::from),
+        (Some(SchemaType::Integer | SchemaType::Number), Value::Number(_)) => Some(v),
+        (Some(SchemaType::Integer | SchemaType::Number), _) => None,
+        (Some(SchemaType::String), Value::Number(n)) => Some(Value::String(n.to_string())),
+        (Some(SchemaType::Boolean | SchemaType::Object | SchemaType::Array), _) => None,
+        _ => Some(v),
+    }
+}
+
+/// A parameter or JSON-body property of `op` that names a user, with its slot.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct UserParam {
+    pub location: Option<ParamLocation>,
+    pub name: String,
+    pub schema: Schema,
+    pub slot: Slot,
+}
+
+/// The user-naming parameters of `op` (path and query: by name, else by `by_value`) and
+/// top-level JSON body properties (by name, id slot only).
+pub(crate) fn user_params(
+    op: &Operation,
+    by_value: impl Fn(&str) -> Option<Slot>,
+) -> Vec<UserParam> {
+    let mut out = Vec::new();
+    for p in &op.parameters {
+        if !matches!(p.location, ParamLocation::Path | ParamLocation::Query) {
+            continue;
+        }
+        if let Some(slot) = slot_by_name(&p.name, &p.schema).or_else(|| by_value(&p.name)) {
+            out.push(UserParam {
+                location: Some(p.location),
+                name: p.name.clone(),
+                schema: (*p.schema).clone(),
+                slot,
+            });
+        }
+    }
+    let body = op.request_body.as_ref().and_then(|b| {
+        b.content
+            .iter()
+            .find(|(m, _)| m.contains("json"))
+            .map(|(_, s)| s.clone())
+    });
+    for (name, schema) in body.iter().flat_map(|s| s.properties.iter()) {
+        if !schema.read_only && slot_by_name(name, schema) == Some(Slot::Id) {
+            out.push(UserParam {
+                location: None,
+                name: name.clone(),
+                schema: (**schema).clone(),
+                slot: Slot::Id,
+            });
+        }
+    }
+    out
+}
+
+/// How the probe fills user parameters: the pool (for the by-value rule) and what every
+/// identity is known to be.
+pub(crate) struct Knowledge<'a> {
+    pub pool: &'a IdPool,
+    /// Each identity's name and what it is known to be.
+    pub everyone: &'a [(String, SelfKnowledge)],
+}
+
+impl Knowledge<'_> {
+    fn by_value(&self, op: &Operation, name: &str) -> Option<Slot> {
+        let values: Vec<Value> = self
+            .pool
+            .candidates(op, name, "")
+            .into_iter()
+            .map(|(v, _)| v)
+            .collect();
+        let all: Vec<SelfKnowledge> = self.everyone.iter().map(|(_, k)| k.clone()).collect();
+        slot_by_value(&values, &all)
+    }
+
+    fn of(&self, identity: &str) -> Option<&SelfKnowledge> {
+        self.everyone
+            .iter()
+            .find(|(n, _)| n == identity)
+            .map(|(_, k)| k)
+    }
+
+    /// Overrides that give `identity`'s own value to every user parameter of `op`; a check's
+    /// own overrides go after these and win.
+    pub fn own_overrides(&self, op: &Operation, identity: &str) -> SynthOverrides {
+        let mut o = SynthOverrides::default();
+        let Some(own) = self.of(identity).filter(|k| !k.is_empty()) else {
+            return o;
+        };
+        for p in user_params(op, |n| self.by_value(op, n)) {
+            let Some(v) = own_value(own, p.slot, &p.schema) else {
+                continue;
+            };
+            match p.location {
+                Some(loc) => o.set_param(loc, &p.name, v),
+                None => o.set_body([p.name], v),
+            }
+        }
+        o
+    }
+
+    /// Each identity's own value for a path or query parameter `param` of `op` that names a
+    /// user: that identity's object, whoever else has seen it.
+    pub fn owned_values(&self, op: &Operation, param: &str) -> Vec<(Value, String)> {
+        let Some(p) = user_params(op, |n| self.by_value(op, n))
+            .into_iter()
+            .find(|p| p.location.is_some() && p.name == param)
+        else {
+            return Vec::new();
+        };
+        self.everyone
+            .iter()
+            .filter_map(|(name, k)| Some((own_value(k, p.slot, &p.schema)?, name.clone())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn string() -> Schema {
+        Schema::of_type(SchemaType::String)
+    }
+
+    #[test]
+    fn user_naming_names_in_any_convention() {
+        let s = string();
+        for n in [
+            "userId",
+            "user_id",
+            "owner-id",
+            "CustomerUUID",
+            "accountID",
+            "uid",
+        ] {
+            assert_eq!(slot_by_name(n, &s), Some(Slot::Id), "{n}");
+        }
+        for n in ["username", "user_name", "login", "userName"] {
+            assert_eq!(slot_by_name(n, &s), Some(Slot::Username), "{n}");
+        }
+        assert_eq!(slot_by_name("user_email", &s), Some(Slot::Email));
+        assert_eq!(slot_by_name("owner", &s), Some(Slot::Username));
+        let int = Schema::of_type(SchemaType::Integer);
+        assert_eq!(slot_by_name("owner", &int), Some(Slot::Id));
+        for n in ["orderId", "id", "farmerId", "user_role", "name", "email"] {
+            assert_eq!(slot_by_name(n, &s), None, "{n}");
+        }
+    }
+
+    #[test]
+    fn known_values_decide_only_on_long_or_named_values() {
+        let alice = SelfKnowledge {
+            id: Some(json!(7)),
+            username: Some("alice".into()),
+            email: Some("a@x.test".into()),
+        };
+        let everyone = [alice];
+        assert_eq!(
+            slot_by_value(&[json!("ALICE")], &everyone),
+            Some(Slot::Username)
+        );
+        assert_eq!(
+            slot_by_value(&[json!("a@x.test")], &everyone),
+            Some(Slot::Email)
+        );
+        assert_eq!(slot_by_value(&[json!(7), json!("7")], &everyone), None);
+        let uuid = SelfKnowledge {
+            id: Some(json!("6e1f5d3a-8b2c")),
+            ..Default::default()
+        };
+        assert_eq!(
+            slot_by_value(&[json!("6e1f5d3a-8b2c")], &[uuid]),
+            Some(Slot::Id)
+        );
+    }
+
+    #[test]
+    fn own_values_fit_the_schema() {
+        let k = SelfKnowledge {
+            id: Some(json!("12")),
+            username: Some("alice".into()),
+            email: None,
+        };
+        let int = Schema::of_type(SchemaType::Integer);
+        assert_eq!(own_value(&k, Slot::Id, &int), Some(json!(12)));
+        assert_eq!(own_value(&k, Slot::Username, &int), None);
+        assert_eq!(own_value(&k, Slot::Email, &string()), None);
+        let k = SelfKnowledge {
+            id: Some(json!(12)),
+            ..Default::default()
+        };
+        assert_eq!(own_value(&k, Slot::Id, &string()), Some(json!("12")));
+    }
+
+    #[test]
+    fn path_query_and_body_user_params_are_found() {
+        use middlebrick_model::{Method, Parameter, RequestBodySpec};
+        use std::sync::Arc;
+        let mut op = Operation::new(Method::Put, "/farmers/{farmerId}/things/{userId}");
+        for (name, loc) in [
+            ("farmerId", ParamLocation::Path),
+            ("userId", ParamLocation::Path),
+            ("owner_id", ParamLocation::Query),
+            ("X-User-Id", ParamLocation::Header),
+        ] {
+            op.parameters.push(Parameter {
+                name: name.into(),
+                location: loc,
+                required: true,
+                schema: Arc::new(string()),
+                example: None,
+            });
+        }
+        let mut body = Schema::of_type(SchemaType::Object);
+        body.properties.insert(
+            "user_id".into(),
+            Arc::new(Schema::of_type(SchemaType::Integer)),
+        );
+        body.properties
+            .insert("username".into(), Arc::new(string()));
+        op.request_body = Some(RequestBodySpec {
+            required: true,
+            content: [("application/json".to_string(), Arc::new(body))]
+                .into_iter()
+                .collect(),
+        });
+        let found: Vec<(String, Slot)> =
+            user_params(&op, |n| (n == "farmerId").then_some(Slot::Username))
+                .into_iter()
+                .map(|p| (p.name, p.slot))
+                .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("farmerId".to_string(), Slot::Username),
+                ("userId".to_string(), Slot::Id),
+                ("owner_id".to_string(), Slot::Id),
+                ("user_id".to_string(), Slot::Id),
+            ]
+        );
+    }
+}
