@@ -7,29 +7,7 @@ use middlebrick_model::names::{normalize_name, qualified_name};
 use middlebrick_model::{Inventory, Method, Operation, ParamLocation};
 use serde_json::Value;
 
-/// Normalised keys whose value names the owner of an object (`user_id`, `userId`, `UserID`
-/// and `id` inside a `user` object are all `userid`).
-const OWNER_KEYS: &[&str] = &[
-    "userid",
-    "owner",
-    "ownerid",
-    "customerid",
-    "accountid",
-    "createdby",
-    "authorid",
-    "memberid",
-    "username",
-    "user",
-    "email",
-    "customer",
-    "author",
-    "ownerusername",
-];
-
-/// Whether a key, read inside an object held under `parent`, names an owner.
-pub fn is_owner_key(parent: Option<&str>, key: &str) -> bool {
-    OWNER_KEYS.contains(&qualified_name(parent, key).as_str())
-}
+pub use middlebrick_model::names::is_owner_key;
 
 /// Path segments and tags that mark back-office functions.
 const PRIVILEGED_WORDS: &[&str] = &[

@@ -437,6 +437,11 @@ impl Probe for EngineProbe {
             pool: &pool,
             everyone: &everyone,
         };
+        for (value, owner) in knowledge.owned_by_record(op, param) {
+            if !out.iter().any(|(v, _)| *v == value) {
+                out.push((value, vec![owner]));
+            }
+        }
         for (value, owner) in knowledge.owned_values(op, param) {
             match out.iter_mut().find(|(v, _)| *v == value) {
                 Some((_, who)) => *who = vec![owner],

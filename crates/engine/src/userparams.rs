@@ -220,6 +220,25 @@ impl Knowledge<'_> {
         o
     }
 
+    /// Known values for `param` whose record names an identity as its owner (`"user_id": 7`
+    /// where 7 is that identity's id), each with that identity. Values an identity saw in its
+    /// own answers are left to their sightings: an object every identity sees in its own
+    /// lists may be shared by design. What this adds are objects no identity sighted, such as
+    /// those only an admin listing shows.
+    pub fn owned_by_record(&self, op: &Operation, param: &str) -> Vec<(Value, String)> {
+        let mut out = Vec::new();
+        for (value, _, owner) in self.pool.candidates_with_owner(op, param, "") {
+            let Some(owner) = owner.map(Value::String) else {
+                continue;
+            };
+            let mut named = self.everyone.iter().filter(|(_, k)| k.names(&owner));
+            if let (Some((name, _)), None) = (named.next(), named.next()) {
+                out.push((value, name.clone()));
+            }
+        }
+        out
+    }
+
     /// Each identity's own value for a path or query parameter `param` of `op` that names a
     /// user: that identity's object, whoever else has seen it.
     pub fn owned_values(&self, op: &Operation, param: &str) -> Vec<(Value, String)> {
@@ -360,6 +379,107 @@ mod tests {
                 ("owner_id".to_string(), Slot::Id),
                 ("user_id".to_string(), Slot::Id),
             ]
+        );
+    }
+
+    fn get(path: &str, ty: SchemaType) -> Operation {
+        use middlebrick_model::{Method, Parameter};
+        let mut op = Operation::new(Method::Get, path);
+        let names: Vec<String> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(str::to_string)
+            .collect();
+        for name in names {
+            op.parameters.push(Parameter {
+                name,
+                location: ParamLocation::Path,
+                required: true,
+                schema: std::sync::Arc::new(Schema::of_type(ty)),
+                example: None,
+            });
+        }
+        op
+    }
+
+    fn everyone() -> Vec<(String, SelfKnowledge)> {
+        let k = |id: i64, name: &str| SelfKnowledge {
+            id: Some(json!(id)),
+            username: Some(name.into()),
+            email: None,
+        };
+        vec![
+            ("alice".into(), k(7, "alice1")),
+            ("bob".into(), k(8, "bobby")),
+        ]
+    }
+
+    #[test]
+    fn each_identity_sends_its_own_user_id_and_owns_it() {
+        let pool = IdPool::new();
+        let everyone = everyone();
+        let kn = Knowledge {
+            pool: &pool,
+            everyone: &everyone,
+        };
+        let op = get("/users/{userId}/cards", SchemaType::Integer);
+        let o = kn.own_overrides(&op, "alice");
+        assert_eq!(
+            o.params,
+            vec![(ParamLocation::Path, "userId".to_string(), Some(json!(7)))]
+        );
+        assert!(kn.own_overrides(&op, "anonymous").params.is_empty());
+        assert_eq!(
+            kn.owned_values(&op, "userId"),
+            vec![
+                (json!(7), "alice".to_string()),
+                (json!(8), "bob".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_parameter_whose_known_values_are_usernames_takes_the_username() {
+        let mut pool = IdPool::new();
+        pool.harvest(
+            &get("/farmers", SchemaType::String),
+            "alice",
+            &json!([{"farmerId": "alice1"}, {"farmerId": "bobby"}]),
+        );
+        let everyone = everyone();
+        let kn = Knowledge {
+            pool: &pool,
+            everyone: &everyone,
+        };
+        let op = get("/farmers/{farmerId}/sheep", SchemaType::String);
+        let o = kn.own_overrides(&op, "bob");
+        assert_eq!(
+            o.params,
+            vec![(
+                ParamLocation::Path,
+                "farmerId".to_string(),
+                Some(json!("bobby"))
+            )]
+        );
+    }
+
+    #[test]
+    fn objects_only_an_admin_listed_are_owned_by_the_identity_their_record_names() {
+        let mut pool = IdPool::new();
+        pool.harvest(
+            &get("/things", SchemaType::Integer),
+            "*privileged",
+            &json!({"items": [{"id": 1, "owner_id": 7}, {"id": 2, "owner_id": 99}]}),
+        );
+        let everyone = everyone();
+        let kn = Knowledge {
+            pool: &pool,
+            everyone: &everyone,
+        };
+        let op = get("/things/{thingId}", SchemaType::Integer);
+        assert_eq!(
+            kn.owned_by_record(&op, "thingId"),
+            vec![(json!(1), "alice".to_string())]
         );
     }
 }

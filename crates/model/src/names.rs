@@ -70,6 +70,54 @@ pub fn same_name(a: &str, b: &str) -> bool {
     normalize_name(a) == normalize_name(b)
 }
 
+/// Normalised keys whose value names the owner of an object (`user_id`, `userId`, `UserID`
+/// and `id` inside a `user` object are all `userid`).
+const OWNER_KEYS: &[&str] = &[
+    "userid",
+    "owner",
+    "ownerid",
+    "customerid",
+    "accountid",
+    "createdby",
+    "authorid",
+    "memberid",
+    "username",
+    "user",
+    "email",
+    "customer",
+    "author",
+    "ownerusername",
+];
+
+/// Whether a key, read inside an object held under `parent`, names an owner.
+pub fn is_owner_key(parent: Option<&str>, key: &str) -> bool {
+    OWNER_KEYS.contains(&qualified_name(parent, key).as_str())
+}
+
+/// The owner a record names (`"user_id": 7`, `"owner": {"id": 7}`, `"username": "alice"`), as
+/// text; `None` when it names none.
+pub fn record_owner(map: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let fields = || map.iter().take(128);
+    fields()
+        .filter(|(k, _)| is_owner_key(None, k))
+        .find_map(|(_, v)| text(v))
+        .or_else(|| {
+            fields().find_map(|(k, v)| {
+                let inner = v.as_object()?;
+                inner
+                    .iter()
+                    .take(128)
+                    .filter(|(ik, _)| is_owner_key(Some(k), ik))
+                    .find_map(|(_, iv)| text(iv))
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +149,22 @@ mod tests {
         assert_eq!(qualified_name(Some("card"), "number"), "number");
         assert_eq!(qualified_name(None, "id"), "id");
         assert_eq!(singular("address"), "address");
+    }
+
+    #[test]
+    fn records_name_their_owner_in_any_convention() {
+        use serde_json::json;
+        let owner = |v: serde_json::Value| record_owner(v.as_object().unwrap());
+        assert_eq!(owner(json!({"id": 1, "ownerId": 7})).as_deref(), Some("7"));
+        assert_eq!(
+            owner(json!({"id": 1, "user": {"id": 7}})).as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            owner(json!({"id": 1, "author": {"username": "al"}})).as_deref(),
+            Some("al")
+        );
+        assert_eq!(owner(json!({"id": 1, "card": {"id": 7}})), None);
+        assert!(is_owner_key(Some("owner"), "id") && !is_owner_key(None, "id"));
     }
 }

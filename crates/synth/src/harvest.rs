@@ -10,6 +10,7 @@ use crate::names::{id_stem, is_id_like, is_keyish, is_secret_name, normalize, si
 use crate::path::{clean, last_literal_segment, parent_if_item};
 use crate::pool::{IdPool, Key};
 use middlebrick_model::envelope::unwrap_envelope;
+use middlebrick_model::names::record_owner;
 use middlebrick_model::{Method, Operation};
 use serde_json::{Map, Value};
 
@@ -89,15 +90,17 @@ impl IdPool {
         segment: Option<&str>,
         identity: &str,
     ) {
+        let owner = record_owner(map).filter(|o| o.len() <= MAX_VALUE_LEN);
         for (k, v) in map.iter().take(MAX_FIELDS) {
             if !is_scalar_id(v) || !self.identifies_item(k, v, segment) {
                 continue;
             }
             for p in paths {
-                self.insert(
+                self.insert_owned(
                     Key::Collection(p.to_string(), normalize(k)),
                     v.clone(),
                     identity,
+                    owner.as_deref(),
                 );
             }
         }

@@ -328,3 +328,19 @@ fn an_id_inside_a_named_object_fills_the_camel_case_parameter() {
     let op = get("/api/payments/{card-id}");
     assert_eq!(pool.value_for(&op, "card-id", "alice"), Some(json!(9)));
 }
+
+#[test]
+fn listed_items_keep_the_owner_their_record_names() {
+    let mut pool = IdPool::new();
+    let body = json!({"data": [{"id": 1, "ownerId": 7}, {"id": 2, "owner": {"id": 8}}, {"id": 3}]});
+    pool.harvest(&get("/things"), "alice", &body);
+    let item = get("/things/{thingId}");
+    let owners: Vec<(Value, Option<String>)> = pool
+        .candidates_with_owner(&item, "thingId", "alice")
+        .into_iter()
+        .map(|(v, _, o)| (v, o))
+        .collect();
+    assert!(owners.contains(&(json!(1), Some("7".into()))));
+    assert!(owners.contains(&(json!(2), Some("8".into()))));
+    assert!(owners.contains(&(json!(3), None)));
+}
