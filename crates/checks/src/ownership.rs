@@ -246,13 +246,15 @@ pub fn created_id(body: &Value, param: &str) -> Option<Value> {
 /// a string without enum or format, writable, not an id, a password or an email.
 pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
     schema.properties.iter().find_map(|(k, s)| {
-        let k_l = k.to_ascii_lowercase();
+        let k_l = normalize_name(k);
+        let id_like = middlebrick_model::names::name_words(k)
+            .last()
+            .is_some_and(|w| middlebrick_model::names::is_id_word(w));
         (s.effective_type() == Some(middlebrick_model::SchemaType::String)
             && s.enum_values.is_empty()
             && s.format.is_none()
             && !s.read_only
-            && k_l != "id"
-            && !k_l.ends_with("_id")
+            && !id_like
             && !k_l.contains("password")
             && !k_l.contains("email"))
         .then(|| k.clone())
