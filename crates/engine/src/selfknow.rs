@@ -110,13 +110,20 @@ pub(crate) fn from_record(map: &Map<String, Value>, bare_id: bool) -> SelfKnowle
     k
 }
 
-/// What a subject claim says: an e-mail, the sign-in name, or else the account's id.
-fn from_subject(v: &Value, login: Option<&str>) -> SelfKnowledge {
+/// What a subject claim says: an e-mail, the sign-in name, an id (a number, or a string with
+/// a digit: `42`, a uuid, `auth0|5f3c…`), or a username. A word without digits beside a
+/// username claim is neither (generators put the token's kind there: `"sub": "access"`).
+fn from_subject(v: &Value, login: Option<&str>, has_username: bool) -> SelfKnowledge {
     let mut k = SelfKnowledge::default();
     match v.as_str() {
         Some(s) if s.contains('@') => k.email = Some(s.to_string()),
         Some(s) if login.is_some_and(|l| l.eq_ignore_ascii_case(s)) => {
             k.username = Some(s.to_string())
+        }
+        Some(s) if !s.chars().any(|c| c.is_ascii_digit()) => {
+            if !has_username {
+                k.username = text_value(v);
+            }
         }
         _ => k.id = id_value(v),
     }
@@ -130,7 +137,7 @@ pub(crate) fn from_claims(claims: &Map<String, Value>, login: Option<&str>) -> S
         if let Some(v) = claims.get(*c) {
             match v.as_object() {
                 Some(inner) => k.merge(from_record(inner, true)),
-                None => k.merge(from_subject(v, login)),
+                None => k.merge(from_subject(v, login, k.username.is_some())),
             }
         }
     }
