@@ -252,24 +252,41 @@ pub(crate) async fn learn_from_reads(probe: &EngineProbe, inv: &Inventory, ids: 
             let record = json.as_ref().and_then(|j| single_record(j).cloned());
             records.push((identity.name.clone(), record));
         }
-        for (name, record) in &records {
-            let Some(record) = record else { continue };
-            let others_differ = records
-                .iter()
-                .any(|(n, r)| n != name && r.as_ref().is_some_and(|r| r != record));
-            let known = probe.self_knowledge(name);
-            let says = from_record(record, false);
-            let names_me = [
-                (&known.username, &says.username),
-                (&known.email, &says.email),
-            ]
+        let known: Vec<SelfKnowledge> = records
             .iter()
-            .any(|(k, s)| matches!((k, s), (Some(k), Some(s)) if k.eq_ignore_ascii_case(s)));
-            if others_differ && names_me && known.id.is_none() {
-                probe.learn_self(name, from_record(record, true));
-            }
+            .map(|(n, _)| probe.self_knowledge(n))
+            .collect();
+        for (name, k) in own_records(&records, &known) {
+            probe.learn_self(&name, k);
         }
     }
+}
+
+/// Of one operation's answers (each identity's single record, `known` in the same order),
+/// those that are the identity's own record: they name its known username or e-mail and
+/// another identity's record differs. Only for identities whose id is still unknown.
+pub(crate) fn own_records(
+    records: &[(String, Option<Map<String, Value>>)],
+    known: &[SelfKnowledge],
+) -> Vec<(String, SelfKnowledge)> {
+    let mut out = Vec::new();
+    for ((name, record), known) in records.iter().zip(known) {
+        let Some(record) = record else { continue };
+        let others_differ = records
+            .iter()
+            .any(|(n, r)| n != name && r.as_ref().is_some_and(|r| r != record));
+        let says = from_record(record, false);
+        let names_me = [
+            (&known.username, &says.username),
+            (&known.email, &says.email),
+        ]
+        .iter()
+        .any(|(k, s)| matches!((k, s), (Some(k), Some(s)) if k.eq_ignore_ascii_case(s)));
+        if others_differ && names_me && known.id.is_none() {
+            out.push((name.clone(), from_record(record, true)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -67,3 +67,45 @@ fn credentials_are_never_learnt() {
     );
     assert!(k.is_empty());
 }
+
+#[test]
+fn a_read_is_the_callers_own_record_when_it_names_them_and_differs_between_identities() {
+    let rec = |v: Value| v.as_object().cloned();
+    let knows = |name: &str| SelfKnowledge {
+        username: Some(name.into()),
+        ..Default::default()
+    };
+    let records = vec![
+        (
+            "alice".to_string(),
+            rec(json!({"id": 7, "username": "alice"})),
+        ),
+        ("bob".to_string(), rec(json!({"id": 8, "username": "bob"}))),
+    ];
+    let learnt = own_records(&records, &[knows("alice"), knows("bob")]);
+    assert_eq!(learnt.len(), 2);
+    assert_eq!(learnt[0].1.id, Some(json!(7)));
+
+    let same = vec![
+        (
+            "alice".to_string(),
+            rec(json!({"id": 7, "username": "alice"})),
+        ),
+        (
+            "bob".to_string(),
+            rec(json!({"id": 7, "username": "alice"})),
+        ),
+    ];
+    assert!(
+        own_records(&same, &[knows("alice"), knows("bob")]).is_empty(),
+        "the same record for everyone is nobody's own"
+    );
+    let other = vec![
+        (
+            "alice".to_string(),
+            rec(json!({"id": 9, "username": "carol"})),
+        ),
+        ("bob".to_string(), rec(json!({"id": 8, "username": "dave"}))),
+    ];
+    assert!(own_records(&other, &[knows("alice"), knows("bob")]).is_empty());
+}
