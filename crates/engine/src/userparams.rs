@@ -136,14 +136,24 @@ pub(crate) struct UserParam {
 }
 
 /// The user-naming parameters of `op` (path and query: by name, else by `by_value`) and
-/// top-level JSON body properties (by name, id slot only).
+/// top-level JSON body properties (by name, id slot only). With `only_sent`, only those the
+/// valid request carries anyway: every path parameter, query parameters that are required or
+/// that the spec gives a value for, required body properties (an optional `user_id` filter
+/// left out stays out: adding it would change what the request asks).
 pub(crate) fn user_params(
     op: &Operation,
+    only_sent: bool,
     by_value: impl Fn(&str) -> Option<Slot>,
 ) -> Vec<UserParam> {
     let mut out = Vec::new();
     for p in &op.parameters {
-        if !matches!(p.location, ParamLocation::Path | ParamLocation::Query) {
+        let offered = p.required || p.example.is_some() || p.schema.example.is_some();
+        let sent = match p.location {
+            ParamLocation::Path => true,
+            ParamLocation::Query => !only_sent || offered || p.schema.default.is_some(),
+            _ => false,
+        };
+        if !sent {
             continue;
         }
         if let Some(slot) = slot_by_name(&p.name, &p.schema).or_else(|| by_value(&p.name)) {
@@ -161,8 +171,15 @@ pub(crate) fn user_params(
             .find(|(m, _)| m.contains("json"))
             .map(|(_, s)| s.clone())
     });
-    for (name, schema) in body.iter().flat_map(|s| s.properties.iter()) {
-        if !schema.read_only && slot_by_name(name, schema) == Some(Slot::Id) {
+    if let Some(body) = &body {
+        for (name, schema) in &body.properties {
+            let required = body.required.contains(name);
+            if (only_sent && !required)
+                || schema.read_only
+                || slot_by_name(name, schema) != Some(Slot::Id)
+            {
+                continue;
+            }
             out.push(UserParam {
                 location: None,
                 name: name.clone(),
@@ -208,7 +225,7 @@ impl Knowledge<'_> {
         let Some(own) = self.of(identity).filter(|k| !k.is_empty()) else {
             return o;
         };
-        for p in user_params(op, |n| self.by_value(op, n)) {
+        for p in user_params(op, true, |n| self.by_value(op, n)) {
             let Some(v) = own_value(own, p.slot, &p.schema) else {
                 continue;
             };
@@ -242,7 +259,7 @@ impl Knowledge<'_> {
     /// Each identity's own value for a path or query parameter `param` of `op` that names a
     /// user: that identity's object, whoever else has seen it.
     pub fn owned_values(&self, op: &Operation, param: &str) -> Vec<(Value, String)> {
-        let Some(p) = user_params(op, |n| self.by_value(op, n))
+        let Some(p) = user_params(op, false, |n| self.by_value(op, n))
             .into_iter()
             .find(|p| p.location.is_some() && p.name == param)
         else {
@@ -344,11 +361,12 @@ mod tests {
             ("userId", ParamLocation::Path),
             ("owner_id", ParamLocation::Query),
             ("X-User-Id", ParamLocation::Header),
+            ("user_uuid", ParamLocation::Query),
         ] {
             op.parameters.push(Parameter {
                 name: name.into(),
                 location: loc,
-                required: true,
+                required: name != "user_uuid",
                 schema: Arc::new(string()),
                 example: None,
             });
@@ -358,6 +376,11 @@ mod tests {
             "user_id".into(),
             Arc::new(Schema::of_type(SchemaType::Integer)),
         );
+        body.properties.insert(
+            "owner_id".into(),
+            Arc::new(Schema::of_type(SchemaType::Integer)),
+        );
+        body.required.push("user_id".into());
         body.properties
             .insert("username".into(), Arc::new(string()));
         op.request_body = Some(RequestBodySpec {
@@ -367,7 +390,7 @@ mod tests {
                 .collect(),
         });
         let found: Vec<(String, Slot)> =
-            user_params(&op, |n| (n == "farmerId").then_some(Slot::Username))
+            user_params(&op, true, |n| (n == "farmerId").then_some(Slot::Username))
                 .into_iter()
                 .map(|p| (p.name, p.slot))
                 .collect();
@@ -379,6 +402,10 @@ mod tests {
                 ("owner_id".to_string(), Slot::Id),
                 ("user_id".to_string(), Slot::Id),
             ]
+        );
+        let all = user_params(&op, false, |_| None);
+        assert!(
+            all.iter().any(|p| p.name == "user_uuid") && all.iter().any(|p| p.name == "owner_id")
         );
     }
 
