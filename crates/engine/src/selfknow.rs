@@ -10,6 +10,9 @@
 //!    first stage, any GET without path parameters whose single record names the identity's
 //!    known username or e-mail while another identity's answer to it differs.
 //!
+//! Other id-like fields of those records (`"farmerId": "alice"`) are kept by normalised name:
+//! a parameter named the same is the account's too.
+//!
 //! A bare `id` is taken only from a record known to be the account's (a user-like key, the
 //! record holding the sign-in name, a current-user read): a sign-in answer's own `id` may name
 //! a session. Credentials are never learnt ([`is_credential_key`]).
@@ -19,7 +22,7 @@ use crate::probe::{path_param_count, EngineProbe};
 use middlebrick_checks::ownership::{privileged_reason, self_reads};
 use middlebrick_checks::Probe;
 use middlebrick_model::envelope::{is_envelope_key, single_record, unwrap_envelope};
-use middlebrick_model::names::{is_id_word, normalize_name};
+use middlebrick_model::names::{is_id_word, name_words, normalize_name};
 use middlebrick_model::{Inventory, Method, SelfKnowledge};
 use serde_json::{Map, Value};
 
@@ -70,6 +73,11 @@ fn is_credential_key(key: &str) -> bool {
     .any(|w| n.contains(w))
 }
 
+/// A name whose last word is an id word (`farmerId`, `tenant_uuid`).
+fn is_id_name(key: &str) -> bool {
+    name_words(key).last().is_some_and(|w| is_id_word(w))
+}
+
 fn id_value(v: &Value) -> Option<Value> {
     match v {
         Value::Number(n) if n.is_i64() || n.is_u64() => Some(v.clone()),
@@ -104,6 +112,13 @@ pub(crate) fn from_record(map: &Map<String, Value>, bare_id: bool) -> SelfKnowle
             k.username = text_value(v);
         } else if EMAIL_KEYS.contains(&n.as_str()) && k.email.is_none() {
             k.email = text_value(v).filter(|s| s.contains('@'));
+        } else if is_id_name(key) && !is_id_word(&n) {
+            if let Some(v) = id_value(v) {
+                k.merge(SelfKnowledge {
+                    fields: vec![(n, v)],
+                    ..Default::default()
+                });
+            }
         }
     }
     k.id = bare.or(explicit);

@@ -60,6 +60,15 @@ fn a_bare_id_is_the_accounts_only_when_the_record_is() {
 }
 
 #[test]
+fn other_identifiers_of_the_own_record_are_kept_by_name() {
+    let answer = json!({"data": {"token": "t", "account": {"farmerId": "alice", "id": 3}}});
+    let k = from_answer(&answer, None, false);
+    assert_eq!(k.field("farmerid"), Some(&json!("alice")));
+    assert_eq!(k.id, Some(json!(3)));
+    assert_eq!(k.field("id"), None);
+}
+
+#[test]
 fn credentials_are_never_learnt() {
     let k = from_record(
         &claims(json!({"session_id": "s", "api_key": "k", "password_hash": "h"})),

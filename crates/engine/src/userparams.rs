@@ -5,9 +5,11 @@
 //!   `account`, `customer`, `member`, `author`, …) followed by an id word (`userId`,
 //!   `owner_id`, `CustomerUUID`) or by `email`; a bare `owner` / `user` takes the id when its
 //!   schema is numeric and the username otherwise; or
-//! - its known values say so: a value harvested for it is some identity's username, e-mail or
-//!   long string id (`{farmerId}` whose values are usernames). Short numeric ids never decide
-//!   this way: `7` is as likely an order as a user.
+//! - the identity's own record names it: the sign-in answer or the current-user read has a
+//!   field of the same normalised name (`"farmerId": "alice"` for `{farmerId}`); or
+//! - its known values say so: the values harvested for it are the identities' usernames,
+//!   e-mails or long string ids, two identities' at least (`{farmerId}` whose values are
+//!   usernames). Short numeric ids never decide this way: `7` is as likely an order as a user.
 //!
 //! On its own requests an identity sends its own value; the engine also lists each identity's
 //! value as that identity's object ([`crate::probe`]'s `known_values`), so authorization
@@ -20,11 +22,13 @@ use middlebrick_synth::{IdPool, Overrides as SynthOverrides};
 use serde_json::Value;
 
 /// Which of an account's values a parameter takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Slot {
     Id,
     Username,
     Email,
+    /// Another identifier the account's own record gives under this normalised name.
+    Field(String),
 }
 
 const USER_WORDS: &[&str] = &[
@@ -84,37 +88,38 @@ pub(crate) fn slot_by_name(name: &str, schema: &Schema) -> Option<Slot> {
     }
 }
 
-/// The slot a parameter takes because a value known for it is some identity's username,
-/// e-mail or long string id.
+/// The slot a parameter takes because the values known for it are the identities' usernames,
+/// e-mails or long string ids: those of two identities at least (of the only one when one is
+/// known), so one tag that happens to equal a username decides nothing.
 pub(crate) fn slot_by_value(values: &[Value], everyone: &[SelfKnowledge]) -> Option<Slot> {
-    let same = |a: &Option<String>, v: &str, min: usize| {
-        a.as_deref()
-            .is_some_and(|a| a.len() >= min && a.eq_ignore_ascii_case(v))
+    let texts: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+    let seen = |field: &dyn Fn(&SelfKnowledge) -> Option<String>, min: usize| {
+        everyone
+            .iter()
+            .filter_map(|k| field(k).filter(|v| v.len() >= min))
+            .filter(|v| texts.iter().any(|t| t.eq_ignore_ascii_case(v)))
+            .count()
     };
-    for v in values.iter().filter_map(Value::as_str) {
-        for k in everyone {
-            if same(&k.username, v, MIN_NAME_LEN) {
-                return Some(Slot::Username);
-            }
-            if same(&k.email, v, MIN_NAME_LEN) {
-                return Some(Slot::Email);
-            }
-            let id = k.id.as_ref().and_then(Value::as_str).map(str::to_string);
-            if same(&id, v, MIN_ID_LEN) {
-                return Some(Slot::Id);
-            }
-        }
-    }
-    None
+    let needed = everyone.len().clamp(1, 2);
+    let string_id = |k: &SelfKnowledge| k.id.as_ref().and_then(Value::as_str).map(str::to_string);
+    [
+        (Slot::Username, seen(&|k| k.username.clone(), MIN_NAME_LEN)),
+        (Slot::Email, seen(&|k| k.email.clone(), MIN_NAME_LEN)),
+        (Slot::Id, seen(&string_id, MIN_ID_LEN)),
+    ]
+    .into_iter()
+    .find(|(_, n)| *n >= needed)
+    .map(|(slot, _)| slot)
 }
 
 /// The account's value for a slot, as the parameter's schema wants it (`"7"` for a string,
 /// `7` for an integer); `None` when unknown or when it cannot fit.
 pub(crate) fn own_value(k: &SelfKnowledge, slot: Slot, schema: &Schema) -> Option<Value> {
-    let v = match slot {
+    let v = match slot.clone() {
         Slot::Id => k.id.clone()?,
         Slot::Username => Value::String(k.username.clone()?),
         Slot::Email => Value::String(k.email.clone()?),
+        Slot::Field(name) => k.field(&name)?.clone(),
     };
     match (schema.effective_type(), &v) {
         (Some(SchemaType::Integer), Value::String(s)) => s.parse::<i64>().ok().map(Value::from),
@@ -200,7 +205,13 @@ pub(crate) struct Knowledge<'a> {
 }
 
 impl Knowledge<'_> {
+    /// A parameter no user-like name marks: named like another identifier of some identity's
+    /// own record (`farmerId`), or its known values are the identities' names or ids.
     fn by_value(&self, op: &Operation, name: &str) -> Option<Slot> {
+        let n = normalize_name(name);
+        if self.everyone.iter().any(|(_, k)| k.field(&n).is_some()) {
+            return Some(Slot::Field(n));
+        }
         let values: Vec<Value> = self
             .pool
             .candidates(op, name, "")
@@ -267,7 +278,7 @@ impl Knowledge<'_> {
         };
         self.everyone
             .iter()
-            .filter_map(|(name, k)| Some((own_value(k, p.slot, &p.schema)?, name.clone())))
+            .filter_map(|(name, k)| Some((own_value(k, p.slot.clone(), &p.schema)?, name.clone())))
             .collect()
     }
 }
@@ -312,10 +323,27 @@ mod tests {
             id: Some(json!(7)),
             username: Some("alice".into()),
             email: Some("a@x.test".into()),
+            fields: Vec::new(),
         };
-        let everyone = [alice];
+        let bob = SelfKnowledge {
+            id: Some(json!(8)),
+            username: Some("bob".into()),
+            email: Some("b@x.test".into()),
+            fields: Vec::new(),
+        };
+        let everyone = [alice.clone()];
         assert_eq!(
             slot_by_value(&[json!("ALICE")], &everyone),
+            Some(Slot::Username)
+        );
+        let both = [alice, bob];
+        assert_eq!(
+            slot_by_value(&[json!("alice"), json!("travel")], &both),
+            None,
+            "one value equal to one identity's name is a coincidence"
+        );
+        assert_eq!(
+            slot_by_value(&[json!("alice"), json!("bob")], &both),
             Some(Slot::Username)
         );
         assert_eq!(
@@ -339,6 +367,7 @@ mod tests {
             id: Some(json!("12")),
             username: Some("alice".into()),
             email: None,
+            fields: Vec::new(),
         };
         let int = Schema::of_type(SchemaType::Integer);
         assert_eq!(own_value(&k, Slot::Id, &int), Some(json!(12)));
@@ -434,6 +463,7 @@ mod tests {
             id: Some(json!(id)),
             username: Some(name.into()),
             email: None,
+            fields: Vec::new(),
         };
         vec![
             ("alice".into(), k(7, "alice1")),
@@ -508,5 +538,29 @@ mod tests {
             kn.owned_by_record(&op, "thingId"),
             vec![(json!(1), "alice".to_string())]
         );
+    }
+
+    #[test]
+    fn a_parameter_named_like_an_identifier_of_the_own_record_takes_it() {
+        let pool = IdPool::new();
+        let mut everyone = everyone();
+        for (name, k) in everyone.iter_mut() {
+            k.fields
+                .push(("farmerid".into(), json!(format!("f-{name}"))));
+        }
+        let kn = Knowledge {
+            pool: &pool,
+            everyone: &everyone,
+        };
+        let op = get("/farmers/{farmerId}/sheep", SchemaType::String);
+        assert_eq!(
+            kn.own_overrides(&op, "bob").params,
+            vec![(
+                ParamLocation::Path,
+                "farmerId".to_string(),
+                Some(json!("f-bob"))
+            )]
+        );
+        assert_eq!(kn.owned_values(&op, "farmerId").len(), 2);
     }
 }

@@ -12,7 +12,13 @@ pub struct SelfKnowledge {
     pub id: Option<Value>,
     pub username: Option<String>,
     pub email: Option<String>,
+    /// Other identifiers the account's own record gives, by normalised name
+    /// (`"farmerId": "alice"` -> `farmerid`): a parameter named the same takes this value.
+    pub fields: Vec<(String, Value)>,
 }
+
+/// Other identifiers kept at most.
+pub const MAX_SELF_FIELDS: usize = 16;
 
 /// A scalar as text (`7`, `"7"` -> `7`): how ids compare across path, query and JSON.
 pub fn scalar_text(v: &Value) -> Option<String> {
@@ -25,7 +31,10 @@ pub fn scalar_text(v: &Value) -> Option<String> {
 
 impl SelfKnowledge {
     pub fn is_empty(&self) -> bool {
-        self.id.is_none() && self.username.is_none() && self.email.is_none()
+        self.id.is_none()
+            && self.username.is_none()
+            && self.email.is_none()
+            && self.fields.is_empty()
     }
 
     /// Fills what is still unknown from `other`; what is known is kept (the first source that
@@ -40,6 +49,19 @@ impl SelfKnowledge {
         if self.email.is_none() {
             self.email = other.email;
         }
+        for (name, v) in other.fields {
+            if self.fields.len() < MAX_SELF_FIELDS && !self.fields.iter().any(|(n, _)| *n == name) {
+                self.fields.push((name, v));
+            }
+        }
+    }
+
+    /// The value the account's own record gives for a (normalised) name.
+    pub fn field(&self, normalized: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == normalized)
+            .map(|(_, v)| v)
     }
 
     /// The known values as text: id, username, e-mail.
@@ -79,7 +101,9 @@ mod tests {
             id: Some(json!(9)),
             username: Some("alice".into()),
             email: None,
+            fields: vec![("farmerid".into(), json!("alice"))],
         });
+        assert_eq!(k.field("farmerid"), Some(&json!("alice")));
         assert_eq!(k.id, Some(json!(7)));
         assert!(k.names(&json!("7")) && k.names(&json!(7)) && k.names(&json!("ALICE")));
         assert!(!k.names(&json!(9)) && !k.names(&json!(null)));
