@@ -449,6 +449,7 @@ mod tests {
             cookie_same_site: vec![("session".into(), same_site.map(str::to_string))],
             token_header: Some("Authorization".into()),
             markers: vec![],
+            own: Default::default(),
             admin: false,
         }
     }

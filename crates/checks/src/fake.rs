@@ -58,6 +58,7 @@ impl FakeProbe {
             cookie_same_site: Vec::new(),
             token_header: None,
             markers: markers.iter().map(|m| m.to_string()).collect(),
+            own: Default::default(),
             admin: false,
         });
         self

@@ -19,6 +19,7 @@ pub mod signatures;
 pub mod similarity;
 mod sqli;
 pub mod stack;
+pub mod stateful;
 
 pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 pub use explain::explain;

@@ -2,32 +2,12 @@
 //! an answer carries *someone's* data, that an operation is privileged, or that an operation
 //! reads the caller's own account. Names and shapes only, never a particular API's routes.
 
+use middlebrick_model::envelope::{is_envelope_key, unwrap_envelope};
+use middlebrick_model::names::{normalize_name, qualified_name};
 use middlebrick_model::{Inventory, Method, Operation, ParamLocation};
 use serde_json::Value;
 
-/// Keys whose value names the owner of an object.
-const OWNER_KEYS: &[&str] = &[
-    "user_id",
-    "userid",
-    "owner_id",
-    "ownerid",
-    "owner",
-    "customer_id",
-    "customerid",
-    "account_id",
-    "accountid",
-    "created_by",
-    "createdby",
-    "author_id",
-    "authorid",
-    "member_id",
-    "memberid",
-    "username",
-    "user",
-    "email",
-    "customer",
-    "author",
-];
+pub use middlebrick_model::names::is_owner_key;
 
 /// Path segments and tags that mark back-office functions.
 const PRIVILEGED_WORDS: &[&str] = &[
@@ -47,10 +27,24 @@ const PRIVILEGED_WORDS: &[&str] = &[
     "ops",
 ];
 
-/// Last path segments of operations that read or change the caller's own account.
+/// Last path segments of operations that read or change the caller's own account (`/user` is
+/// the current user in the RealWorld convention many generators follow).
 const SELF_SEGMENTS: &[&str] = &[
-    "me", "self", "profile", "account", "whoami", "current", "myself",
+    "me",
+    "self",
+    "profile",
+    "account",
+    "whoami",
+    "current",
+    "myself",
+    "user",
+    "currentuser",
+    "myprofile",
+    "myaccount",
 ];
+
+/// How many current-user operations are read at most.
+pub const MAX_SELF_READS: usize = 3;
 
 fn norm(k: &str) -> String {
     k.to_ascii_lowercase().replace('-', "_")
@@ -61,15 +55,16 @@ fn norm(k: &str) -> String {
 /// numbers), or any value equal to a marker of three characters or more.
 pub fn owners_named(body: &Value, markers: &[String]) -> Vec<String> {
     let mut found = Vec::new();
-    walk(body, None, markers, &mut found, &mut 5_000);
+    walk(body, (None, None), markers, &mut found, &mut 5_000);
     found.sort();
     found.dedup();
     found
 }
 
+/// `at` is the key a value sits under and the key of the object holding it.
 fn walk(
     v: &Value,
-    key: Option<&str>,
+    at: (Option<&str>, Option<&str>),
     markers: &[String],
     found: &mut Vec<String>,
     budget: &mut usize,
@@ -85,18 +80,18 @@ fn walk(
             items
                 .iter()
                 .take(100)
-                .for_each(|i| walk(i, key, markers, found, budget));
+                .for_each(|i| walk(i, at, markers, found, budget));
             None
         }
         Value::Object(map) => {
             map.iter()
-                .for_each(|(k, v)| walk(v, Some(k), markers, found, budget));
+                .for_each(|(k, v)| walk(v, (Some(k), at.0), markers, found, budget));
             None
         }
         _ => None,
     };
     let Some(text) = text else { return };
-    let owner_key = key.is_some_and(|k| OWNER_KEYS.contains(&norm(k).as_str()));
+    let owner_key = at.0.is_some_and(|k| is_owner_key(at.1, k));
     for m in markers {
         if text == *m && (owner_key || m.len() >= 3) {
             found.push(m.clone());
@@ -133,21 +128,33 @@ pub fn privileged_reason(op: &Operation) -> Option<String> {
     None
 }
 
-/// True for an operation on the caller's own account (`/users/me`, `/profile`).
+/// True for an operation on the caller's own account (`/users/me`, `/profile`, `/whoami`):
+/// no path parameter, and a last segment that reads as "the caller" in any convention.
 pub fn is_self_path(path: &str) -> bool {
     !path.contains('{')
         && path
             .rsplit('/')
             .find(|s| !s.is_empty())
-            .is_some_and(|last| SELF_SEGMENTS.contains(&norm(last).as_str()))
+            .is_some_and(|last| SELF_SEGMENTS.contains(&normalize_name(last).as_str()))
+}
+
+/// The GET operations that read the caller's own account, shortest path first, at most
+/// [`MAX_SELF_READS`]; privileged ones (an admin's `/admin/user`) are not the caller's.
+pub fn self_reads(inv: &Inventory) -> Vec<&Operation> {
+    let mut ops: Vec<&Operation> = inv
+        .operations
+        .iter()
+        .filter(|o| o.method == Method::Get && is_self_path(&o.path))
+        .filter(|o| privileged_reason(o).is_none())
+        .collect();
+    ops.sort_by_key(|o| o.path.len());
+    ops.truncate(MAX_SELF_READS);
+    ops
 }
 
 /// The GET operation that reads the caller's own account.
 pub fn self_read(inv: &Inventory) -> Option<&Operation> {
-    inv.operations
-        .iter()
-        .filter(|o| o.method == Method::Get && is_self_path(&o.path))
-        .min_by_key(|o| o.path.len())
+    self_reads(inv).into_iter().next()
 }
 
 /// Path parameters and id-like query parameters: where an object reference travels.
@@ -156,13 +163,9 @@ pub fn id_params(op: &Operation) -> Vec<(ParamLocation, String)> {
         .iter()
         .filter(|p| match p.location {
             ParamLocation::Path => true,
-            ParamLocation::Query => {
-                let n = norm(&p.name);
-                n == "id"
-                    || n.ends_with("_id")
-                    || n.ends_with("id") && p.name.ends_with("Id")
-                    || n == "uuid"
-            }
+            ParamLocation::Query => middlebrick_model::names::name_words(&p.name)
+                .last()
+                .is_some_and(|w| middlebrick_model::names::is_id_word(w)),
             _ => false,
         })
         .map(|p| (p.location, p.name.clone()))
@@ -202,33 +205,56 @@ pub fn collection_of(path: &str) -> Option<&str> {
     path[i..].ends_with('}').then(|| &path[..i])
 }
 
-/// The id of an object in a create answer: `id`, or a field named like the item's parameter.
+/// The id of an object in a create answer, read inside its wrappers: a field named like the
+/// item's parameter in any convention (`cardId` for `card_id`, `id` inside a `card` object),
+/// else `id`, else `uuid`.
 pub fn created_id(body: &Value, param: &str) -> Option<Value> {
-    let obj = body.as_object()?;
-    let inner = ["data", "item", "result"]
-        .iter()
-        .find_map(|k| obj.get(*k).and_then(Value::as_object));
-    for o in std::iter::once(obj).chain(inner) {
-        for key in [param, "id", "uuid"] {
-            if let Some(v) = o.get(key).filter(|v| v.is_number() || v.is_string()) {
-                return Some(v.clone());
+    let want = normalize_name(param);
+    let top = body.as_object()?;
+    let mut objects: Vec<(Option<&str>, &serde_json::Map<String, Value>)> = vec![(None, top)];
+    if let Some(inner) = unwrap_envelope(body).as_object() {
+        objects.push((None, inner));
+    }
+    for (parent, o) in objects.clone() {
+        for (k, v) in o.iter().take(64) {
+            if let Some(m) = v.as_object() {
+                let key = if is_envelope_key(k) {
+                    parent
+                } else {
+                    Some(k.as_str())
+                };
+                objects.push((key, m));
             }
         }
     }
-    None
+    let scalar = |v: &&Value| v.is_number() || v.is_string();
+    let named = objects.iter().find_map(|(parent, o)| {
+        o.iter()
+            .find(|(k, v)| scalar(v) && qualified_name(*parent, k) == want)
+            .map(|(_, v)| v.clone())
+    });
+    named.or_else(|| {
+        ["id", "uuid"].iter().find_map(|key| {
+            objects
+                .iter()
+                .find_map(|(_, o)| o.get(*key).filter(scalar).cloned())
+        })
+    })
 }
 
 /// A plain text property of an object schema that a check can set to a marker and find again:
 /// a string without enum or format, writable, not an id, a password or an email.
 pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
     schema.properties.iter().find_map(|(k, s)| {
-        let k_l = k.to_ascii_lowercase();
+        let k_l = normalize_name(k);
+        let id_like = middlebrick_model::names::name_words(k)
+            .last()
+            .is_some_and(|w| middlebrick_model::names::is_id_word(w));
         (s.effective_type() == Some(middlebrick_model::SchemaType::String)
             && s.enum_values.is_empty()
             && s.format.is_none()
             && !s.read_only
-            && k_l != "id"
-            && !k_l.ends_with("_id")
+            && !id_like
             && !k_l.contains("password")
             && !k_l.contains("email"))
         .then(|| k.clone())
@@ -269,6 +295,73 @@ mod tests {
         assert!(is_self_path("/api/users/me"));
         assert!(!is_self_path("/api/users/{id}"));
         assert!(!is_self_path("/api/meetings"));
+    }
+
+    #[test]
+    fn owner_keys_match_across_conventions_and_nesting() {
+        let markers = vec!["7".to_string()];
+        for body in [
+            json!({"id": 1, "userId": 7}),
+            json!({"id": 1, "OwnerID": 7}),
+            json!({"data": {"id": 1, "owner": {"id": 7}}}),
+            json!({"items": [{"id": 1, "user": {"id": 7}}]}),
+        ] {
+            assert_eq!(owners_named(&body, &markers), vec!["7"], "{body}");
+        }
+        assert!(owners_named(&json!({"id": 1, "card": {"id": 7}}), &markers).is_empty());
+    }
+
+    #[test]
+    fn created_ids_are_read_in_any_convention_and_wrapper() {
+        let want = Some(json!(5));
+        assert_eq!(created_id(&json!({"cardId": 5, "id": 9}), "card_id"), want);
+        assert_eq!(created_id(&json!({"card": {"id": 5}}), "card-id"), want);
+        assert_eq!(
+            created_id(&json!({"status": "ok", "data": {"id": 5}}), "x"),
+            want
+        );
+        assert_eq!(
+            created_id(&json!({"payload": {"result": {"CardID": 5}}}), "cardId"),
+            want
+        );
+        assert_eq!(created_id(&json!({"ok": true}), "card_id"), None);
+    }
+
+    #[test]
+    fn current_user_reads_are_found_in_any_convention() {
+        for p in [
+            "/me",
+            "/api/v2/user",
+            "/users/current",
+            "/whoami",
+            "/account/my-profile",
+        ] {
+            assert!(is_self_path(p), "{p}");
+        }
+        let mut inv = Inventory::empty(middlebrick_model::SpecVersion::OpenApi30);
+        inv.operations = vec![
+            Operation::new(Method::Get, "/admin/user"),
+            Operation::new(Method::Get, "/api/users/me"),
+            Operation::new(Method::Get, "/api/user"),
+        ];
+        let found: Vec<&str> = self_reads(&inv).iter().map(|o| o.path.as_str()).collect();
+        assert_eq!(found, vec!["/api/user", "/api/users/me"]);
+    }
+
+    #[test]
+    fn query_ids_are_recognised_in_any_convention() {
+        let mut op = Operation::new(Method::Get, "/cards");
+        for name in ["cardID", "card_id", "q"] {
+            op.parameters.push(middlebrick_model::Parameter {
+                name: name.into(),
+                location: ParamLocation::Query,
+                required: false,
+                schema: std::sync::Arc::new(middlebrick_model::Schema::default()),
+                example: None,
+            });
+        }
+        let names: Vec<String> = id_params(&op).into_iter().map(|(_, n)| n).collect();
+        assert_eq!(names, vec!["cardID", "card_id"]);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct IdentityInfo {
     /// Values that identify this account in answers (username, email, user id), so a check
     /// can tell that an answer carries this identity's personal data.
     pub markers: Vec<String>,
+    /// The account's own id, username and e-mail as far as the scan learnt them.
+    pub own: middlebrick_model::SelfKnowledge,
     pub admin: bool,
 }
 

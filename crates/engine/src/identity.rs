@@ -326,14 +326,6 @@ impl Identity {
         }
     }
 
-    /// Learns the account's own id, username and email from its profile answer.
-    pub fn learn_markers_from_profile(&self, json: &Value) {
-        if let Value::Object(map) = json {
-            self.add_markers(map, &["id", "user_id", "username", "email", "login"]);
-        }
-        self.learn_markers_from_json(json);
-    }
-
     fn learn_markers_from_json(&self, json: &Value) {
         let Value::Object(map) = json else { return };
         self.add_markers(map, &["username", "email", "user_id"]);

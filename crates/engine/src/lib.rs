@@ -18,7 +18,9 @@ mod probe;
 mod register;
 mod run;
 mod score;
+mod selfknow;
 mod signin;
+mod userparams;
 
 pub use config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
 pub use error::EngineError;

@@ -265,7 +265,7 @@ pub async fn scan(
     );
 
     probe.set_not_found(base_choice.not_found);
-    learn_own_profiles(&probe, &inventory, &identities).await;
+    crate::selfknow::learn(&probe, &inventory, &identities).await;
     events(Event::Phase(Phase::WarmUp));
     warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
 
@@ -508,21 +508,6 @@ fn apply_stack(report: &mut Report, mut exchanges: Vec<middlebrick_model::Exchan
     report.stack = (stack != middlebrick_model::Stack::default()).then_some(stack);
 }
 
-/// Reads each identity's own profile (`GET …/me`), when the API has one, so checks know the
-/// account's id and email as well as its username: what tells one user's data from another's.
-async fn learn_own_profiles(probe: &Arc<EngineProbe>, inv: &Inventory, identities: &Identities) {
-    let Some(profile) = middlebrick_checks::ownership::self_read(inv) else {
-        return;
-    };
-    for identity in &identities.list {
-        if let Ok(ex) = probe.baseline(profile, &identity.name).await {
-            if let Some(json) = ex.success_json() {
-                identity.learn_markers_from_profile(&json);
-            }
-        }
-    }
-}
-
 /// Valid requests for every GET operation: first those without path parameters (lists whose
 /// answers provide ids), then the rest, as each identity and anonymously. An operation with
 /// optional query parameters is also read without them (`EngineProbe::unfiltered_read`), so
@@ -565,6 +550,11 @@ async fn warm_up(
                 }
             })
             .await;
+        if stage == 0 {
+            // Who each identity is, from the reads without path parameters, before the reads
+            // whose `{userId}` it fills.
+            crate::selfknow::learn_from_reads(probe, inv, identities).await;
+        }
     }
 }
 

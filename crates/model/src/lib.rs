@@ -5,12 +5,15 @@
 //! depend on it without pulling in the transport.
 
 mod check;
+pub mod envelope;
 mod exchange;
 mod finding;
+pub mod names;
 mod operation;
 mod redact;
 mod report;
 mod schema;
+mod selfknow;
 mod stack;
 
 pub use check::{CheckId, CheckKind, Confidence, Mode, Owasp, Severity};
@@ -26,6 +29,7 @@ pub use operation::{
 pub use redact::{Redactor, REDACTED};
 pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo};
 pub use schema::{Schema, SchemaType};
+pub use selfknow::SelfKnowledge;
 pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.

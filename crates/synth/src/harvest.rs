@@ -9,6 +9,8 @@ use crate::fits::is_uuid;
 use crate::names::{id_stem, is_id_like, is_keyish, is_secret_name, normalize, singular_forms};
 use crate::path::{clean, last_literal_segment, parent_if_item};
 use crate::pool::{IdPool, Key};
+use middlebrick_model::envelope::unwrap_envelope;
+use middlebrick_model::names::record_owner;
 use middlebrick_model::{Method, Operation};
 use serde_json::{Map, Value};
 
@@ -19,11 +21,8 @@ pub(crate) const MAX_DEPTH: usize = 12;
 const MAX_VALUE_LEN: usize = 128;
 const MAX_PATH_LEN: usize = 512;
 
-/// Keys under which APIs wrap a list or an object.
-const ENVELOPES: &[&str] = &[
-    "items", "data", "results", "result", "content", "records", "rows", "entries", "hits", "list",
-    "objects", "values", "elements", "nodes", "embedded", "response", "payload",
-];
+/// Keys under which APIs wrap a list or an object: the model's one list.
+const ENVELOPES: &[&str] = middlebrick_model::envelope::ENVELOPE_KEYS;
 
 impl IdPool {
     /// Learns from one JSON answer to `op` received as `identity` (see the module header of
@@ -45,7 +44,7 @@ impl IdPool {
         let segment = last_literal_segment(template).map(normalize);
         // An object with its own id is one object, even when it holds a list (an order and
         // its lines); only an id-less object can be a list's envelope.
-        let is_object = body.as_object().is_some_and(has_id);
+        let is_object = unwrap_envelope(body).as_object().is_some_and(has_id);
         let list = if is_object {
             None
         } else {
@@ -91,15 +90,17 @@ impl IdPool {
         segment: Option<&str>,
         identity: &str,
     ) {
+        let owner = record_owner(map).filter(|o| o.len() <= MAX_VALUE_LEN);
         for (k, v) in map.iter().take(MAX_FIELDS) {
             if !is_scalar_id(v) || !self.identifies_item(k, v, segment) {
                 continue;
             }
             for p in paths {
-                self.insert(
+                self.insert_owned(
                     Key::Collection(p.to_string(), normalize(k)),
                     v.clone(),
                     identity,
+                    owner.as_deref(),
                 );
             }
         }
@@ -202,7 +203,7 @@ fn is_scalar_id(v: &Value) -> bool {
 /// the collection's own name, possibly inside one more envelope (`{"data": {"items": …}}`,
 /// HAL `{"_embedded": {"orders": …}}`), or the only list of objects beside scalar metadata.
 fn list_items<'a>(body: &'a Value, segment: Option<&str>) -> Option<&'a Vec<Value>> {
-    match body {
+    match unwrap_envelope(body) {
         Value::Array(items) => Some(items),
         Value::Object(map) => find_list(map, segment, 0),
         _ => None,
@@ -247,7 +248,7 @@ fn find_list<'a>(
 /// The object a single-object answer is about: the answer itself when it has an id, or the
 /// object under an envelope key or the collection's singular name (`{"order": {...}}`).
 fn own_object<'a>(body: &'a Value, segment: Option<&str>) -> Option<&'a Map<String, Value>> {
-    let map = body.as_object()?;
+    let map = unwrap_envelope(body).as_object()?;
     if has_id(map) {
         return Some(map);
     }

@@ -5,44 +5,18 @@
 //! Plurals are kept simple on purpose (trailing `s`, `es`, `ies`): irregular plurals (`people`)
 //! are rare in API paths, and a wrong guess only costs a fallback to a synthesised value.
 
-/// Words of an identifier, lower-cased: separators and case changes split it
-/// (`OrderID` -> `order`,`id`; `HTTPServer` -> `http`,`server`; `user_name` -> `user`,`name`).
+/// Words of an identifier, lower-cased (the model's one splitter, shared with checks).
 pub(crate) fn words(name: &str) -> Vec<String> {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            flush(&mut cur, &mut out);
-            continue;
-        }
-        if c.is_uppercase() && !cur.is_empty() {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            if prev.is_lowercase() || prev.is_numeric() || (prev.is_uppercase() && next_lower) {
-                flush(&mut cur, &mut out);
-            }
-        }
-        cur.extend(c.to_lowercase());
-    }
-    flush(&mut cur, &mut out);
-    out
+    middlebrick_model::names::name_words(name)
 }
 
-fn flush(cur: &mut String, out: &mut Vec<String>) {
-    if !cur.is_empty() {
-        out.push(std::mem::take(cur));
-    }
-}
-
-/// The name with case and separators erased: `order_id`, `orderId`, `OrderID` -> `orderid`.
+/// The name with case and separators erased: `order_id`, `orderId`, `OrderID` -> `orderid`
+/// (the model's one normaliser, so harvest and ownership agree).
 pub(crate) fn normalize(name: &str) -> String {
-    words(name).concat()
+    middlebrick_model::names::normalize_name(name)
 }
 
-fn is_id_word(w: &str) -> bool {
-    matches!(w, "id" | "uuid" | "guid" | "pk")
-}
+use middlebrick_model::names::is_id_word;
 
 /// For an id-like name, what it identifies: `order_id` -> `order`, `OrderUUID` -> `order`,
 /// `id` -> `` (empty: the path must say). `None` for names that are not ids (`username`).

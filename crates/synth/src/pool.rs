@@ -64,6 +64,9 @@ struct Entry {
     value: Value,
     identity: String,
     seq: u64,
+    /// The owner the record holding the value names (`user_id`, `owner.id`, `username`), as
+    /// text: who the object belongs to, whoever saw it.
+    owner: Option<String>,
 }
 
 /// Object ids and other values seen in earlier answers, remembered per identity.
@@ -122,6 +125,19 @@ impl IdPool {
         self.ranked(op, param, identity, &parents)
     }
 
+    /// Like [`IdPool::candidates`], with the owner the value's record named (as text), when it
+    /// named one.
+    pub fn candidates_with_owner(
+        &self,
+        op: &Operation,
+        param: &str,
+        identity: &str,
+    ) -> Vec<(Value, String, Option<String>)> {
+        let parents = self.parents(op, param, identity);
+        let schema = find_param(op, param).map(|p| &*p.schema);
+        self.collect_full(&lookup_keys(op, param, &parents), schema, identity)
+    }
+
     /// Values chosen for the path parameters before `param`, as `value_for` would choose them.
     fn parents(&self, op: &Operation, param: &str, identity: &str) -> Vec<(String, String)> {
         let mut chosen = Vec::new();
@@ -171,7 +187,19 @@ impl IdPool {
         schema: Option<&Schema>,
         identity: &str,
     ) -> Vec<(Value, String)> {
-        let mut out: Vec<(Value, String)> = Vec::new();
+        self.collect_full(keys, schema, identity)
+            .into_iter()
+            .map(|(v, who, _)| (v, who))
+            .collect()
+    }
+
+    fn collect_full(
+        &self,
+        keys: &[Key],
+        schema: Option<&Schema>,
+        identity: &str,
+    ) -> Vec<(Value, String, Option<String>)> {
+        let mut out: Vec<(Value, String, Option<String>)> = Vec::new();
         for own in [true, false] {
             for key in keys {
                 let Some(bucket) = self.buckets.get(key) else {
@@ -184,8 +212,8 @@ impl IdPool {
                 entries.sort_by_key(|e| std::cmp::Reverse(e.seq));
                 for e in entries {
                     if let Some(v) = coerce(&e.value, schema) {
-                        if !out.iter().any(|(x, _)| *x == v) {
-                            out.push((v, e.identity.clone()));
+                        if !out.iter().any(|(x, _, _)| *x == v) {
+                            out.push((v, e.identity.clone(), e.owner.clone()));
                         }
                     }
                 }
@@ -196,6 +224,17 @@ impl IdPool {
 
     /// Remembers one value under `key`, within the bounds.
     pub(crate) fn insert(&mut self, key: Key, value: Value, identity: &str) {
+        self.insert_owned(key, value, identity, None);
+    }
+
+    /// Like `insert`, with the owner the value's record names.
+    pub(crate) fn insert_owned(
+        &mut self,
+        key: Key,
+        value: Value,
+        identity: &str,
+        owner: Option<&str>,
+    ) {
         self.seq += 1;
         let seq = self.seq;
         let bucket = self.buckets.entry(key.clone()).or_default();
@@ -204,6 +243,9 @@ impl IdPool {
             .find(|e| e.value == value && e.identity == identity)
         {
             e.seq = seq;
+            if owner.is_some() {
+                e.owner = owner.map(str::to_string);
+            }
         } else {
             if bucket.len() >= PER_KEY {
                 evict_from(bucket);
@@ -213,6 +255,7 @@ impl IdPool {
                 value,
                 identity: identity.to_string(),
                 seq,
+                owner: owner.map(str::to_string),
             });
             self.total += 1;
         }

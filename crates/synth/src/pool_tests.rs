@@ -311,3 +311,36 @@ fn lookup_keys_follow_rule_order() {
     assert_eq!(keys[6], Key::Name("orderid".into()));
     assert!(keys.contains(&Key::Segment("orders".into())));
 }
+
+#[test]
+fn single_objects_are_read_inside_nested_wrappers() {
+    let mut pool = IdPool::new();
+    let body = json!({"status": "success", "payload": {"data": {"id": 41, "name": "x"}}});
+    pool.harvest(&op(Method::Post, "/api/cards"), "alice", &body);
+    let item = get("/api/cards/{cardId}");
+    assert_eq!(pool.value_for(&item, "cardId", "alice"), Some(json!(41)));
+}
+
+#[test]
+fn an_id_inside_a_named_object_fills_the_camel_case_parameter() {
+    let mut pool = IdPool::new();
+    pool.harvest(&get("/api/wallet"), "alice", &json!({"card": {"id": 9}}));
+    let op = get("/api/payments/{card-id}");
+    assert_eq!(pool.value_for(&op, "card-id", "alice"), Some(json!(9)));
+}
+
+#[test]
+fn listed_items_keep_the_owner_their_record_names() {
+    let mut pool = IdPool::new();
+    let body = json!({"data": [{"id": 1, "ownerId": 7}, {"id": 2, "owner": {"id": 8}}, {"id": 3}]});
+    pool.harvest(&get("/things"), "alice", &body);
+    let item = get("/things/{thingId}");
+    let owners: Vec<(Value, Option<String>)> = pool
+        .candidates_with_owner(&item, "thingId", "alice")
+        .into_iter()
+        .map(|(v, _, o)| (v, o))
+        .collect();
+    assert!(owners.contains(&(json!(1), Some("7".into()))));
+    assert!(owners.contains(&(json!(2), Some("8".into()))));
+    assert!(owners.contains(&(json!(3), None)));
+}

@@ -29,16 +29,16 @@ pub struct ClientValues;
 const COMPUTED: &[&str] = &[
     "total",
     "subtotal",
-    "grand_total",
-    "total_price",
-    "total_amount",
+    "grandtotal",
+    "totalprice",
+    "totalamount",
     "price",
-    "unit_price",
+    "unitprice",
     "cost",
     "discount",
     "tax",
-    "amount_due",
-    "balance_due",
+    "amountdue",
+    "balancedue",
 ];
 const DERIVED_FROM: &[&str] = &[
     "quantity",
@@ -46,7 +46,7 @@ const DERIVED_FROM: &[&str] = &[
     "count",
     "items",
     "lines",
-    "product_id",
+    "productid",
     "sku",
 ];
 const PROBE_VALUE: f64 = 0.01;
@@ -83,8 +83,9 @@ static META: CheckMeta = CheckMeta {
     },
 };
 
+/// Names compare in any convention (`total_price` ~ `totalPrice`), through the one normaliser.
 fn norm(s: &str) -> String {
-    s.to_ascii_lowercase().replace('-', "_")
+    middlebrick_model::names::normalize_name(s)
 }
 
 fn body_schema(op: &Operation) -> Option<&Schema> {
@@ -226,8 +227,13 @@ async fn create_and_read(
     }
 }
 
+/// The number a record holds under `key` (any convention), read inside the answer's wrappers.
 fn number_at(v: &Value, key: &str) -> Option<f64> {
-    let field = v.get(key)?;
+    let record = middlebrick_model::envelope::single_record(v)?;
+    let field = record
+        .iter()
+        .find(|(k, _)| norm(k) == norm(key))
+        .map(|(_, f)| f)?;
     field
         .as_f64()
         .or_else(|| field.as_str().and_then(|s| s.parse().ok()))
@@ -405,6 +411,16 @@ mod tests {
     #[tokio::test]
     async fn a_server_computed_total_is_silent() {
         assert!(run(&api(false)).await.findings.is_empty());
+    }
+
+    #[test]
+    fn stored_numbers_are_read_inside_wrappers_in_any_convention() {
+        let v = serde_json::json!({"status": "ok", "data": {"totalPrice": "0.01"}});
+        assert_eq!(number_at(&v, "total_price"), Some(0.01));
+        assert_eq!(
+            number_at(&serde_json::json!({"total": 3}), "total"),
+            Some(3.0)
+        );
     }
 
     #[test]

@@ -229,6 +229,7 @@ mod tests {
             cookie_same_site: vec![("session".into(), None)],
             token_header: None,
             markers: vec![],
+            own: Default::default(),
             admin: false,
         });
         probe

@@ -280,6 +280,7 @@ mod tests {
             cookie_same_site: vec![("session".into(), Some("Lax".into()))],
             token_header: None,
             markers: vec![],
+            own: Default::default(),
             admin: false,
         });
         probe

@@ -19,7 +19,10 @@
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::collection_of;
 use crate::probe::{Overrides, ProbeError};
+use crate::stateful::{fresh_object, is_state_conflict};
 use async_trait::async_trait;
+use middlebrick_model::envelope::unwrap_envelope;
+use middlebrick_model::names::normalize_name;
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Operation, Owasp, ParamLocation,
     Remediation, Severity, Tech,
@@ -126,18 +129,21 @@ impl Check for RaceCondition {
 
 fn spent(item: &serde_json::Map<String, Value>) -> bool {
     item.iter().any(|(k, v)| {
-        let k = k.to_ascii_lowercase();
+        let k = normalize_name(k);
         (SPENT_FLAGS.contains(&k.as_str()) && v.as_bool() == Some(true))
             || (k == "status"
                 && v.as_str()
                     .is_some_and(|s| SPENT_STATES.contains(&s.to_ascii_lowercase().as_str())))
-            || (k.ends_with("_at") && SPENT_FLAGS.iter().any(|f| k.starts_with(f)) && !v.is_null())
+            || (k
+                .strip_suffix("at")
+                .is_some_and(|f| SPENT_FLAGS.contains(&f))
+                && !v.is_null())
     })
 }
 
 /// An unspent item's value for `param` in the caller's list, not one of `tried`.
 fn unspent(list: &Value, param: &str, tried: &[Value]) -> Option<Value> {
-    let items = match list {
+    let items = match unwrap_envelope(list) {
         Value::Array(a) => a.clone(),
         Value::Object(o) => o
             .values()
@@ -145,13 +151,46 @@ fn unspent(list: &Value, param: &str, tried: &[Value]) -> Option<Value> {
             .unwrap_or_default(),
         _ => return None,
     };
+    let want = normalize_name(param);
     items.iter().find_map(|i| {
         let o = i.as_object()?;
-        let v = [param, "code", "id"]
-            .iter()
-            .find_map(|k| o.get(*k).filter(|v| v.is_string() || v.is_number()))?;
+        let field = |name: &str| {
+            o.iter()
+                .find(|(k, v)| normalize_name(k) == name && (v.is_string() || v.is_number()))
+                .map(|(_, v)| v)
+        };
+        let v = field(&want)
+            .or_else(|| field("code"))
+            .or_else(|| field("id"))?;
         (!spent(o) && !tried.contains(v)).then(|| v.clone())
     })
+}
+
+/// The next item to consume and the exchange that showed it: an unspent one from the caller's
+/// list, else (once) a fresh one made through the API's own creation operation.
+#[allow(clippy::too_many_arguments)]
+async fn pick(
+    ctx: &RunCtx<'_>,
+    list_op: &Operation,
+    op: &Operation,
+    param: &str,
+    me: &str,
+    tried: &[Value],
+    fresh_made: &mut bool,
+) -> Result<Option<(Value, Exchange)>, ProbeError> {
+    let list = ctx
+        .probe
+        .send(ctx.probe.request(list_op, me, &Overrides::none()))
+        .await?;
+    if let Some(v) = list.success_json().and_then(|j| unspent(&j, param, tried)) {
+        return Ok(Some((v, list)));
+    }
+    if std::mem::replace(fresh_made, true) {
+        return Ok(None);
+    }
+    Ok(fresh_object(ctx, op, param, me)
+        .await?
+        .filter(|(v, _)| !tried.contains(v)))
 }
 
 fn succeeded(r: &Result<Exchange, ProbeError>) -> bool {
@@ -174,14 +213,10 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
         return Ok(Outcome::none());
     };
     let mut tried = Vec::new();
+    let mut fresh_made = false;
     for _ in 0..ROUNDS {
-        let list = ctx
-            .probe
-            .send(ctx.probe.request(list_op, &me.name, &Overrides::none()))
-            .await?;
-        let Some(value) = list
-            .success_json()
-            .and_then(|j| unspent(&j, &param, &tried))
+        let Some((value, list)) =
+            pick(ctx, list_op, op, &param, &me.name, &tried, &mut fresh_made).await?
         else {
             return Ok(Outcome::none());
         };
@@ -199,6 +234,13 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
         let answered = burst
             .iter()
             .any(|r| matches!(r, Ok(ex) if ex.response.is_some()));
+        let conflicts = burst
+            .iter()
+            .all(|r| matches!(r, Ok(ex) if is_state_conflict(ex)));
+        if wins == 0 && answered && conflicts {
+            // The item was spent after all (the list did not say so): another one.
+            continue;
+        }
         if wins == 0 && answered {
             // Not consumable by this account at all: nothing to compare.
             return Ok(Outcome::none());
@@ -375,6 +417,55 @@ mod tests {
             ROUNDS * (BURST + 2),
             "bounded by ROUNDS"
         );
+    }
+
+    /// The list keeps offering a code that is in fact spent (every use answers 409); a fresh
+    /// code made through `POST /coupons` is racy.
+    fn api_with_a_stale_list() -> FakeProbe {
+        let uses: Arc<Mutex<usize>> = Arc::default();
+        let mut p =
+            FakeProbe::new()
+                .identity("alice", &["alice"])
+                .on_dynamic(move |r: &RequestSpec| {
+                    let json = |s: u16, b: &str| Some(response(s, "application/json", b));
+                    match (r.method, r.path.as_str()) {
+                        (Method::Get, _) => {
+                            json(200, r#"{"data":[{"couponCode":"OLD","redeemedAt":null}]}"#)
+                        }
+                        (Method::Post, "/coupons") => json(201, r#"{"data":{"code":"FRESH"}}"#),
+                        (_, "/coupons/FRESH/redeem") => {
+                            let mut n = uses.lock().unwrap();
+                            *n += 1;
+                            if *n <= 2 {
+                                json(200, r#"{"credit":10}"#)
+                            } else {
+                                json(409, r#"{"error":"already redeemed"}"#)
+                            }
+                        }
+                        _ => json(409, r#"{"error":"already redeemed"}"#),
+                    }
+                });
+        p.mode = middlebrick_model::Mode::Active;
+        p
+    }
+
+    #[tokio::test]
+    async fn a_spent_item_leads_to_a_fresh_one_made_by_the_producer() {
+        let mut inv = inventory();
+        inv.operations[0].parameters[0].name = "couponCode".into();
+        inv.operations[0].path = "/coupons/{couponCode}/redeem".into();
+        inv.operations
+            .push(Operation::new(Method::Post, "/coupons"));
+        let p = api_with_a_stale_list();
+        let out = RaceCondition
+            .run(&RunCtx {
+                probe: &p,
+                inventory: &inv,
+                op: Some(&inv.operations[0]),
+            })
+            .await;
+        assert_eq!(out.findings.len(), 1, "{:?}", p.sent.lock().unwrap());
+        assert!(out.findings[0].description.contains("FRESH"));
     }
 
     #[tokio::test]

@@ -12,10 +12,11 @@
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::{created_id, nonce};
 use crate::probe::{Overrides, ProbeError};
+use crate::stateful::{is_state_conflict, Candidates};
 use async_trait::async_trait;
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Operation, Owasp, ParamLocation,
-    Remediation, Severity, Tech,
+    Remediation, RequestSpec, Severity, Tech,
 };
 use serde_json::Value;
 
@@ -133,6 +134,44 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The first request with a fresh key. An action on an object (`POST /orders/{id}/pay`) that
+/// meets the object in the wrong state (already paid) is tried on the next candidate object
+/// (`stateful::Candidates`); returns the key, the first exchange and the request to repeat.
+async fn first_use(
+    ctx: &RunCtx<'_>,
+    op: &Operation,
+    header: &str,
+    me: &str,
+) -> Result<Option<(String, Exchange, RequestSpec)>, ProbeError> {
+    let object = op
+        .params_in(ParamLocation::Path)
+        .last()
+        .map(|p| p.name.clone());
+    let mut candidates = Candidates::new();
+    let mut last = None;
+    loop {
+        let key = format!("mb-replay-{}", nonce());
+        let mut ov = Overrides::param(ParamLocation::Header, header, Value::String(key.clone()));
+        if let Some(param) = &object {
+            match candidates.next(ctx, op, param, me).await? {
+                Some(v) => ov
+                    .params
+                    .push((ParamLocation::Path, param.clone(), Some(v))),
+                // Nothing else to try: the last attempt stands.
+                None if last.is_some() => return Ok(last),
+                None => {}
+            }
+        }
+        let req = ctx.probe.request(op, me, &ov);
+        let first = ctx.probe.send(req.clone()).await?;
+        let conflict = is_state_conflict(&first);
+        last = Some((key, first, req));
+        if object.is_none() || !conflict || candidates.exhausted() {
+            return Ok(last);
+        }
+    }
+}
+
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
     let Some(header) = key_header(op) else {
         return Ok(Outcome::none());
@@ -140,10 +179,9 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     let Some(me) = ctx.probe.identities().into_iter().find(|i| !i.admin) else {
         return Ok(Outcome::none());
     };
-    let key = format!("mb-replay-{}", nonce());
-    let ov = Overrides::param(ParamLocation::Header, &header, Value::String(key.clone()));
-    let req = ctx.probe.request(op, &me.name, &ov);
-    let first = ctx.probe.send(req.clone()).await?;
+    let Some((key, first, req)) = first_use(ctx, op, &header, &me.name).await? else {
+        return Ok(Outcome::none());
+    };
     let second = ctx.probe.send(req).await?;
     let (Some(a), Some(b)) = (id_of(&first), id_of(&second)) else {
         return Ok(Outcome::none());
@@ -196,7 +234,7 @@ mod tests {
     use super::*;
     use crate::fake::FakeProbe;
     use crate::similarity::response;
-    use middlebrick_model::{Inventory, Parameter, RequestSpec, Schema, SchemaType, SpecVersion};
+    use middlebrick_model::{Inventory, Parameter, Schema, SchemaType, SpecVersion};
     use std::sync::{Arc, Mutex};
 
     fn inventory() -> Inventory {
@@ -296,5 +334,66 @@ mod tests {
         assert!(ReplayDuplicates
             .plan(&Operation::new(Method::Post, "/transfers"), ctx)
             .is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_object_already_in_its_final_state_gives_way_to_the_next_candidate() {
+        let mut pay = inventory().operations.remove(0);
+        pay.path = "/orders/{order_id}/pay".into();
+        pay.parameters.push(Parameter {
+            name: "order_id".into(),
+            location: ParamLocation::Path,
+            required: true,
+            schema: Arc::new(Schema::of_type(SchemaType::Integer)),
+            example: None,
+        });
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations = vec![pay];
+        let made: Arc<Mutex<u32>> = Arc::default();
+        let mut p = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on(
+                |r: &RequestSpec| r.path == "/orders/1/pay",
+                response(
+                    422,
+                    "application/json",
+                    r#"{"detail":"order already paid"}"#,
+                ),
+            )
+            .on_dynamic(move |_| {
+                let mut n = made.lock().unwrap();
+                *n += 1;
+                Some(response(
+                    201,
+                    "application/json",
+                    &format!(r#"{{"id":{n}}}"#),
+                ))
+            });
+        for v in [1, 2] {
+            p.known.push((
+                "order_id".into(),
+                serde_json::json!(v),
+                vec!["alice".into()],
+            ));
+        }
+        let out = ReplayDuplicates
+            .run(&RunCtx {
+                probe: &p,
+                inventory: &inv,
+                op: Some(&inv.operations[0]),
+            })
+            .await;
+        assert_eq!(out.findings.len(), 1);
+        let paths: Vec<String> = p
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.path.clone())
+            .collect();
+        assert_eq!(
+            paths,
+            vec!["/orders/1/pay", "/orders/2/pay", "/orders/2/pay"]
+        );
     }
 }

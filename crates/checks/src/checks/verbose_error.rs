@@ -190,8 +190,13 @@ fn is_typed_format(format: &str) -> bool {
 }
 
 fn is_identifier(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n == "id" || n.ends_with("_id") || n == "created_at" || n == "updated_at"
+    let words = middlebrick_model::names::name_words(name);
+    let n = words.concat();
+    words
+        .last()
+        .is_some_and(|w| middlebrick_model::names::is_id_word(w))
+        || n == "createdat"
+        || n == "updatedat"
 }
 
 /// For an update whose body the spec leaves free-form (`type: object`, no properties), the
