@@ -40,22 +40,31 @@ def path_fits(template, path):
 
 
 def full_paths(report, finding):
-    """The finding's path as seen from the origin: the scanned URL's path and the spec's base
-    path (when the report records it) joined before the operation's path."""
+    """The finding's path as seen from the origin. Reports since schema 1.1 record the base
+    path the operations were joined to (`coverage.base_path`, the target's path included);
+    older ones only the target, whose path then stands for the base."""
     path = finding.get("path")
     if path is None:
         return []
+    coverage = report.get("coverage") or {}
+    if "base_path" in coverage or report.get("schema_version", "1.0") != "1.0":
+        return [coverage.get("base_path", "").rstrip("/") + path]
+    return [urlparse(report.get("target", "")).path.rstrip("/") + path]
+
+
+def scope_fits(item, report):
+    """An item with a `scope` (a path prefix such as /jwt1, for targets scanned as several
+    APIs) belongs to the reports of that scope only."""
+    scope = (item.get("scope") or "").rstrip("/")
+    if not scope:
+        return True
     target = urlparse(report.get("target", "")).path.rstrip("/")
-    base = (report.get("coverage") or {}).get("base_path", "").rstrip("/")
-    candidates = [target + base + path, target + path, base + path, path]
-    seen = []
-    for c in candidates:
-        if c not in seen:
-            seen.append(c)
-    return seen
+    return target == scope or target.startswith(scope + "/")
 
 
 def operation_fits(item, report, finding):
+    if not scope_fits(item, report):
+        return False
     if item.get("path") == "*":
         return True
     if finding.get("method") is None or finding.get("path") is None:
