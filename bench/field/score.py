@@ -4,7 +4,8 @@
     score.py run --truth NAME/ground_truth.json --run zero --report a.json [--report b.json …]
                  [--wall S] [--rss-kb N] [--identities N]      -> one JSON result on stdout
     score.py table RESULT.json …                               -> the text table
-    score.py markdown RESULT.json …                            -> the table and misses, Markdown
+    score.py markdown RESULT.json …                            -> the table, Markdown
+    score.py details --field DIR RESULT.json …                 -> documented flaws found and missed
 
 A finding matches a flaw when the operation matches (method and path; `{…}` in the ground truth
 matches any one segment; a "*" flaw matches any finding) and the two share a CWE. Standard
@@ -13,6 +14,7 @@ library only, so it runs wherever the benchmark runs.
 
 import argparse
 import json
+import os
 import sys
 from urllib.parse import urlparse
 
@@ -179,6 +181,28 @@ def markdown(results):
     return "\n".join(lines)
 
 
+def details(results, truths, reasons):
+    """Per target, every documented flaw: found by which run, or missed and why (`reasons`:
+    target -> flaw id -> one line, our diagnosis in NAME/misses.json)."""
+    out = []
+    for target, truth in truths.items():
+        runs = [r for r in results if r.get("target") == target and "found" in r]
+        if not runs:
+            continue
+        documented = [f for f in truth.get("flaws", []) if f.get("documented")]
+        found = [f for f in documented if any(f["id"] in r["found"] for r in runs)]
+        out.append(f"### {target}: {len(found)} of {len(documented)} documented flaws found\n")
+        out.append("| flaw | class | operation | found by | why missed |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for f in documented:
+            by = ", ".join(r["run"] for r in runs if f["id"] in r["found"])
+            why = "" if by else reasons.get(target, {}).get(f["id"], "not diagnosed yet")
+            op = f"{f.get('method', '*')} {f.get('path', '*')}".replace("|", "\\|")
+            out.append(f"| `{f['id']}` | {f.get('class', '')} | `{op}` | {by or '—'} | {why} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +214,9 @@ def main(argv):
     run.add_argument("--rss-kb", type=int, default=0)
     for name in ("table", "markdown"):
         sub.add_parser(name).add_argument("results", nargs="+")
+    det = sub.add_parser("details")
+    det.add_argument("--field", required=True, help="the bench/field folder")
+    det.add_argument("results", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "run":
         truth = json.load(open(args.truth))
@@ -200,6 +227,15 @@ def main(argv):
         print()
         return 0
     results = [json.load(open(p)) for p in args.results]
+    if args.command == "details":
+        truths, reasons = {}, {}
+        for target in dict.fromkeys(r["target"] for r in results):
+            folder = os.path.join(args.field, target)
+            truths[target] = json.load(open(os.path.join(folder, "ground_truth.json")))
+            misses = os.path.join(folder, "misses.json")
+            reasons[target] = json.load(open(misses)) if os.path.exists(misses) else {}
+        print(details(results, truths, reasons))
+        return 0
     print(table(results) if args.command == "table" else markdown(results))
     return 0
 

@@ -126,5 +126,16 @@ class Table(unittest.TestCase):
         self.assertEqual(score.markdown([s]).count("\n"), 2)
 
 
+class Details(unittest.TestCase):
+    def test_every_documented_flaw_is_listed_with_the_run_that_found_it_or_why_not(self):
+        s = score.score(TRUTH, [report([finding("injection.sql", [89], "POST", "/login")])])
+        s.update(target="t", run="ident")
+        text = score.details([s], {"t": TRUTH}, {"t": {"bola": "no second identity"}})
+        self.assertIn("1 of 2 documented flaws found", text)
+        self.assertIn("| `sqli` |  | `POST /login` | ident |  |", text)
+        self.assertIn("| `bola` |  | `GET /api/users/{id}/cards` | — | no second identity |", text)
+        self.assertNotIn("headers", text)
+
+
 if __name__ == "__main__":
     unittest.main()
