@@ -37,13 +37,15 @@ ensure_user() {
     useradd --system --create-home --home-dir "/var/lib/$MB_FIELD_USER" --shell /usr/sbin/nologin "$MB_FIELD_USER"
 }
 
-# Runs a command as the unprivileged user (as the caller when not root), in the target's work
-# directory, with a minimal environment plus whatever target.sh exported.
+# Runs a command as the unprivileged user (as the caller when not root) with a minimal
+# environment: some targets echo their whole environment in error answers. What a target
+# needs, its `serve` sets after load_target (which run.sh calls again inside).
 as_user() {
+    local path=/usr/local/bin:/usr/bin:/bin
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u "$MB_FIELD_USER" -- env HOME="/var/lib/$MB_FIELD_USER" "$@"
+        runuser -u "$MB_FIELD_USER" -- env -i PATH="$path" HOME="/var/lib/$MB_FIELD_USER" LANG=C.UTF-8 "$@"
     else
-        "$@"
+        env -i PATH="$path" HOME="$HOME" LANG=C.UTF-8 "$@"
     fi
 }
 

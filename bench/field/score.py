@@ -4,7 +4,8 @@
     score.py run --truth NAME/ground_truth.json --run zero --report a.json [--report b.json …]
                  [--wall S] [--rss-kb N] [--identities N]      -> one JSON result on stdout
     score.py table RESULT.json …                               -> the text table
-    score.py markdown RESULT.json …                            -> the table and misses, Markdown
+    score.py markdown RESULT.json …                            -> the table, Markdown
+    score.py details --field DIR RESULT.json …                 -> documented flaws found and missed
 
 A finding matches a flaw when the operation matches (method and path; `{…}` in the ground truth
 matches any one segment; a "*" flaw matches any finding) and the two share a CWE. Standard
@@ -13,6 +14,7 @@ library only, so it runs wherever the benchmark runs.
 
 import argparse
 import json
+import os
 import sys
 from urllib.parse import urlparse
 
@@ -40,22 +42,31 @@ def path_fits(template, path):
 
 
 def full_paths(report, finding):
-    """The finding's path as seen from the origin: the scanned URL's path and the spec's base
-    path (when the report records it) joined before the operation's path."""
+    """The finding's path as seen from the origin. Reports since schema 1.1 record the base
+    path the operations were joined to (`coverage.base_path`, the target's path included);
+    older ones only the target, whose path then stands for the base."""
     path = finding.get("path")
     if path is None:
         return []
+    coverage = report.get("coverage") or {}
+    if "base_path" in coverage or report.get("schema_version", "1.0") != "1.0":
+        return [coverage.get("base_path", "").rstrip("/") + path]
+    return [urlparse(report.get("target", "")).path.rstrip("/") + path]
+
+
+def scope_fits(item, report):
+    """An item with a `scope` (a path prefix such as /jwt1, for targets scanned as several
+    APIs) belongs to the reports of that scope only."""
+    scope = (item.get("scope") or "").rstrip("/")
+    if not scope:
+        return True
     target = urlparse(report.get("target", "")).path.rstrip("/")
-    base = (report.get("coverage") or {}).get("base_path", "").rstrip("/")
-    candidates = [target + base + path, target + path, base + path, path]
-    seen = []
-    for c in candidates:
-        if c not in seen:
-            seen.append(c)
-    return seen
+    return target == scope or target.startswith(scope + "/")
 
 
 def operation_fits(item, report, finding):
+    if not scope_fits(item, report):
+        return False
     if item.get("path") == "*":
         return True
     if finding.get("method") is None or finding.get("path") is None:
@@ -170,6 +181,28 @@ def markdown(results):
     return "\n".join(lines)
 
 
+def details(results, truths, reasons):
+    """Per target, every documented flaw: found by which run, or missed and why (`reasons`:
+    target -> flaw id -> one line, our diagnosis in NAME/misses.json)."""
+    out = []
+    for target, truth in truths.items():
+        runs = [r for r in results if r.get("target") == target and "found" in r]
+        if not runs:
+            continue
+        documented = [f for f in truth.get("flaws", []) if f.get("documented")]
+        found = [f for f in documented if any(f["id"] in r["found"] for r in runs)]
+        out.append(f"### {target}: {len(found)} of {len(documented)} documented flaws found\n")
+        out.append("| flaw | class | operation | found by | why missed |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for f in documented:
+            by = ", ".join(r["run"] for r in runs if f["id"] in r["found"])
+            why = "" if by else reasons.get(target, {}).get(f["id"], "not diagnosed yet")
+            op = f"{f.get('method', '*')} {f.get('path', '*')}".replace("|", "\\|")
+            out.append(f"| `{f['id']}` | {f.get('class', '')} | `{op}` | {by or '—'} | {why} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +214,9 @@ def main(argv):
     run.add_argument("--rss-kb", type=int, default=0)
     for name in ("table", "markdown"):
         sub.add_parser(name).add_argument("results", nargs="+")
+    det = sub.add_parser("details")
+    det.add_argument("--field", required=True, help="the bench/field folder")
+    det.add_argument("results", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "run":
         truth = json.load(open(args.truth))
@@ -191,6 +227,15 @@ def main(argv):
         print()
         return 0
     results = [json.load(open(p)) for p in args.results]
+    if args.command == "details":
+        truths, reasons = {}, {}
+        for target in dict.fromkeys(r["target"] for r in results):
+            folder = os.path.join(args.field, target)
+            truths[target] = json.load(open(os.path.join(folder, "ground_truth.json")))
+            misses = os.path.join(folder, "misses.json")
+            reasons[target] = json.load(open(misses)) if os.path.exists(misses) else {}
+        print(details(results, truths, reasons))
+        return 0
     print(table(results) if args.command == "table" else markdown(results))
     return 0
 

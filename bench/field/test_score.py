@@ -38,11 +38,24 @@ class PathFit(unittest.TestCase):
         self.assertFalse(score.path_fits("/api/users/me", "/api/users/{id}"))
 
     def test_base_path_of_the_scan_is_joined(self):
-        r = report([], target="http://127.0.0.1:3333/authz1")
         f = finding("authz.bola", [639], "GET", "/farmers/{farmerId}")
+        # A 1.0 report: the target's path stands for the base.
+        r = report([], target="http://127.0.0.1:3333/authz1")
         self.assertTrue(score.operation_fits({"method": "GET", "path": "/authz1/farmers/{x}"}, r, f))
-        r = report([], coverage={"base_path": "/api/v2"})
-        self.assertTrue(score.operation_fits({"method": "GET", "path": "/api/v2/farmers/{x}"}, r, f))
+        self.assertFalse(score.operation_fits({"method": "GET", "path": "/farmers/{x}"}, r, f))
+        # A 1.1 report records the base it used, the target's path included, and only that.
+        r = report([], target="http://127.0.0.1:3333/jwt1", coverage={"base_path": "/jwt1/authz1"}, schema_version="1.1")
+        self.assertTrue(score.operation_fits({"method": "GET", "path": "/jwt1/authz1/farmers/{x}"}, r, f))
+        self.assertFalse(score.operation_fits({"method": "GET", "path": "/jwt1/farmers/{x}"}, r, f))
+        r = report([], coverage={}, schema_version="1.1")
+        self.assertTrue(score.operation_fits({"method": "GET", "path": "/farmers/{x}"}, r, f))
+
+    def test_scoped_items_belong_to_their_scope_only(self):
+        f = finding("transport.security-headers", [693], None, None, "low")
+        item = {"id": "h", "cwe": [693], "path": "*", "scope": "/jwt1"}
+        self.assertTrue(score.operation_fits(item, report([], target="http://h:1/jwt1"), f))
+        self.assertFalse(score.operation_fits(item, report([], target="http://h:1/authz1"), f))
+        self.assertTrue(score.operation_fits({"path": "*"}, report([], target="http://h:1/authz1"), f))
 
 
 class Score(unittest.TestCase):
@@ -111,6 +124,17 @@ class Table(unittest.TestCase):
         self.assertIn("not set up", lines[2])
         self.assertIn("bench/field/setup.sh u", lines[2])
         self.assertEqual(score.markdown([s]).count("\n"), 2)
+
+
+class Details(unittest.TestCase):
+    def test_every_documented_flaw_is_listed_with_the_run_that_found_it_or_why_not(self):
+        s = score.score(TRUTH, [report([finding("injection.sql", [89], "POST", "/login")])])
+        s.update(target="t", run="ident")
+        text = score.details([s], {"t": TRUTH}, {"t": {"bola": "no second identity"}})
+        self.assertIn("1 of 2 documented flaws found", text)
+        self.assertIn("| `sqli` |  | `POST /login` | ident |  |", text)
+        self.assertIn("| `bola` |  | `GET /api/users/{id}/cards` | — | no second identity |", text)
+        self.assertNotIn("headers", text)
 
 
 if __name__ == "__main__":
