@@ -137,7 +137,11 @@ impl Probe for FakeProbe {
                 .iter()
                 .find(|(l, n, _)| *l == p.location && *n == p.name)
                 .and_then(|(_, _, v)| v.clone())
-                .unwrap_or(serde_json::json!(1));
+                // As the engine does, a `{username}` names the identity sending it.
+                .unwrap_or_else(|| match p.name.as_str() {
+                    "username" => serde_json::json!(identity),
+                    _ => serde_json::json!(1),
+                });
             let text = match value {
                 serde_json::Value::String(s) => s,
                 other => other.to_string(),

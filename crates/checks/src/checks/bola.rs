@@ -148,7 +148,17 @@ async fn try_object(
     known: &[(Value, Vec<String>)],
 ) -> Result<Option<Outcome>, ProbeError> {
     let set = Overrides::param(location, param, value.clone());
-    let owner = ctx.probe.send(ctx.probe.request(op, &a.name, &set)).await?;
+    let owner_req = ctx.probe.request(op, &a.name, &set);
+    // B and anonymous replay A's own request: its other parameters (a `{username}` that names
+    // A, a parent's id) are part of how A reaches the object, only the credentials differ.
+    let replay = |who: &str| {
+        let mut r = ctx.probe.request(op, who, &set);
+        r.path = owner_req.path.clone();
+        r.query = owner_req.query.clone();
+        r
+    };
+    let (other_req, anon_req) = (replay(&b.name), replay(ANONYMOUS));
+    let owner = ctx.probe.send(owner_req).await?;
     let Some(owner_resp) = owner
         .response
         .as_ref()
@@ -156,7 +166,7 @@ async fn try_object(
     else {
         return Ok(None);
     };
-    let other = ctx.probe.send(ctx.probe.request(op, &b.name, &set)).await?;
+    let other = ctx.probe.send(other_req).await?;
     let Some(other_resp) = other
         .response
         .as_ref()
@@ -167,10 +177,7 @@ async fn try_object(
     if !same_data(owner_resp, other_resp) {
         return Ok(None);
     }
-    let anon = ctx
-        .probe
-        .send(ctx.probe.request(op, ANONYMOUS, &set))
-        .await?;
+    let anon = ctx.probe.send(anon_req).await?;
     if anon
         .response
         .as_ref()
@@ -288,6 +295,57 @@ mod tests {
             op: Some(&op()),
         })
         .await
+    }
+
+    #[tokio::test]
+    async fn the_other_identity_replays_the_owners_whole_request() {
+        // `/users/{username}/pets/{pet_id}`: alice's pet is reached under alice's name; bob
+        // under his own name gets nothing, under alice's he gets her pet.
+        let mut op = Operation::new(Method::Get, "/users/{username}/pets/{pet_id}");
+        for (name, ty) in [
+            ("username", SchemaType::String),
+            ("pet_id", SchemaType::Integer),
+        ] {
+            op.parameters.push(Parameter {
+                name: name.into(),
+                location: ParamLocation::Path,
+                required: true,
+                schema: Arc::new(Schema::of_type(ty)),
+                example: None,
+            });
+        }
+        const PET: &str = r#"{"id":1,"owner":"alice","name":"Rex","species":"dog"}"#;
+        let mut p = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .identity("bob", &["bob"])
+            .on(
+                |r: &RequestSpec| r.identity != ANONYMOUS && r.path == "/users/alice/pets/1",
+                response(200, JSON, PET),
+            )
+            .on(
+                |r: &RequestSpec| r.path.starts_with("/users/bob/") || r.identity == ANONYMOUS,
+                response(404, JSON, r#"{"error":"not found"}"#),
+            );
+        p.known = vec![("pet_id".into(), serde_json::json!(1), vec!["alice".into()])];
+        let inv = Inventory::empty(SpecVersion::OpenApi30);
+        let out = Bola
+            .run(&RunCtx {
+                probe: &p,
+                inventory: &inv,
+                op: Some(&op),
+            })
+            .await;
+        assert_eq!(out.findings.len(), 1, "{:?}", out.diagnostics);
+        let exchanges = &out.findings[0].evidence.exchanges;
+        let bob = exchanges
+            .iter()
+            .find(|e| e.identity == "bob")
+            .expect("bob's request");
+        assert!(
+            bob.request.url.contains("/users/alice/pets/1"),
+            "{}",
+            bob.request.url
+        );
     }
 
     #[tokio::test]

@@ -105,14 +105,15 @@ fn anonymous_data(ex: &Exchange) -> Option<&ResponseRecord> {
 }
 
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
-    let anon = ctx.probe.baseline(op, ANONYMOUS).await?;
-    let Some(anon_resp) = anonymous_data(&anon) else {
-        return Ok(Outcome::none());
-    };
+    let anon_baseline = ctx.probe.baseline(op, ANONYMOUS).await?;
     let identities = ctx.probe.identities();
     for identity in &identities {
         let auth = ctx.probe.baseline(op, &identity.name).await?;
         let Some(auth_resp) = auth.response.as_ref().filter(|r| r.is_success()) else {
+            continue;
+        };
+        let anon = same_request_anonymously(ctx, op, &identity.name, &auth, &anon_baseline).await?;
+        let Some(anon_resp) = anonymous_data(&anon) else {
             continue;
         };
         if !same_data(auth_resp, anon_resp) {
@@ -163,6 +164,9 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
             evidence,
         )));
     }
+    let Some(anon_resp) = anonymous_data(&anon_baseline) else {
+        return Ok(Outcome::none());
+    };
     if op.declares_auth() && matches_documented_shape(op, anon_resp) {
         let description = format!(
             "The spec declares that this operation requires authentication, yet a request \
@@ -176,10 +180,30 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
             Severity::High,
             Confidence::Firm,
             description,
-            Evidence::new(vec![anon]),
+            Evidence::new(vec![anon_baseline]),
         )));
     }
     Ok(Outcome::none())
+}
+
+/// The identity's own request sent without credentials: the anonymous baseline when it is the
+/// same request, else one more request (an identity fills `{username}` with its own name, and
+/// anonymous with nobody's).
+async fn same_request_anonymously(
+    ctx: &RunCtx<'_>,
+    op: &Operation,
+    identity: &str,
+    auth: &Exchange,
+    anon_baseline: &Exchange,
+) -> Result<Exchange, ProbeError> {
+    if auth.request.url == anon_baseline.request.url {
+        return Ok(anon_baseline.clone());
+    }
+    let req = ctx
+        .probe
+        .request(op, identity, &crate::probe::Overrides::none())
+        .as_identity(ANONYMOUS);
+    ctx.probe.send(req).await
 }
 
 /// True when the data is scoped to callers: another signed-in identity than `who` reads
@@ -300,6 +324,39 @@ mod tests {
         assert_eq!(f.confidence, Confidence::Confirmed);
         assert_eq!(f.evidence.exchanges[0].identity, ANONYMOUS);
         assert_eq!(f.path.as_deref(), Some("/orders/{id}"));
+    }
+
+    #[tokio::test]
+    async fn anonymous_replays_the_identitys_own_request() {
+        // `{username}` is the caller's own name: anonymous asks for alice's record at alice's URL.
+        let mut op = Operation::new(Method::Get, "/users/{username}/profile");
+        op.parameters.push(middlebrick_model::Parameter {
+            name: "username".into(),
+            location: middlebrick_model::ParamLocation::Path,
+            required: true,
+            schema: std::sync::Arc::new(middlebrick_model::Schema::of_type(
+                middlebrick_model::SchemaType::String,
+            )),
+            example: None,
+        });
+        op.security = Some(vec![SecurityRequirement {
+            schemes: vec![("bearer".into(), vec![])],
+        }]);
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on(
+                |r: &middlebrick_model::RequestSpec| r.path == "/users/alice/profile",
+                response(200, JSON, ORDER),
+            )
+            .on(
+                |r: &middlebrick_model::RequestSpec| r.path != "/users/alice/profile",
+                response(404, JSON, r#"{"error":"no such user"}"#),
+            );
+        let out = run(&probe, &op).await;
+        assert_eq!(out.findings.len(), 1);
+        let anon = &out.findings[0].evidence.exchanges[0];
+        assert_eq!(anon.identity, ANONYMOUS);
+        assert!(anon.request.url.contains("/users/alice/profile"));
     }
 
     #[tokio::test]
