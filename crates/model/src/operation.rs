@@ -142,7 +142,17 @@ impl Operation {
         }
     }
 
-    /// True when the spec explicitly marks the operation public (`security: []` or `[{}]`).
+    /// True when the spec lets anonymous callers in and names no credential at all
+    /// (`security: []` or `[{}]`); an optional credential (`[{bearer: []}, {}]`) is not this.
+    pub fn declares_only_public(&self) -> bool {
+        match &self.security {
+            Some(reqs) => reqs.iter().all(|r| r.schemes.is_empty()),
+            None => false,
+        }
+    }
+
+    /// True when the spec explicitly lets anonymous callers in (`security: []` or `[{}]`, or
+    /// an optional credential `[{bearer: []}, {}]`).
     pub fn declares_public(&self) -> bool {
         match &self.security {
             Some(reqs) => reqs.is_empty() || reqs.iter().any(|r| r.schemes.is_empty()),
@@ -231,8 +241,11 @@ mod tests {
         assert!(op.declares_auth());
         op.security = Some(vec![req(&["bearer"]), req(&[])]);
         assert!(!op.declares_auth() && op.declares_public());
+        assert!(!op.declares_only_public(), "an optional credential");
         op.security = Some(vec![]);
-        assert!(op.declares_public());
+        assert!(op.declares_public() && op.declares_only_public());
+        op.security = Some(vec![req(&[])]);
+        assert!(op.declares_only_public());
         assert_eq!(op.key(), "GET /a");
     }
 }

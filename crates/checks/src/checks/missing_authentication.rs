@@ -9,7 +9,8 @@
 //!   success shape (firm);
 //! - the spec says nothing, and the anonymous answer carries the same data as a signed-in
 //!   identity's *including values that identify that account* (its username, email or id).
-//!   Operations the spec marks public (`security: []`) are never judged.
+//!   Operations the spec marks public (`security: []`) are never judged; an optional
+//!   credential (`[{bearer: []}, {}]`) is judged as if the spec said nothing.
 //!
 //! With two or more identities, data that every one of them reads exactly as the anonymous
 //! caller does is public by design (an optional credential, which FastAPI declares like a
@@ -64,7 +65,7 @@ impl Check for MissingAuthentication {
 
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
         let judged = op.method == Method::Get
-            && !op.declares_public()
+            && !op.declares_only_public()
             && (op.declares_auth() || ctx.identities > 0);
         if !judged {
             return Vec::new();
