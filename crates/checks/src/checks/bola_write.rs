@@ -142,10 +142,13 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     change
         .body
         .push((vec![field.clone()], Some(Value::String(marker.clone()))));
-    let attack = ctx
-        .probe
-        .send(ctx.probe.request(op, &b.name, &change))
-        .await?;
+    // B sends A's own request for it (a `{username}` naming A, a parent's id), body and
+    // credentials B's: only who asks differs.
+    let as_a = ctx.probe.request(op, &a.name, &change);
+    let mut attack_req = ctx.probe.request(op, &b.name, &change);
+    attack_req.path = as_a.path;
+    attack_req.query = as_a.query;
+    let attack = ctx.probe.send(attack_req).await?;
     let check = ctx
         .probe
         .send(ctx.probe.request(
@@ -273,6 +276,39 @@ mod tests {
             .await;
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].evidence.exchanges[1].identity, "bob");
+    }
+
+    #[tokio::test]
+    async fn the_attacker_sends_the_owners_own_path() {
+        // The collection lives under the owner's name: `/users/{username}/notes/{note_id}`.
+        let mut inv = inventory();
+        let user = Parameter {
+            name: "username".into(),
+            location: ParamLocation::Path,
+            required: true,
+            schema: Arc::new(Schema::of_type(SchemaType::String)),
+            example: None,
+        };
+        for op in inv.operations.iter_mut() {
+            op.path = format!("/users/{{username}}{}", op.path);
+            op.parameters.insert(0, user.clone());
+        }
+        let p = api(true);
+        let out = BolaWrite
+            .run(&RunCtx {
+                probe: &p,
+                inventory: &inv,
+                op: Some(&inv.operations[1]),
+            })
+            .await;
+        assert_eq!(out.findings.len(), 1);
+        let attack = &out.findings[0].evidence.exchanges[1];
+        assert_eq!(attack.identity, "bob");
+        assert!(
+            attack.request.url.contains("/users/alice/notes/41"),
+            "{}",
+            attack.request.url
+        );
     }
 
     #[tokio::test]
