@@ -21,6 +21,7 @@ use middlebrick_model::{
     Remediation, Schema, SchemaType, Severity, Tech, ANONYMOUS,
 };
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 #[derive(Debug)]
 pub struct MassAssignment;
@@ -188,7 +189,7 @@ fn privileged_fields(register: &Operation, profile: &Operation) -> Vec<(String, 
         .unwrap_or_default();
     let documented = profile
         .success_schema()
-        .map(|s| s.properties.clone())
+        .map(|s| record_schema(&s).properties.clone())
         .unwrap_or_default();
     let mut out: Vec<(String, Value)> = documented
         .iter()
@@ -266,10 +267,36 @@ async fn account(
     Ok(Some((name, created, read)))
 }
 
+/// True when the account's own record, read inside any wrapper (`{"data": {...}}`), holds
+/// `value` under `field`.
 fn holds(read: &Exchange, field: &str, value: &Value) -> bool {
-    read.success_json()
-        .and_then(|j| j.get(field).cloned())
-        .is_some_and(|v| v == *value)
+    read.success_json().is_some_and(|j| {
+        middlebrick_model::envelope::single_record(&j)
+            .and_then(|r| r.get(field))
+            .is_some_and(|v| v == value)
+    })
+}
+
+/// The schema of the record a documented answer carries, inside its wrapper: the one object
+/// property under an envelope key, when the wrapper itself has no id (as answers are read).
+fn record_schema(schema: &Arc<Schema>) -> Arc<Schema> {
+    let mut cur = schema.clone();
+    for _ in 0..middlebrick_model::envelope::MAX_UNWRAP {
+        let has_id = cur.properties.keys().any(|k| {
+            middlebrick_model::names::is_id_word(&middlebrick_model::names::normalize_name(k))
+        });
+        let mut objects = cur.properties.iter().filter(|(_, s)| {
+            s.effective_type() == Some(SchemaType::Object) || !s.properties.is_empty()
+        });
+        let next = match (objects.next(), objects.next()) {
+            (Some((k, s)), None) if !has_id && middlebrick_model::envelope::is_envelope_key(k) => {
+                s.clone()
+            }
+            _ => break,
+        };
+        cur = next;
+    }
+    cur
 }
 
 async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
@@ -502,6 +529,39 @@ mod tests {
     #[tokio::test]
     async fn ignored_properties_are_silent() {
         assert!(run(&api(false)).await.findings.is_empty());
+    }
+
+    #[test]
+    fn wrapped_profiles_are_read_inside_their_envelope() {
+        let mut role = Schema::of_type(SchemaType::String);
+        role.enum_values = vec![json!("customer"), json!("admin")];
+        let mut record = Schema::of_type(SchemaType::Object);
+        record
+            .properties
+            .insert("id".into(), Arc::new(Schema::of_type(SchemaType::String)));
+        record.properties.insert("role".into(), Arc::new(role));
+        let mut wrapper = Schema::of_type(SchemaType::Object);
+        wrapper.properties.insert(
+            "status".into(),
+            Arc::new(Schema::of_type(SchemaType::String)),
+        );
+        wrapper.properties.insert("data".into(), Arc::new(record));
+        let inner = record_schema(&Arc::new(wrapper));
+        assert!(inner.properties.contains_key("role"));
+        assert_eq!(
+            escalated("role", inner.properties.get("role").map(|s| s.as_ref())),
+            json!("admin")
+        );
+        let read = crate::fake::exchange_for(
+            &middlebrick_model::RequestSpec::new(Method::Get, "/me"),
+            Some(crate::similarity::response(
+                200,
+                "application/json",
+                r#"{"status":"success","data":{"id":"u1","role":"admin"}}"#,
+            )),
+        );
+        assert!(holds(&read, "role", &json!("admin")));
+        assert!(!holds(&read, "role", &json!("customer")));
     }
 
     #[test]
