@@ -189,7 +189,7 @@ fn privileged_fields(register: &Operation, profile: &Operation) -> Vec<(String, 
         .unwrap_or_default();
     let documented = profile
         .success_schema()
-        .map(|s| record_schema(&s).properties.clone())
+        .map(|s| record_schema(s).properties.clone())
         .unwrap_or_default();
     let mut out: Vec<(String, Value)> = documented
         .iter()
