@@ -4,9 +4,9 @@
 //! Active mode only, on every operation [`crate::authflow::is_sign_in`] recognises. Sends [`BURST`]
 //! wrong passwords, one after another, for one random username that does not exist
 //! (`mb-nx-<random>`, never a real account, so no user is locked out). The finding needs all of:
-//! - the first answer is a normal authentication failure: a 4xx (not 429) once a configured
-//!   identity has signed in through the same operation (it works, so that 4xx is how it refuses
-//!   credentials); with no identity that signs in by password, a 400, 401 or 403 from an
+//! - the first answer is a normal authentication failure: a 4xx (not 429), or a 2xx whose body
+//!   is a failure envelope (`{"status": "fail"}`), once a configured identity has signed in
+//!   through the same operation (it works, so that answer is how it refuses credentials); with no identity that signs in by password, a 400, 401 or 403 from an
 //!   operation that does not declare authentication. A 5xx, a 404 on a dead route or a 2xx ends
 //!   the check silently;
 //! - no answer is 429 or carries `Retry-After`;
@@ -19,8 +19,8 @@
 //! one successful sign-in as a configured identity.
 
 use crate::authflow::{
-    is_plain_failure, is_possible_failure, is_sign_in, is_throttled, nonexistent_username,
-    same_answer, signed_in, wrong_password,
+    is_failure_envelope, is_plain_failure, is_possible_failure, is_sign_in, is_throttled,
+    nonexistent_username, same_answer, signed_in, wrong_password,
 };
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder};
 use crate::probe::{Probe, ProbeError};
@@ -130,7 +130,11 @@ pub(crate) async fn refuses_normally(
     let Some(status) = first.status() else {
         return Ok(false);
     };
-    if is_throttled(first) || !is_possible_failure(status) {
+    // A 2xx is a refusal only when its body says so (`{"status": "fail"}`), and only once a
+    // right password through the same operation is seen to answer otherwise (below).
+    let envelope =
+        (200..300).contains(&status) && first.response.as_ref().is_some_and(is_failure_envelope);
+    if is_throttled(first) || !(is_possible_failure(status) || envelope) {
         return Ok(false);
     }
     let identity = probe
@@ -144,7 +148,7 @@ pub(crate) async fn refuses_normally(
             Err(e) => return Err(e),
         }
     }
-    Ok(is_plain_failure(status) && !op.declares_auth())
+    Ok(!envelope && is_plain_failure(status) && !op.declares_auth())
 }
 
 /// True when answer times grow: the median of the last three is at least twice the median of
@@ -355,6 +359,48 @@ mod tests {
         probe.usernames.push(("alice".into(), "alice".into()));
         assert_eq!(run(&probe).await.findings.len(), 1);
         assert_eq!(probe.sent_count(), BURST + 1);
+    }
+
+    /// A sign-in that answers 200 to everything, `{"status": "fail"}` to a wrong password and a
+    /// token to the right one.
+    fn envelope_sign_in(identity: bool) -> FakeProbe {
+        let mut probe = FakeProbe::new().on_dynamic(move |r| {
+            if r.path != "/api/auth/login" {
+                return None;
+            }
+            let fresh = matches!(&r.body, Some(middlebrick_model::RequestBody::Json(v))
+                if v["password"] == "<fresh>");
+            Some(if fresh {
+                response(
+                    200,
+                    JSON,
+                    r#"{"status":"success","data":{"token":"tok-0123456789"}}"#,
+                )
+            } else {
+                response(
+                    200,
+                    JSON,
+                    r#"{"status":"fail","message":"invalid credentials"}"#,
+                )
+            })
+        });
+        if identity {
+            probe = probe.identity("alice", &["alice"]);
+            probe.usernames.push(("alice".into(), "alice".into()));
+        }
+        probe
+    }
+
+    #[tokio::test]
+    async fn a_200_failure_envelope_is_a_refusal_once_the_right_password_answers_otherwise() {
+        let probe = envelope_sign_in(true);
+        let out = run(&probe).await;
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(probe.sent_count(), BURST + 1);
+        // Without an identity to show what success looks like, a 200 proves nothing.
+        let probe = envelope_sign_in(false);
+        assert!(run(&probe).await.findings.is_empty());
+        assert_eq!(probe.sent_count(), 1);
     }
 
     #[tokio::test]
