@@ -62,6 +62,12 @@ def limited_check(username: str, password: str) -> dict | None:
 
 
 def create_session(username: str, password: str):
+    if not planted("auth.credentials-in-url"):
+        # The fix for passwords in URLs: the query-string sign-in is closed (the OAuth form,
+        # which carries the password in the body, stays), with the same failure envelope.
+        return reply({"status": "fail", "message": "credentials in the URL are not accepted; use POST /oauth/token"})
+    # FLAW auth.credentials-in-url: the mobile sign-in takes the password as a query parameter,
+    # so every sign-in writes it into access logs, proxies and history.
     if planted("auth.login-throttling"):
         # FLAW auth.login-throttling: the mobile sign-in predates the limiter and was never moved
         # onto it (the OAuth endpoint was): passwords can be tried as fast as the server answers.

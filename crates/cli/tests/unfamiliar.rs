@@ -45,9 +45,10 @@ fn a_wrong_password_answered_200_with_a_failure_envelope_is_a_failed_sign_in() {
     if !targets_ready() {
         return;
     }
-    let target = Target::start("connexion", "secure");
+    // The vulnerable build's query-string sign-in answers 200 {"status": "fail"} to a wrong
+    // password (the secure build closes that sign-in).
+    let target = Target::start("connexion", "vulnerable");
     let dir = tempfile::tempdir().expect("tempdir");
-    // The query-string sign-in answers 200 {"status": "fail"} to a wrong password.
     let config = dir.path().join("middlebrick.toml");
     std::fs::write(
         &config,

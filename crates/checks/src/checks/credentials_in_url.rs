@@ -1,7 +1,10 @@
 //! `auth.credentials-in-url`: the API takes a credential in the URL, or Basic credentials over
 //! plain HTTP (CWE-598, CWE-319).
 //!
-//! Runs once per scan. Two independent parts:
+//! Runs once per scan. Three independent parts:
+//! - **Passwords in a sign-in's query string** (`credentials_in_url_sign_in.rs`): a sign-in
+//!   that takes the password as a query parameter and signs a configured identity in with it,
+//!   while refusing a wrong one.
 //! - **Query credentials** (safe-active, GET only). A signed-in identity whose token travels in a
 //!   header is needed. Up to [`MAX_OPERATIONS`] protected GET operations are used: ones whose
 //!   anonymous baseline is 401/403 and whose baseline as the identity is a 2xx with data,
@@ -60,7 +63,7 @@ const TOKEN_NAMES: &[&str] = &[
     "bearer",
 ];
 
-static META: CheckMeta = CheckMeta {
+pub(super) static META: CheckMeta = CheckMeta {
     id: CheckId::AuthCredentialsInUrl,
     title: "Credentials accepted in the URL",
     description: "Sends a protected GET with no credentials and a signed-in identity's token in a \
@@ -119,6 +122,11 @@ impl Check for CredentialsInUrl {
             .findings
             .extend(basic_over_http(ctx.probe, ctx.inventory));
         if let Ok(found) = query_credentials(ctx.probe, ctx.inventory).await {
+            outcome.findings.extend(found);
+        }
+        if let Ok(found) =
+            super::credentials_in_url_sign_in::password_in_query(ctx.probe, ctx.inventory).await
+        {
             outcome.findings.extend(found);
         }
         outcome

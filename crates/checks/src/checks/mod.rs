@@ -7,6 +7,7 @@ pub mod client_values;
 pub mod cookie_flags;
 pub mod cors;
 pub mod credentials_in_url;
+mod credentials_in_url_sign_in;
 pub mod csrf_cookie_state_change;
 pub mod csrf_preflight_bypass;
 pub mod csrf_state_change_on_get;
