@@ -235,9 +235,17 @@ impl Probe for FakeProbe {
         let path = op.map_or("/fake-login".to_string(), |o| o.path.clone());
         let mut req = RequestSpec::new(Method::Post, path.clone());
         req.headers = headers.to_vec();
-        req.body = Some(middlebrick_model::RequestBody::Json(
-            serde_json::json!({"username": username, "password": password}),
-        ));
+        // Where the operation declares its credentials, as the engine sends them.
+        match op.and_then(crate::authflow::query_credentials) {
+            Some((user, pass)) => {
+                req.query = vec![(user, username.into()), (pass, password.into())];
+            }
+            None => {
+                req.body = Some(middlebrick_model::RequestBody::Json(
+                    serde_json::json!({"username": username, "password": password}),
+                ));
+            }
+        }
         req.operation = Some(format!("POST {path}"));
         self.send(req).await
     }

@@ -81,3 +81,86 @@ pub(super) async fn password_in_query(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeProbe;
+    use crate::similarity::response;
+    use middlebrick_model::{
+        Method, Operation, ParamLocation, Parameter, Schema, SchemaType, SpecVersion,
+    };
+    use std::sync::Arc;
+
+    const JSON: &str = "application/json";
+
+    fn session(query: bool) -> Inventory {
+        let mut op = Operation::new(Method::Post, "/session");
+        if query {
+            for name in ["username", "password"] {
+                op.parameters.push(Parameter {
+                    name: name.into(),
+                    location: ParamLocation::Query,
+                    required: true,
+                    schema: Arc::new(Schema::of_type(SchemaType::String)),
+                    example: None,
+                });
+            }
+        }
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations = vec![op];
+        inv
+    }
+
+    /// `{"status":"success", token}` for alice's own password, a failure envelope otherwise.
+    fn api(accepts: bool) -> FakeProbe {
+        let mut p = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on_dynamic(move |r| {
+                let fresh = r
+                    .query
+                    .iter()
+                    .any(|(k, v)| k == "password" && v == "<fresh>");
+                Some(if fresh && accepts {
+                    response(
+                        200,
+                        JSON,
+                        r#"{"status":"success","data":{"token":"tok-0123456789"}}"#,
+                    )
+                } else {
+                    response(
+                        200,
+                        JSON,
+                        r#"{"status":"fail","message":"invalid credentials"}"#,
+                    )
+                })
+            });
+        p.usernames.push(("alice".into(), "alice".into()));
+        p
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_that_takes_the_password_in_the_query_is_reported() {
+        let inv = session(true);
+        let out = password_in_query(&api(true), &inv).await.unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].path.as_deref(), Some("/session"));
+        assert_eq!(out[0].parameter.as_deref(), Some("password"));
+    }
+
+    #[tokio::test]
+    async fn a_closed_query_sign_in_or_body_credentials_are_silent() {
+        // Every call refused alike: nothing signs in through the URL.
+        assert!(password_in_query(&api(false), &session(true))
+            .await
+            .unwrap()
+            .is_empty());
+        // Credentials in the body: not this check's business.
+        let probe = api(true);
+        assert!(password_in_query(&probe, &session(false))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(probe.sent_count(), 0);
+    }
+}
