@@ -242,3 +242,13 @@ fn flask_secure_twin_gets_nothing_medium_or_higher() {
 fn fastapi_secure_twin_gets_nothing_medium_or_higher() {
     silence("fastapi");
 }
+
+#[test]
+fn connexion_vulnerable_every_planted_flaw_is_found() {
+    recall("connexion");
+}
+
+#[test]
+fn connexion_secure_twin_gets_nothing_medium_or_higher() {
+    silence("connexion");
+}
