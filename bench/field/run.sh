@@ -17,7 +17,7 @@ names=("$@")
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 say "building the release binary"
 cargo build --release --locked -q -p middlebrick
-bin="$PWD/target/release/middlebrick"
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/middlebrick"
 ensure_user
 ensure_postgres
 
