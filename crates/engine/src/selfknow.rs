@@ -23,7 +23,7 @@ use middlebrick_checks::ownership::{privileged_reason, self_reads};
 use middlebrick_checks::Probe;
 use middlebrick_model::envelope::{is_envelope_key, single_record, unwrap_envelope};
 use middlebrick_model::names::{is_id_word, name_words, normalize_name};
-use middlebrick_model::{Inventory, Method, SelfKnowledge};
+use middlebrick_model::{Diagnostic, Inventory, Method, SelfKnowledge};
 use serde_json::{Map, Value};
 use std::sync::Mutex;
 
@@ -91,6 +91,44 @@ impl Selves {
     pub(crate) fn all(&self) -> Vec<(String, SelfKnowledge)> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// An info line for each identity whose own user id the scan did not learn (parameters that
+/// name a user then fall back to harvested values for it); what was learnt goes to the debug
+/// log (`MIDDLEBRICK_LOG=middlebrick_engine=debug`).
+pub(crate) fn report(selves: &Selves, identities: &Identities) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for i in &identities.list {
+        let k = selves.of(&i.name);
+        let mut parts = Vec::new();
+        if let Some(id) = k.id.as_ref().and_then(middlebrick_model::scalar_text) {
+            parts.push(format!("user id `{id}`"));
+        }
+        if let Some(u) = &k.username {
+            parts.push(format!("username `{u}`"));
+        }
+        if k.email.is_some() {
+            parts.push("its e-mail".to_string());
+        }
+        parts.extend(k.fields.iter().map(|(n, _)| format!("its `{n}`")));
+        let known = if parts.is_empty() {
+            "nothing".to_string()
+        } else {
+            parts.join(", ")
+        };
+        tracing::debug!(identity = %i.name, known = %known, "self-knowledge");
+        if k.id.is_none() {
+            out.push(Diagnostic::info(
+                "identity.self-knowledge",
+                format!(
+                    "the scan did not learn identity `{}`'s own user id (known: {known}): \
+                     parameters that name a user are filled from harvested values for it",
+                    i.name
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// An identity's markers for checks: its own (sign-in name, …) plus what it is known to be.
