@@ -276,3 +276,19 @@ fn a_parameter_named_like_an_identifier_of_the_own_record_takes_it() {
     );
     assert_eq!(kn.owned_values(&op, "farmerId").len(), 2);
 }
+
+#[test]
+fn a_checks_own_override_wins_over_the_identitys_value() {
+    let pool = IdPool::new();
+    let everyone = everyone();
+    let kn = Knowledge::new(&pool, &everyone);
+    let op = get("/users/{userId}/cards", SchemaType::Integer);
+    let mut asked = SynthOverrides::default();
+    asked.set_param(ParamLocation::Path, "userId", json!(8));
+    let merged = kn.with_own_values(&op, "alice", asked);
+    let req = middlebrick_synth::synthesize(&op, &pool, "alice", &merged);
+    assert_eq!(req.path, "/users/8/cards", "bola sends bob's id as alice");
+    let own = kn.with_own_values(&op, "alice", SynthOverrides::default());
+    let req = middlebrick_synth::synthesize(&op, &pool, "alice", &own);
+    assert_eq!(req.path, "/users/7/cards");
+}
