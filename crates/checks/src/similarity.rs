@@ -95,16 +95,51 @@ pub fn same_data(a: &ResponseRecord, b: &ResponseRecord) -> bool {
 }
 
 /// True when an answer is an error report rather than data: a JSON object made only of
-/// envelope keys, or an empty body.
+/// envelope keys, or an empty body, also inside a wrapper (`{"status": "error", "data":
+/// {"message": "…"}}`, `{"result": null}`).
 pub fn is_error_envelope(resp: &ResponseRecord) -> bool {
     if resp.body.text.trim().is_empty() {
         return true;
     }
+    let only_envelope_keys = |map: &serde_json::Map<String, Value>| {
+        map.keys()
+            .all(|k| ENVELOPE_KEYS.contains(&k.to_ascii_lowercase().as_str()))
+    };
     match resp.json() {
-        Some(Value::Object(map)) => map
-            .keys()
-            .all(|k| ENVELOPE_KEYS.contains(&k.to_ascii_lowercase().as_str())),
+        Some(Value::Object(map)) if only_envelope_keys(&map) => true,
+        Some(v @ Value::Object(_)) => match unwrap_wrapper(&v) {
+            Some(Value::Object(inner)) => only_envelope_keys(inner),
+            Some(Value::Null) => true,
+            _ => false,
+        },
         _ => false,
+    }
+}
+
+/// What a wrapper holds: the model's unwrapping, plus a wrapper whose data is `null` (the
+/// model only descends into objects and lists). `None` when the answer is not wrapped.
+fn unwrap_wrapper(v: &Value) -> Option<&Value> {
+    let inner = middlebrick_model::envelope::unwrap_envelope(v);
+    if !std::ptr::eq(inner, v) {
+        return Some(inner);
+    }
+    let map = v.as_object()?;
+    let own_id = map.keys().any(|k| {
+        middlebrick_model::names::is_id_word(&middlebrick_model::names::normalize_name(k))
+    });
+    if own_id {
+        return None;
+    }
+    let mut nulls = map
+        .iter()
+        .filter(|(k, _)| middlebrick_model::envelope::is_envelope_key(k));
+    match (nulls.next(), nulls.next()) {
+        (Some((_, Value::Null)), None)
+            if map.iter().all(|(_, v)| !v.is_object() && !v.is_array()) =>
+        {
+            Some(&Value::Null)
+        }
+        _ => None,
     }
 }
 
@@ -213,6 +248,23 @@ mod tests {
             JSON,
             r#"{"id":1,"error":null}"#
         )));
+        for wrapped in [
+            r#"{"status":"error","data":{"message":"forbidden"}}"#,
+            r#"{"success":false,"result":null}"#,
+            r#"{"payload":{"error":{"code":403}}}"#,
+        ] {
+            assert!(
+                is_error_envelope(&response(200, JSON, wrapped)),
+                "{wrapped}"
+            );
+        }
+        for data in [
+            r#"{"status":"success","data":{"id":1,"name":"x"}}"#,
+            r#"{"data":[]}"#,
+            r#"{"id":1,"data":null}"#,
+        ] {
+            assert!(!is_error_envelope(&response(200, JSON, data)), "{data}");
+        }
         assert!(looks_like_login_page(&response(
             200,
             "text/html; charset=utf-8",

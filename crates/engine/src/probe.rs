@@ -6,6 +6,7 @@
 use crate::config::ScanConfig;
 use crate::config::{IdentityConfig, LoginConfig};
 use crate::identity::{Identities, Identity};
+use crate::selfknow::Selves;
 use crate::signin::{SignInEnv, SignInMemo};
 use crate::userparams::Knowledge;
 use async_trait::async_trait;
@@ -13,8 +14,7 @@ use middlebrick_checks::ownership::privileged_reason;
 use middlebrick_checks::{IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
 use middlebrick_http::{HttpError, Outgoing, Transport};
 use middlebrick_model::{
-    Exchange, Inventory, Method, Mode, Operation, ParamLocation, Redactor, RequestSpec,
-    SelfKnowledge, ANONYMOUS,
+    Exchange, Inventory, Method, Mode, Operation, ParamLocation, Redactor, RequestSpec, ANONYMOUS,
 };
 use middlebrick_synth::{synthesize, IdPool, Overrides as SynthOverrides};
 use std::collections::{HashMap, HashSet};
@@ -58,8 +58,8 @@ pub struct EngineProbe {
     sign_outs: HashSet<String>,
     /// What the scan learnt about its sign-in operations (shared with the sign-in phase).
     sign_in_memo: Arc<SignInMemo>,
-    /// Who each identity is (`crate::selfknow`), by identity name.
-    selves: Mutex<Vec<(String, SelfKnowledge)>>,
+    /// Who each identity is (`crate::selfknow`).
+    pub(crate) selves: Selves,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -103,7 +103,7 @@ impl EngineProbe {
             own_accounts: std::sync::atomic::AtomicUsize::new(0),
             sign_outs,
             sign_in_memo: Arc::default(),
-            selves: Mutex::new(Vec::new()),
+            selves: Selves::default(),
         }
     }
 
@@ -147,32 +147,6 @@ impl EngineProbe {
     /// What "not found" looks like under the base, learnt when the base was chosen.
     pub fn set_not_found(&self, not_found: Option<crate::base::NotFound>) {
         *self.not_found.lock().unwrap_or_else(|e| e.into_inner()) = not_found;
-    }
-
-    /// Adds what was learnt about who `identity` is (what is known already is kept).
-    pub(crate) fn learn_self(&self, identity: &str, k: SelfKnowledge) {
-        let mut selves = self.selves.lock().unwrap_or_else(|e| e.into_inner());
-        match selves.iter_mut().find(|(n, _)| n == identity) {
-            Some((_, known)) => known.merge(k),
-            None => selves.push((identity.to_string(), k)),
-        }
-    }
-
-    /// What the scan knows about who `identity` is.
-    pub(crate) fn self_knowledge(&self, identity: &str) -> SelfKnowledge {
-        let selves = self.selves.lock().unwrap_or_else(|e| e.into_inner());
-        selves
-            .iter()
-            .find(|(n, _)| n == identity)
-            .map(|(_, k)| k.clone())
-            .unwrap_or_default()
-    }
-
-    fn selves(&self) -> Vec<(String, SelfKnowledge)> {
-        self.selves
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
     }
 
     fn remember(&self, ex: &Exchange, op_key: Option<&str>) {
@@ -385,15 +359,9 @@ impl Probe for EngineProbe {
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
         let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        let everyone = self.selves();
-        let knowledge = Knowledge {
-            pool: &pool,
-            everyone: &everyone,
-        };
-        let mut merged = knowledge.own_overrides(op, identity);
-        let asked = to_synth(overrides);
-        merged.params.extend(asked.params);
-        merged.body.extend(asked.body);
+        let everyone = self.selves.all();
+        let knowledge = Knowledge::new(&pool, &everyone);
+        let merged = knowledge.with_own_values(op, identity, to_synth(overrides));
         let mut req = synthesize(op, &pool, identity, &merged);
         req.identity = identity.to_string();
         req
@@ -424,19 +392,13 @@ impl Probe for EngineProbe {
             .list
             .iter()
             .map(|i| {
-                let own = self.self_knowledge(&i.name);
-                let mut markers = i.markers();
-                for v in own.values() {
-                    if !markers.contains(&v) {
-                        markers.push(v);
-                    }
-                }
+                let own = self.selves.of(&i.name);
                 IdentityInfo {
                     name: i.name.clone(),
                     session_cookies: i.session_cookie_names(),
                     cookie_same_site: i.session_cookie_same_site(),
                     token_header: i.token_header_name(),
-                    markers,
+                    markers: crate::selfknow::markers(i.markers(), &own),
                     own,
                     admin: i.admin,
                 }
@@ -476,23 +438,8 @@ impl Probe for EngineProbe {
                 }
             }
         }
-        // A value that is an identity's own id or name is that identity's, whoever saw it.
-        let everyone = self.selves();
-        let knowledge = Knowledge {
-            pool: &pool,
-            everyone: &everyone,
-        };
-        for (value, owner) in knowledge.owned_by_record(op, param) {
-            if !out.iter().any(|(v, _)| *v == value) {
-                out.push((value, vec![owner]));
-            }
-        }
-        for (value, owner) in knowledge.owned_values(op, param) {
-            match out.iter_mut().find(|(v, _)| *v == value) {
-                Some((_, who)) => *who = vec![owner],
-                None => out.push((value, vec![owner])),
-            }
-        }
+        let everyone = self.selves.all();
+        Knowledge::new(&pool, &everyone).add_owned(op, param, &mut out);
         out
     }
 
@@ -705,7 +652,8 @@ impl EngineProbe {
             .sign_in(&self.sign_in_env())
             .await
             .map_err(|d| ProbeError::Refused(d.message))?;
-        self.learn_self(&identity.name, crate::selfknow::from_sign_in(&identity));
+        self.selves
+            .learn(&identity.name, crate::selfknow::from_sign_in(&identity));
         self.accounts
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -268,6 +268,7 @@ pub async fn scan(
     crate::selfknow::learn(&probe, &inventory, &identities).await;
     events(Event::Phase(Phase::WarmUp));
     warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
+    diagnostics.extend(crate::selfknow::report(&probe.selves, &identities));
 
     events(Event::Phase(Phase::Checks));
     let mut plan_cfg = (*cfg).clone();

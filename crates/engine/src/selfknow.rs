@@ -23,8 +23,9 @@ use middlebrick_checks::ownership::{privileged_reason, self_reads};
 use middlebrick_checks::Probe;
 use middlebrick_model::envelope::{is_envelope_key, single_record, unwrap_envelope};
 use middlebrick_model::names::{is_id_word, name_words, normalize_name};
-use middlebrick_model::{Inventory, Method, SelfKnowledge};
+use middlebrick_model::{Diagnostic, Inventory, Method, SelfKnowledge};
 use serde_json::{Map, Value};
+use std::sync::Mutex;
 
 /// Normalised keys that name the account's own id explicitly.
 const ID_KEYS: &[&str] = &[
@@ -62,6 +63,83 @@ const SUBJECT_CLAIMS: &[&str] = &["sub", "identity"];
 /// Depth of the search for a user-like object in an answer.
 const MAX_DEPTH: usize = 4;
 const MAX_FIELDS: usize = 128;
+
+/// Who each identity is, by identity name: what the probe keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Selves(Mutex<Vec<(String, SelfKnowledge)>>);
+
+impl Selves {
+    /// Adds what was learnt about who `identity` is (what is known already is kept).
+    pub(crate) fn learn(&self, identity: &str, k: SelfKnowledge) {
+        let mut selves = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match selves.iter_mut().find(|(n, _)| n == identity) {
+            Some((_, known)) => known.merge(k),
+            None => selves.push((identity.to_string(), k)),
+        }
+    }
+
+    /// What the scan knows about who `identity` is.
+    pub(crate) fn of(&self, identity: &str) -> SelfKnowledge {
+        let selves = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        selves
+            .iter()
+            .find(|(n, _)| n == identity)
+            .map(|(_, k)| k.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn all(&self) -> Vec<(String, SelfKnowledge)> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// An info line for each identity whose own user id the scan did not learn (parameters that
+/// name a user then fall back to harvested values for it); what was learnt goes to the debug
+/// log (`MIDDLEBRICK_LOG=middlebrick_engine=debug`).
+pub(crate) fn report(selves: &Selves, identities: &Identities) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for i in &identities.list {
+        let k = selves.of(&i.name);
+        let mut parts = Vec::new();
+        if let Some(id) = k.id.as_ref().and_then(middlebrick_model::scalar_text) {
+            parts.push(format!("user id `{id}`"));
+        }
+        if let Some(u) = &k.username {
+            parts.push(format!("username `{u}`"));
+        }
+        if k.email.is_some() {
+            parts.push("its e-mail".to_string());
+        }
+        parts.extend(k.fields.iter().map(|(n, _)| format!("its `{n}`")));
+        let known = if parts.is_empty() {
+            "nothing".to_string()
+        } else {
+            parts.join(", ")
+        };
+        tracing::debug!(identity = %i.name, known = %known, "self-knowledge");
+        if k.id.is_none() {
+            out.push(Diagnostic::info(
+                "identity.self-knowledge",
+                format!(
+                    "the scan did not learn identity `{}`'s own user id (known: {known}): \
+                     parameters that name a user are filled from harvested values for it",
+                    i.name
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// An identity's markers for checks: its own (sign-in name, …) plus what it is known to be.
+pub(crate) fn markers(mut markers: Vec<String>, own: &SelfKnowledge) -> Vec<String> {
+    for v in own.values() {
+        if !markers.contains(&v) {
+            markers.push(v);
+        }
+    }
+    markers
+}
 
 /// Keys whose values are credentials: never learnt as who someone is.
 fn is_credential_key(key: &str) -> bool {
@@ -235,7 +313,7 @@ pub(crate) fn from_sign_in(identity: &Identity) -> SelfKnowledge {
 /// After sign-in: each identity's claims and sign-in answer, then the API's current-user reads.
 pub(crate) async fn learn(probe: &EngineProbe, inv: &Inventory, identities: &Identities) {
     for identity in &identities.list {
-        probe.learn_self(&identity.name, from_sign_in(identity));
+        probe.selves.learn(&identity.name, from_sign_in(identity));
     }
     for op in self_reads(inv) {
         for identity in &identities.list {
@@ -243,7 +321,7 @@ pub(crate) async fn learn(probe: &EngineProbe, inv: &Inventory, identities: &Ide
             if let Ok(ex) = probe.baseline(op, &identity.name).await {
                 if let Some(json) = ex.success_json() {
                     let k = from_answer(&json, login.as_deref(), true);
-                    probe.learn_self(&identity.name, k);
+                    probe.selves.learn(&identity.name, k);
                 }
             }
         }
@@ -267,12 +345,9 @@ pub(crate) async fn learn_from_reads(probe: &EngineProbe, inv: &Inventory, ids: 
             let record = json.as_ref().and_then(|j| single_record(j).cloned());
             records.push((identity.name.clone(), record));
         }
-        let known: Vec<SelfKnowledge> = records
-            .iter()
-            .map(|(n, _)| probe.self_knowledge(n))
-            .collect();
+        let known: Vec<SelfKnowledge> = records.iter().map(|(n, _)| probe.selves.of(n)).collect();
         for (name, k) in own_records(&records, &known) {
-            probe.learn_self(&name, k);
+            probe.selves.learn(&name, k);
         }
     }
 }

@@ -29,7 +29,7 @@ pub use operation::{
 pub use redact::{Redactor, REDACTED};
 pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo};
 pub use schema::{Schema, SchemaType};
-pub use selfknow::SelfKnowledge;
+pub use selfknow::{scalar_text, SelfKnowledge};
 pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.

@@ -11,6 +11,10 @@
 //! 3. send one more, sequentially, as the control: it must be refused, or the resource is not
 //!    single-use and nothing is judged.
 //!
+//! A burst refused entirely with state conflicts (409, "already redeemed": the list called the
+//! item unspent when it was not) moves to the next item; when the list offers none, one fresh
+//! item is made through the API's own creation operation (`stateful.rs`).
+//!
 //! The finding needs two or more successes in the burst where the sequential control shows
 //! that one is the limit. A round where the burst lost the race is not evidence either way, so
 //! up to [`ROUNDS`] rounds are tried (each on a fresh item). Budget: at most

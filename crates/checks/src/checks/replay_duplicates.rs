@@ -7,7 +7,10 @@
 //! scanner's own identity sends the same request (same body, same fresh key) twice; the finding
 //! needs two successful answers naming two different ids, and, when the collection can be
 //! listed, both ids in the caller's own list afterwards: the objects are counted, not guessed.
-//! Budget: three requests per operation.
+//! An action on an object (`POST /orders/{id}/pay`) whose first request meets the object in its
+//! final state (409, or a 400/422 saying "already paid") moves to the next candidate object or
+//! a fresh one from the spec's producer (`stateful.rs`, at most three objects).
+//! Budget: three requests per operation, plus two per further candidate (one to make it).
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::{created_id, nonce};
