@@ -7,7 +7,9 @@
 //! and an anonymous caller to be refused (otherwise it is missing authentication, a check of
 //! its own). It is confirmed when the answer names A as the owner (A's username, email, or id
 //! under an owner key); without that mark it is reported as firm and medium, because an object
-//! shared by design looks the same from outside.
+//! shared by design looks the same from outside. When the id names A's account itself
+//! (`/profiles/{username}`, `/users/{userId}`), B's answer must also disclose A's e-mail: members
+//! reading each other's public profiles is common by design.
 //!
 //! Budget: for each id parameter, at most two ids per ordered pair of identities, three
 //! requests each (A, B, anonymous), first two identities only.
@@ -136,6 +138,28 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     Ok(Outcome::none())
 }
 
+/// True when `value` is A's own account id, username or e-mail: the object is the account.
+fn names_the_account(a: &IdentityInfo, value: &Value) -> bool {
+    let Some(text) = middlebrick_model::scalar_text(value) else {
+        return false;
+    };
+    let own = &a.own;
+    own.id
+        .as_ref()
+        .and_then(middlebrick_model::scalar_text)
+        .as_deref()
+        == Some(text.as_str())
+        || own.username.as_deref() == Some(text.as_str())
+        || own.email.as_deref() == Some(text.as_str())
+}
+
+/// True when the answer carries one of A's e-mail addresses.
+fn discloses_email(resp: &middlebrick_model::ResponseRecord, a: &IdentityInfo) -> bool {
+    crate::similarity::markers_in(resp, &a.markers)
+        .iter()
+        .any(|m| m.contains('@'))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn try_object(
     ctx: &RunCtx<'_>,
@@ -175,6 +199,11 @@ async fn try_object(
         return Ok(None);
     };
     if !same_data(owner_resp, other_resp) {
+        return Ok(None);
+    }
+    if names_the_account(a, value) && !discloses_email(other_resp, a) {
+        // `{username}` / `{userId}` names A's account itself: every member reading every
+        // profile is common by design, so only private data of A (its e-mail) makes it BOLA.
         return Ok(None);
     }
     let anon = ctx.probe.send(anon_req).await?;
@@ -295,6 +324,52 @@ mod tests {
             op: Some(&op()),
         })
         .await
+    }
+
+    #[tokio::test]
+    async fn another_members_public_profile_is_no_bola_but_its_e_mail_is() {
+        let mut op = Operation::new(Method::Get, "/profiles/{username}");
+        op.parameters.push(Parameter {
+            name: "username".into(),
+            location: ParamLocation::Path,
+            required: true,
+            schema: Arc::new(Schema::of_type(SchemaType::String)),
+            example: None,
+        });
+        for (profile, found) in [
+            (r#"{"profile":{"username":"alice","bio":"hi"}}"#, 0),
+            (
+                r#"{"profile":{"username":"alice","email":"alice@example.com"}}"#,
+                1,
+            ),
+        ] {
+            let mut p = FakeProbe::new()
+                .identity("alice", &["alice", "alice@example.com"])
+                .identity("bob", &["bob"])
+                .on(
+                    |r: &RequestSpec| r.identity != ANONYMOUS && r.path == "/profiles/alice",
+                    response(200, JSON, profile),
+                )
+                .on(
+                    |r: &RequestSpec| r.identity == ANONYMOUS,
+                    response(401, JSON, r#"{"error":"sign in"}"#),
+                );
+            p.identities[0].own.username = Some("alice".into());
+            p.known = vec![(
+                "username".into(),
+                serde_json::json!("alice"),
+                vec!["alice".into()],
+            )];
+            let inv = Inventory::empty(SpecVersion::OpenApi30);
+            let out = Bola
+                .run(&RunCtx {
+                    probe: &p,
+                    inventory: &inv,
+                    op: Some(&op),
+                })
+                .await;
+            assert_eq!(out.findings.len(), found, "{profile}");
+        }
     }
 
     #[tokio::test]

@@ -207,8 +207,8 @@ async fn same_request_anonymously(
     ctx.probe.send(req).await
 }
 
-/// True when the data is scoped to callers: another signed-in identity than `who` reads
-/// something else than the anonymous caller got (a refusal, other records). False when every
+/// True when the data is scoped to callers: another signed-in identity than `who` is refused,
+/// or reads other records than the anonymous caller got (by their ids). False when every
 /// other identity reads the same, and also when there is no other identity to ask (the caller
 /// then decides with what it has).
 async fn scoped(
@@ -225,12 +225,70 @@ async fn scoped(
     for other in others {
         let ex = ctx.probe.baseline(op, &other.name).await?;
         match ex.response.as_ref() {
-            Some(r) if r.is_success() && same_data(r, anon) => {}
+            Some(r) if r.is_success() && !is_error_envelope(r) => {
+                // Other records, not the same records shown another way (a `following` flag
+                // that differs per caller is personalisation, not scoping).
+                let (theirs, anons) = (record_ids(r), record_ids(anon));
+                let other_records = if theirs.is_empty() && anons.is_empty() {
+                    texts(r) != texts(anon)
+                } else {
+                    theirs != anons
+                };
+                if other_records {
+                    return Ok(true);
+                }
+            }
             Some(_) => return Ok(true),
             None => {}
         }
     }
     Ok(false)
+}
+
+/// The text values of an answer (sorted, at most 2,000): records told apart without ids, with
+/// per-caller flags and counters (booleans, numbers) left out.
+fn texts(resp: &ResponseRecord) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        if out.len() >= 2_000 {
+            return;
+        }
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    match resp.json() {
+        Some(json) => walk(&json, &mut out),
+        None => out.push(resp.body.text.clone()),
+    }
+    out.sort();
+    out
+}
+
+/// The ids of the records an answer carries (inside any wrapper, or the one list of objects a
+/// wrapper of another name holds, `{"articles": [...], "count": 1}`), in order.
+fn record_ids(resp: &ResponseRecord) -> Vec<String> {
+    use middlebrick_model::names::{is_id_word, normalize_name};
+    let Some(json) = resp.json() else {
+        return Vec::new();
+    };
+    let id_of = |r: &serde_json::Map<String, serde_json::Value>| {
+        r.iter()
+            .find(|(k, _)| is_id_word(&normalize_name(k)))
+            .and_then(|(_, v)| middlebrick_model::scalar_text(v))
+    };
+    let mut records = middlebrick_model::envelope::records(&json);
+    if let [only] = records.as_slice() {
+        let lists: Vec<&Vec<serde_json::Value>> =
+            only.values().filter_map(|v| v.as_array()).collect();
+        if id_of(only).is_none() && lists.len() == 1 {
+            records = lists[0].iter().filter_map(|v| v.as_object()).collect();
+        }
+    }
+    records.into_iter().filter_map(id_of).collect()
 }
 
 /// True when a JSON answer has the properties the spec documents for success (at least half of
@@ -379,6 +437,49 @@ mod tests {
             .on(
                 route("bob", Method::Get, "/orders/1"),
                 response(200, JSON, ARTICLE),
+            );
+        assert!(run(&probe, &op(Some(true))).await.findings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn records_shown_per_caller_are_personalisation_not_scoping() {
+        // An optional credential adds per-caller flags (`following`) to the same records.
+        const ANON: &str =
+            r#"{"articles":[{"id":1,"author":"alice","following":false}],"count":1}"#;
+        const BOB: &str = r#"{"articles":[{"id":1,"author":"alice","following":true}],"count":1}"#;
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice", "alice@example.com"])
+            .identity("bob", &["bob"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, ANON),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, ANON),
+            )
+            .on(
+                route("bob", Method::Get, "/orders/1"),
+                response(200, JSON, BOB),
+            );
+        assert!(run(&probe, &op(Some(true))).await.findings.is_empty());
+        // Records without ids (a slug) are told apart by their text.
+        let anon = r#"{"articles":[{"slug":"hi","author":"alice","following":false}]}"#;
+        let bob = r#"{"articles":[{"slug":"hi","author":"alice","following":true}]}"#;
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice", "alice@example.com"])
+            .identity("bob", &["bob"])
+            .on(
+                route(ANONYMOUS, Method::Get, "/orders/1"),
+                response(200, JSON, anon),
+            )
+            .on(
+                route("alice", Method::Get, "/orders/1"),
+                response(200, JSON, anon),
+            )
+            .on(
+                route("bob", Method::Get, "/orders/1"),
+                response(200, JSON, bob),
             );
         assert!(run(&probe, &op(Some(true))).await.findings.is_empty());
     }
