@@ -143,6 +143,13 @@ pub fn plan(inv: &Inventory, login: &LoginConfig) -> Option<SignInPlan> {
 
 fn plan_for(inv: &Inventory, op: &Operation, login: &LoginConfig) -> SignInPlan {
     let mut shape = authflow::sign_in_shape(inv, op);
+    // A client id or secret belongs to the OAuth 2 password grant alone: an operation the spec
+    // does not describe (a crawl, a configured path) is that grant's token endpoint.
+    let undescribed = op.request_body.is_none() && op.parameters.is_empty();
+    if undescribed && (login.client_id.is_some() || login.client_secret.is_some()) {
+        shape.place = CredentialPlace::Form;
+        shape.oauth2 = true;
+    }
     if let Some(u) = &login.username_field {
         shape.username = u.clone();
     }

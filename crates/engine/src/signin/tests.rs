@@ -202,6 +202,35 @@ fn the_configured_operation_wins() {
 }
 
 #[test]
+fn a_configured_operation_the_spec_does_not_describe_with_a_client_id_is_the_oauth_grant() {
+    // No spec describes it (a crawl): the client credentials say it is a token endpoint.
+    let inv = Inventory::empty(SpecVersion::Crawled);
+    let named = LoginConfig {
+        operation: Some((Method::Post, "/o/token/".into())),
+        client_id: Some("cid".into()),
+        client_secret: Some("csecret-123".into()),
+        ..login()
+    };
+    let plan = plan(&inv, &named).unwrap();
+    let Some(RequestBody::Form(fields)) = plan.request(&named).body else {
+        panic!("form expected");
+    };
+    assert!(fields.contains(&("grant_type".into(), "password".into())));
+    assert!(fields.contains(&("client_id".into(), "cid".into())));
+    // Without client credentials the same undescribed operation takes JSON, as before.
+    let plain = LoginConfig {
+        operation: Some((Method::Post, "/o/token/".into())),
+        ..login()
+    };
+    assert!(matches!(
+        plan_for(&inv, &Operation::new(Method::Post, "/o/token/"), &plain)
+            .request(&plain)
+            .body,
+        Some(RequestBody::Json(_))
+    ));
+}
+
+#[test]
 fn multipart_bodies_are_encoded_as_parts() {
     let inv = inventory(vec![post(
         "/login",
