@@ -154,6 +154,7 @@ fn identity(section: IdentitySection) -> Result<IdentityConfig> {
             password_field: section.password_field,
             client_id: section.client_id,
             client_secret,
+            email: None,
         }),
         (None, None) => None,
         _ => bail!(

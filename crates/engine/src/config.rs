@@ -31,6 +31,9 @@ pub struct LoginConfig {
     /// form fields). The secret is a secret: redacted like the password.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// The account's e-mail when it is known besides its username (accounts the scan
+    /// registers): sent instead of the username where the sign-in asks for an e-mail.
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -512,6 +512,7 @@ impl Probe for EngineProbe {
             password_field: template.and_then(|l| l.password_field.clone()),
             client_id: template.and_then(|l| l.client_id.clone()),
             client_secret: template.and_then(|l| l.client_secret.clone()),
+            email: None,
         };
         self.send_sign_in(&login, ANONYMOUS, headers).await
     }

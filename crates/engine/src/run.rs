@@ -474,6 +474,7 @@ async fn register_identities(
             headers: Vec::new(),
             cookies: Vec::new(),
             login: Some(LoginConfig {
+                email: Some(crate::register::email_for(&username)),
                 username,
                 password,
                 ..LoginConfig::default()

@@ -212,18 +212,31 @@ impl SignInPlan {
     }
 
     /// The request that signs in with `login`'s credentials.
+    /// The account name to send: the e-mail where the sign-in's field asks for one and the
+    /// account's e-mail is known, else the username.
+    fn account_name<'a>(&self, login: &'a LoginConfig) -> &'a str {
+        let field = self.shape.username.to_ascii_lowercase();
+        match &login.email {
+            Some(email) if field.contains("mail") => email,
+            _ => &login.username,
+        }
+    }
+
     pub fn request(&self, login: &LoginConfig) -> RequestSpec {
         let mut spec = RequestSpec::new(self.method, self.path.clone());
         spec.operation = Some(self.key());
         match self.shape.place {
             CredentialPlace::Query => {
                 spec.query = vec![
-                    (self.shape.username.clone(), login.username.clone()),
+                    (
+                        self.shape.username.clone(),
+                        self.account_name(login).to_string(),
+                    ),
                     (self.shape.password.clone(), login.password.clone()),
                 ];
             }
             CredentialPlace::Basic => {
-                let pair = format!("{}:{}", login.username, login.password);
+                let pair = format!("{}:{}", self.account_name(login), login.password);
                 let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
                 spec.headers
                     .push(("Authorization".into(), format!("Basic {encoded}")));
@@ -235,7 +248,10 @@ impl SignInPlan {
 
     fn body(&self, login: &LoginConfig, place: CredentialPlace) -> RequestBody {
         let mut fields = self.other_fields.clone();
-        fields.insert(self.shape.username.clone(), login.username.clone().into());
+        fields.insert(
+            self.shape.username.clone(),
+            self.account_name(login).to_string().into(),
+        );
         fields.insert(self.shape.password.clone(), login.password.clone().into());
         if self.shape.oauth2 {
             fields.insert("grant_type".into(), "password".into());

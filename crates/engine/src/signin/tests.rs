@@ -231,6 +231,34 @@ fn a_configured_operation_the_spec_does_not_describe_with_a_client_id_is_the_oau
 }
 
 #[test]
+fn a_known_e_mail_goes_where_the_sign_in_asks_for_an_e_mail() {
+    let inv = inventory(vec![post(
+        "/login",
+        "application/json",
+        object(&["email", "password"]),
+    )]);
+    let registered = LoginConfig {
+        email: Some("mbabc@example.com".into()),
+        ..login()
+    };
+    let plan = plan(&inv, &registered).unwrap();
+    let Some(RequestBody::Json(v)) = plan.request(&registered).body else {
+        panic!("json expected");
+    };
+    assert_eq!(v["email"], "mbabc@example.com");
+    // A username field keeps the username.
+    let inv = inventory(vec![post(
+        "/login",
+        "application/json",
+        object(&["username", "password"]),
+    )]);
+    assert_eq!(
+        json_body(&super::plan(&inv, &registered).unwrap())["username"],
+        "alice"
+    );
+}
+
+#[test]
 fn multipart_bodies_are_encoded_as_parts() {
     let inv = inventory(vec![post(
         "/login",
