@@ -457,6 +457,8 @@ impl Probe for EngineProbe {
             login: Some(LoginConfig {
                 username: username.to_string(),
                 password: password.to_string(),
+                // Checks register their accounts with this e-mail (`register::email_for`).
+                email: Some(crate::register::email_for(username)),
                 ..self.login_template()
             }),
             admin: false,

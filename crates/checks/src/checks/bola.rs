@@ -7,9 +7,10 @@
 //! and an anonymous caller to be refused (otherwise it is missing authentication, a check of
 //! its own). It is confirmed when the answer names A as the owner (A's username, email, or id
 //! under an owner key); without that mark it is reported as firm and medium, because an object
-//! shared by design looks the same from outside. When the id names A's account itself
-//! (`/profiles/{username}`, `/users/{userId}`), B's answer must also disclose A's e-mail: members
-//! reading each other's public profiles is common by design.
+//! shared by design looks the same from outside. When the object is A's account itself (the
+//! path ends with an id that is A's username, id or e-mail: `/profiles/{username}`), B's answer
+//! must also disclose A's e-mail: members reading each other's public profiles is common by
+//! design. A collection under the account (`/farmers/{farmerId}/sheep`) is judged as any object.
 //!
 //! Budget: for each id parameter, at most two ids per ordered pair of identities, three
 //! requests each (A, B, anonymous), first two identities only.
@@ -201,7 +202,12 @@ async fn try_object(
     if !same_data(owner_resp, other_resp) {
         return Ok(None);
     }
-    if names_the_account(a, value) && !discloses_email(other_resp, a) {
+    let is_the_account = op
+        .path
+        .trim_end_matches('/')
+        .ends_with(&format!("{{{param}}}"))
+        && names_the_account(a, value);
+    if is_the_account && !discloses_email(other_resp, a) {
         // `{username}` / `{userId}` names A's account itself: every member reading every
         // profile is common by design, so only private data of A (its e-mail) makes it BOLA.
         return Ok(None);
@@ -370,6 +376,48 @@ mod tests {
                 .await;
             assert_eq!(out.findings.len(), found, "{profile}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_collection_under_another_members_account_is_judged_as_any_object() {
+        let mut op = Operation::new(Method::Get, "/farmers/{farmerId}/sheep");
+        op.parameters.push(Parameter {
+            name: "farmerId".into(),
+            location: ParamLocation::Path,
+            required: true,
+            schema: Arc::new(Schema::of_type(SchemaType::String)),
+            example: None,
+        });
+        let mut p = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .identity("bob", &["bob"])
+            .on(
+                |r: &RequestSpec| r.identity != ANONYMOUS && r.path == "/farmers/alice/sheep",
+                response(
+                    200,
+                    JSON,
+                    r#"[{"id":"s1","name":"Dolly","farmerId":"alice"}]"#,
+                ),
+            )
+            .on(
+                |r: &RequestSpec| r.identity == ANONYMOUS,
+                response(401, JSON, r#"{"error":"sign in"}"#),
+            );
+        p.identities[0].own.username = Some("alice".into());
+        p.known = vec![(
+            "farmerId".into(),
+            serde_json::json!("alice"),
+            vec!["alice".into()],
+        )];
+        let inv = Inventory::empty(SpecVersion::OpenApi30);
+        let out = Bola
+            .run(&RunCtx {
+                probe: &p,
+                inventory: &inv,
+                op: Some(&op),
+            })
+            .await;
+        assert_eq!(out.findings.len(), 1);
     }
 
     #[tokio::test]

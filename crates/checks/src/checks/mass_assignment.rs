@@ -126,6 +126,13 @@ fn body_schema(op: &Operation) -> Option<&Schema> {
 }
 
 fn register_op(inv: &Inventory) -> Option<&Operation> {
+    // The one classifier first; the older word list stays as a fallback.
+    if let Some(op) = crate::authflow::operations_with(inv, crate::authflow::AuthRole::Registration)
+        .into_iter()
+        .min_by_key(|o| o.path.len())
+    {
+        return Some(op);
+    }
     inv.operations
         .iter()
         .filter(|o| o.method == Method::Post && !o.path.contains('{'))
@@ -184,9 +191,7 @@ fn escalated(name: &str, schema: Option<&Schema>) -> Value {
 /// Privileged properties to try: those the profile documents, else the common names the
 /// registration body does not already take.
 fn privileged_fields(register: &Operation, profile: &Operation) -> Vec<(String, Value)> {
-    let accepted: Vec<String> = body_schema(register)
-        .map(|s| s.properties.keys().map(|k| norm(k)).collect())
-        .unwrap_or_default();
+    let accepted: Vec<String> = fields_of(register).iter().map(|k| norm(k)).collect();
     let documented = profile
         .success_schema()
         .map(|s| record_schema(s).properties.clone())
@@ -208,22 +213,41 @@ fn privileged_fields(register: &Operation, profile: &Operation) -> Vec<(String, 
     out
 }
 
+/// Where a body property goes: inside the wrapper the body puts its fields in
+/// (`{"user": {...}}`), or at the top level.
+fn at(op: &Operation, key: &str) -> Vec<String> {
+    match crate::authflow::body_wrapper(op) {
+        Some(w) => vec![w, key.to_string()],
+        None => vec![key.to_string()],
+    }
+}
+
+/// The body schema's own fields, inside its wrapper when it has one.
+fn fields_of(op: &Operation) -> Vec<String> {
+    let Some(s) = body_schema(op) else {
+        return Vec::new();
+    };
+    let inner = crate::authflow::body_wrapper(op).and_then(|w| s.properties.get(&w).cloned());
+    match inner {
+        Some(i) => i.properties.keys().cloned().collect(),
+        None => s.properties.keys().cloned().collect(),
+    }
+}
+
 fn credentials_body(register: &Operation, username: &str, password: &str) -> Overrides {
     let mut o = Overrides::none();
-    if let Some(s) = body_schema(register) {
-        for k in s.properties.keys() {
-            let n = norm(k);
-            let v = if PASSWORD.contains(&n.as_str()) {
-                json!(password)
-            } else if USERNAME.contains(&n.as_str()) {
-                json!(username)
-            } else if n.contains("email") {
-                json!(format!("{username}@example.com"))
-            } else {
-                continue;
-            };
-            o.body.push((vec![k.clone()], Some(v)));
-        }
+    for k in &fields_of(register) {
+        let n = norm(k);
+        let v = if PASSWORD.contains(&n.as_str()) {
+            json!(password)
+        } else if USERNAME.contains(&n.as_str()) {
+            json!(username)
+        } else if n.contains("email") {
+            json!(format!("{username}@example.com"))
+        } else {
+            continue;
+        };
+        o.body.push((at(register, k), Some(v)));
     }
     o
 }
@@ -243,7 +267,7 @@ async fn account(
     );
     let mut o = credentials_body(register, &username, &password);
     for (k, v) in extra {
-        o.body.push((vec![k.clone()], Some(v.clone())));
+        o.body.push((at(register, k), Some(v.clone())));
     }
     let created = ctx
         .probe
@@ -342,7 +366,7 @@ async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
     if let Some(update) = update {
         let mut o = Overrides::none();
         for (k, v) in &fields {
-            o.body.push((vec![k.clone()], Some(v.clone())));
+            o.body.push((at(update, k), Some(v.clone())));
         }
         let sent = ctx
             .probe
