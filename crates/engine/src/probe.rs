@@ -514,7 +514,9 @@ impl Probe for EngineProbe {
             password_field: template.and_then(|l| l.password_field.clone()),
             client_id: template.and_then(|l| l.client_id.clone()),
             client_secret: template.and_then(|l| l.client_secret.clone()),
-            email: None,
+            // A real account's e-mail goes where the sign-in asks for one, as its own sign-in
+            // sends it: an attempt must differ from it in the password alone.
+            email: self.email_of_account(username),
         };
         self.send_sign_in(&login, ANONYMOUS, headers).await
     }
@@ -710,6 +712,16 @@ impl EngineProbe {
         for (_, v) in middlebrick_checks::authflow::session_cookies(resp) {
             self.redactor.add(&v);
         }
+    }
+
+    /// The e-mail known for the account signing in as `username` (accounts the scan registered).
+    fn email_of_account(&self, username: &str) -> Option<String> {
+        self.identities
+            .list
+            .iter()
+            .filter_map(|i| i.login())
+            .find(|l| l.username == username)
+            .and_then(|l| l.email.clone())
     }
 
     fn any_identity(&self, name: &str) -> Option<Arc<Identity>> {

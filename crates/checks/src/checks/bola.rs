@@ -139,6 +139,22 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     Ok(Outcome::none())
 }
 
+/// Parameter names that address an account itself (`username`, `userId`, `profile_id`, …).
+fn is_account_param(param: &str) -> bool {
+    let words = middlebrick_model::names::name_words(param);
+    let account = [
+        "user", "username", "login", "handle", "account", "member", "profile",
+    ];
+    match words.as_slice() {
+        [one] => account.contains(&one.as_str()) || one == "email",
+        [first, last] => {
+            account.contains(&first.as_str())
+                && ["id", "name", "uuid", "email"].contains(&last.as_str())
+        }
+        _ => false,
+    }
+}
+
 /// True when `value` is A's own account id, username or e-mail: the object is the account.
 fn names_the_account(a: &IdentityInfo, value: &Value) -> bool {
     let Some(text) = middlebrick_model::scalar_text(value) else {
@@ -206,7 +222,7 @@ async fn try_object(
         .path
         .trim_end_matches('/')
         .ends_with(&format!("{{{param}}}"))
-        && names_the_account(a, value);
+        && (names_the_account(a, value) || is_account_param(param));
     if is_the_account && !discloses_email(other_resp, a) {
         // `{username}` / `{userId}` names A's account itself: every member reading every
         // profile is common by design, so only private data of A (its e-mail) makes it BOLA.
@@ -375,6 +391,23 @@ mod tests {
                 })
                 .await;
             assert_eq!(out.findings.len(), found, "{profile}");
+        }
+    }
+
+    #[test]
+    fn account_parameters_are_told_by_name() {
+        for name in [
+            "username",
+            "userId",
+            "user_id",
+            "profile_id",
+            "email",
+            "accountUuid",
+        ] {
+            assert!(is_account_param(name), "{name}");
+        }
+        for name in ["order_id", "petId", "farmerId", "slug", "id"] {
+            assert!(!is_account_param(name), "{name}");
         }
     }
 

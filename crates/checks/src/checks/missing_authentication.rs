@@ -168,7 +168,8 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     let Some(anon_resp) = anonymous_data(&anon_baseline) else {
         return Ok(Outcome::none());
     };
-    if op.declares_auth() && matches_documented_shape(op, anon_resp) {
+    // Only with no identity at all: with identities, the comparison above is the evidence.
+    if identities.is_empty() && op.declares_auth() && matches_documented_shape(op, anon_resp) {
         let description = format!(
             "The spec declares that this operation requires authentication, yet a request \
              without credentials got HTTP {} with a body of the documented success shape. No \
