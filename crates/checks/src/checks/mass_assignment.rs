@@ -295,10 +295,23 @@ async fn account(
 /// `value` under `field`.
 fn holds(read: &Exchange, field: &str, value: &Value) -> bool {
     read.success_json().is_some_and(|j| {
-        middlebrick_model::envelope::single_record(&j)
+        own_record(&j)
             .and_then(|r| r.get(field))
             .is_some_and(|v| v == value)
     })
+}
+
+/// The account's record in a profile answer: inside envelopes, and inside a lone object
+/// property of any name (`{"user": {...}}`).
+fn own_record(json: &Value) -> Option<&serde_json::Map<String, Value>> {
+    let mut record = middlebrick_model::envelope::single_record(json)?;
+    for _ in 0..middlebrick_model::envelope::MAX_UNWRAP {
+        match record.iter().next() {
+            Some((_, Value::Object(inner))) if record.len() == 1 => record = inner,
+            _ => break,
+        }
+    }
+    Some(record)
 }
 
 /// The schema of the record a documented answer carries, inside its wrapper: the one object
@@ -312,8 +325,11 @@ fn record_schema(schema: &Arc<Schema>) -> Arc<Schema> {
         let mut objects = cur.properties.iter().filter(|(_, s)| {
             s.effective_type() == Some(SchemaType::Object) || !s.properties.is_empty()
         });
+        let lone = cur.properties.len() == 1;
         let next = match (objects.next(), objects.next()) {
-            (Some((k, s)), None) if !has_id && middlebrick_model::envelope::is_envelope_key(k) => {
+            (Some((k, s)), None)
+                if !has_id && (lone || middlebrick_model::envelope::is_envelope_key(k)) =>
+            {
                 s.clone()
             }
             _ => break,
@@ -586,6 +602,22 @@ mod tests {
         );
         assert!(holds(&read, "role", &json!("admin")));
         assert!(!holds(&read, "role", &json!("customer")));
+        // A lone object property of any name wraps the record too.
+        let read = crate::fake::exchange_for(
+            &middlebrick_model::RequestSpec::new(Method::Get, "/user"),
+            Some(crate::similarity::response(
+                200,
+                "application/json",
+                r#"{"user":{"username":"mb","admin":true}}"#,
+            )),
+        );
+        assert!(holds(&read, "admin", &json!(true)));
+        let mut lone = Schema::of_type(SchemaType::Object);
+        lone.properties
+            .insert("user".into(), Arc::new((*inner).clone()));
+        assert!(record_schema(&Arc::new(lone))
+            .properties
+            .contains_key("role"));
     }
 
     #[test]
