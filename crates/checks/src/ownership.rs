@@ -190,6 +190,22 @@ pub fn sequential(values: &[&Value]) -> bool {
 
 /// A short random token for names and markers the scanner creates (process-random keys from
 /// the standard library; no dependency needed for a non-cryptographic nonce).
+/// `op`'s request as `who`, sent to where `owner`'s own request for the object goes (its path
+/// and query: a `{username}` naming the owner, a parent's id): an authorization probe differs
+/// from the owner's request in who asks, never in which object it names.
+pub fn replayed_as(
+    probe: &dyn crate::probe::Probe,
+    op: &Operation,
+    who: &str,
+    overrides: &crate::probe::Overrides,
+    owner: &middlebrick_model::RequestSpec,
+) -> middlebrick_model::RequestSpec {
+    let mut r = probe.request(op, who, overrides);
+    r.path = owner.path.clone();
+    r.query = owner.query.clone();
+    r
+}
+
 pub fn nonce() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::BuildHasher;

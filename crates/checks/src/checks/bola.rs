@@ -16,7 +16,7 @@
 //! requests each (A, B, anonymous), first two identities only.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
-use crate::ownership::{id_params, owners_named, sequential};
+use crate::ownership::{id_params, owners_named, replayed_as, sequential};
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use crate::similarity::{has_substance, is_error_envelope, same_data};
 use async_trait::async_trait;
@@ -190,15 +190,9 @@ async fn try_object(
 ) -> Result<Option<Outcome>, ProbeError> {
     let set = Overrides::param(location, param, value.clone());
     let owner_req = ctx.probe.request(op, &a.name, &set);
-    // B and anonymous replay A's own request: its other parameters (a `{username}` that names
-    // A, a parent's id) are part of how A reaches the object, only the credentials differ.
-    let replay = |who: &str| {
-        let mut r = ctx.probe.request(op, who, &set);
-        r.path = owner_req.path.clone();
-        r.query = owner_req.query.clone();
-        r
-    };
-    let (other_req, anon_req) = (replay(&b.name), replay(ANONYMOUS));
+    // B and anonymous replay A's own request: only the credentials differ.
+    let other_req = replayed_as(ctx.probe, op, &b.name, &set, &owner_req);
+    let anon_req = replayed_as(ctx.probe, op, ANONYMOUS, &set, &owner_req);
     let owner = ctx.probe.send(owner_req).await?;
     let Some(owner_resp) = owner
         .response

@@ -7,7 +7,7 @@
 //! nothing anyone else owns is touched. Budget: four requests per update operation.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
-use crate::ownership::{collection_of, created_id, nonce, plain_text_field};
+use crate::ownership::{collection_of, created_id, nonce, plain_text_field, replayed_as};
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use async_trait::async_trait;
 use middlebrick_model::{
@@ -142,13 +142,12 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     change
         .body
         .push((vec![field.clone()], Some(Value::String(marker.clone()))));
-    // B sends A's own request for it (a `{username}` naming A, a parent's id), body and
-    // credentials B's: only who asks differs.
+    // B sends A's own request for it, with B's credentials: only who asks differs.
     let as_a = ctx.probe.request(op, &a.name, &change);
-    let mut attack_req = ctx.probe.request(op, &b.name, &change);
-    attack_req.path = as_a.path;
-    attack_req.query = as_a.query;
-    let attack = ctx.probe.send(attack_req).await?;
+    let attack = ctx
+        .probe
+        .send(replayed_as(ctx.probe, op, &b.name, &change, &as_a))
+        .await?;
     let check = ctx
         .probe
         .send(ctx.probe.request(
