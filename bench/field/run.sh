@@ -87,4 +87,5 @@ done
 python3 "$field_root/score.py" table "${results[@]}" | tee "$out/table.txt"
 python3 "$field_root/score.py" markdown "${results[@]}" >"$out/table.md"
 python3 "$field_root/score.py" details --field "$field_root" "${results[@]}" >"$out/details.md"
+python3 "$field_root/score.py" classes --field "$field_root" "${results[@]}" >"$out/classes.md"
 say "reports, logs and scores in $out"

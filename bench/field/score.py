@@ -203,6 +203,39 @@ def details(results, truths, reasons):
     return "\n".join(out)
 
 
+def classes(results, truths):
+    """Recall per flaw class over the whole corpus: a flaw counts as found when any run of its
+    target found it. Columns: documented found/total, all found/total."""
+    tally = {}
+    for target, truth in truths.items():
+        runs = [r for r in results if r.get("target") == target and "found" in r]
+        found = set().union(*(set(r["found"]) for r in runs)) if runs else set()
+        for f in truth.get("flaws", []):
+            t = tally.setdefault(f.get("class", "?"), [0, 0, 0, 0])
+            hit = f["id"] in found
+            t[2] += hit
+            t[3] += 1
+            if f.get("documented"):
+                t[0] += hit
+                t[1] += 1
+    lines = ["| class | documented recall | overall recall |", "| --- | --- | --- |"]
+    for name in sorted(tally):
+        d_found, d_all, found_all, flaws = tally[name]
+        documented = ratio(d_found, d_all) if d_all else "-"
+        lines.append(f"| {name} | {documented} | {ratio(found_all, flaws)} |")
+    return "\n".join(lines)
+
+
+def load_truths(field, results):
+    truths, reasons = {}, {}
+    for target in dict.fromkeys(r["target"] for r in results):
+        folder = os.path.join(field, target)
+        truths[target] = json.load(open(os.path.join(folder, "ground_truth.json")))
+        misses = os.path.join(folder, "misses.json")
+        reasons[target] = json.load(open(misses)) if os.path.exists(misses) else {}
+    return truths, reasons
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -214,9 +247,10 @@ def main(argv):
     run.add_argument("--rss-kb", type=int, default=0)
     for name in ("table", "markdown"):
         sub.add_parser(name).add_argument("results", nargs="+")
-    det = sub.add_parser("details")
-    det.add_argument("--field", required=True, help="the bench/field folder")
-    det.add_argument("results", nargs="+")
+    for name in ("details", "classes"):
+        det = sub.add_parser(name)
+        det.add_argument("--field", required=True, help="the bench/field folder")
+        det.add_argument("results", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "run":
         truth = json.load(open(args.truth))
@@ -227,14 +261,9 @@ def main(argv):
         print()
         return 0
     results = [json.load(open(p)) for p in args.results]
-    if args.command == "details":
-        truths, reasons = {}, {}
-        for target in dict.fromkeys(r["target"] for r in results):
-            folder = os.path.join(args.field, target)
-            truths[target] = json.load(open(os.path.join(folder, "ground_truth.json")))
-            misses = os.path.join(folder, "misses.json")
-            reasons[target] = json.load(open(misses)) if os.path.exists(misses) else {}
-        print(details(results, truths, reasons))
+    if args.command in ("details", "classes"):
+        truths, reasons = load_truths(args.field, results)
+        print(details(results, truths, reasons) if args.command == "details" else classes(results, truths))
         return 0
     print(table(results) if args.command == "table" else markdown(results))
     return 0

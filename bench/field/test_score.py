@@ -137,5 +137,24 @@ class Details(unittest.TestCase):
         self.assertNotIn("headers", text)
 
 
+class Classes(unittest.TestCase):
+    def test_recall_per_class_unites_the_runs_of_a_target(self):
+        truth = {
+            "target": "t",
+            "flaws": [
+                {"id": "a", "class": "bola", "cwe": [639], "method": "GET", "path": "/a/{id}", "documented": True},
+                {"id": "b", "class": "bola", "cwe": [639], "method": "GET", "path": "/b/{id}", "documented": True},
+                {"id": "c", "class": "sqli", "cwe": [89], "method": "POST", "path": "/c", "documented": False},
+            ],
+        }
+        zero = score.score(truth, [report([finding("authz.bola", [639], "GET", "/a/1")])])
+        zero.update(target="t", run="zero")
+        ident = score.score(truth, [report([finding("injection.sql", [89], "POST", "/c")])])
+        ident.update(target="t", run="ident")
+        text = score.classes([zero, ident], {"t": truth})
+        self.assertIn("| bola | 1/2 (50%) | 1/2 (50%) |", text)
+        self.assertIn("| sqli | - | 1/1 (100%) |", text)
+
+
 if __name__ == "__main__":
     unittest.main()
