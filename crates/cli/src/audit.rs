@@ -49,6 +49,7 @@ fn report(inv: &Inventory, source: &str, started: Instant, started_at: String) -
             partial: false,
             base_path: String::new(),
             unreached: Vec::new(),
+            ..Coverage::new(inv.version, source, 0)
         },
         identities: Vec::new(),
         findings,

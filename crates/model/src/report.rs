@@ -1,6 +1,7 @@
 //! The report contract (`docs/report-format.md`): what every output format renders.
 
 use crate::check::{Mode, Severity};
+use crate::coverage::{CheckRun, IdentityRun, NotReached, Tally};
 use crate::finding::Finding;
 use crate::operation::SpecVersion;
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,94 @@ pub struct Coverage {
     /// nothing), as `METHOD /path`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreached: Vec<String>,
+    /// Each operation of `unreached` with why (since 1.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_reached: Vec<NotReached>,
+    /// Every check of the catalogue: ran (and where) or skipped (and why). Since 1.2; empty
+    /// for `audit` reports, whose rules are not checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckRun>,
+    /// Every identity the scan was given or registered, signed in or not (since 1.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<IdentityRun>,
+    /// Why the scan stopped before the end (budget, time limit, interruption); none when it
+    /// ran to the end (since 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+impl Coverage {
+    /// A coverage record with nothing run yet.
+    pub fn new(spec: SpecVersion, source: impl Into<String>, operations: usize) -> Coverage {
+        Coverage {
+            spec,
+            source: source.into(),
+            operations,
+            operations_reached: operations,
+            partial: false,
+            base_path: String::new(),
+            unreached: Vec::new(),
+            not_reached: Vec::new(),
+            checks: Vec::new(),
+            identities: Vec::new(),
+            stopped: None,
+        }
+    }
+
+    pub fn tally(&self) -> Tally {
+        crate::coverage::tally(
+            &self.checks,
+            self.operations,
+            &self.not_reached,
+            self.unreached.len(),
+        )
+    }
+
+    /// Identities that were given and did not sign in.
+    pub fn failed_identities(&self) -> impl Iterator<Item = &IdentityRun> {
+        self.identities.iter().filter(|i| !i.signed_in)
+    }
+
+    /// True when most operations the scan sent something to never answered for real.
+    pub fn mostly_unreached(&self) -> bool {
+        let t = self.tally();
+        t.sent > 0 && t.sent_unreached * 2 > t.sent
+    }
+
+    /// The line a person reads first: `12 of 31 checks ran; 16 of 42 operations reached;
+    /// identity bob failed to sign in; stopped early: …`.
+    pub fn headline(&self) -> String {
+        let t = self.tally();
+        let mut parts = Vec::new();
+        if t.checks > 0 {
+            parts.push(format!("{} of {} checks ran", t.checks_ran, t.checks));
+        }
+        parts.push(format!(
+            "{} of {} operations reached",
+            self.operations_reached, self.operations
+        ));
+        let failed: Vec<&str> = self.failed_identities().map(|i| i.name.as_str()).collect();
+        match failed.as_slice() {
+            [] => {}
+            [one] => parts.push(format!("identity {one} failed to sign in")),
+            many => parts.push(format!(
+                "identities {} failed to sign in",
+                many.join(", ")
+            )),
+        }
+        if let Some(why) = &self.stopped {
+            parts.push(format!("stopped early: {why}"));
+        }
+        parts.join("; ")
+    }
+
+    /// Checks that did not run, with why, in catalogue order.
+    pub fn skipped_checks(&self) -> impl Iterator<Item = (&CheckRun, &str)> {
+        self.checks
+            .iter()
+            .filter(|c| !c.ran)
+            .map(|c| (c, c.reason.as_deref().unwrap_or("not run")))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
