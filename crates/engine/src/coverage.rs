@@ -76,11 +76,9 @@ fn why_not_planned(c: &dyn Check, inv: &Inventory, cfg: &ScanConfig) -> String {
             mode: cfg.mode,
             identities,
         };
-        inv.operations.iter().any(|op| {
-            c.plan(op, ctx)
-                .iter()
-                .any(|p| cfg.method_allowed(p.method))
-        })
+        inv.operations
+            .iter()
+            .any(|op| c.plan(op, ctx).iter().any(|p| cfg.method_allowed(p.method)))
     };
     for n in (have + 1)..=2 {
         if plans_with(n) {
@@ -137,8 +135,6 @@ mod tests {
         // Nothing executed: every planned run is "stopped", none counts as run.
         let none = records(&inv, &cfg, &the_plan, &skipped, &Executed::new());
         assert!(none.iter().all(|r| !r.ran));
-        assert!(none
-            .iter()
-            .any(|r| r.reason.as_deref() == Some(STOPPED)));
+        assert!(none.iter().any(|r| r.reason.as_deref() == Some(STOPPED)));
     }
 }

@@ -12,8 +12,8 @@ use futures::stream::{self, StreamExt};
 use middlebrick_checks::{Outcome, Probe, RunCtx, RunOrder, Scope};
 use middlebrick_http::{Outgoing, Transport, TransportConfig};
 use middlebrick_model::{
-    CheckId, Coverage, Diagnostic, Finding, IdentityRun, Inventory, Method, Mode, Redactor, Report, SpecVersion,
-    ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
+    CheckId, Coverage, Diagnostic, Finding, IdentityRun, Inventory, Method, Mode, Redactor, Report,
+    SpecVersion, ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
 };
 use std::collections::HashMap;
 use std::sync::Arc;

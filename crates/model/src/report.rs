@@ -1,6 +1,6 @@
 //! The report contract (`docs/report-format.md`): what every output format renders.
 
-use crate::check::{Mode, Severity};
+use crate::check::{CheckId, Mode, Severity};
 use crate::coverage::{CheckRun, IdentityRun, NotReached, Tally};
 use crate::finding::Finding;
 use crate::operation::SpecVersion;
@@ -122,8 +122,8 @@ pub struct Coverage {
     /// Each operation of `unreached` with why (since 1.2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_reached: Vec<NotReached>,
-    /// Every check of the catalogue: ran (and where) or skipped (and why). Since 1.2; empty
-    /// for `audit` reports, whose rules are not checks.
+    /// Every check of the catalogue: ran (and where) or skipped (and why). Since 1.2; for an
+    /// `audit` report, its rules, each API-wide.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckRun>,
     /// Every identity the scan was given or registered, signed in or not (since 1.2).
@@ -189,10 +189,7 @@ impl Coverage {
         match failed.as_slice() {
             [] => {}
             [one] => parts.push(format!("identity {one} failed to sign in")),
-            many => parts.push(format!(
-                "identities {} failed to sign in",
-                many.join(", ")
-            )),
+            many => parts.push(format!("identities {} failed to sign in", many.join(", "))),
         }
         if let Some(why) = &self.stopped {
             parts.push(format!("stopped early: {why}"));
@@ -245,11 +242,107 @@ impl Report {
     pub fn highest_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|f| f.severity).max()
     }
+
+    /// Why a finding of `check` at `operation` (`METHOD /path`, none for API-wide) that is
+    /// absent from this report cannot be called fixed: the check did not run there, the
+    /// operation was not reached, the scan stopped early, or the report predates the records.
+    /// `None` when this scan did test it (and found nothing).
+    pub fn not_retested(&self, check: CheckId, operation: Option<&str>) -> Option<String> {
+        let c = &self.coverage;
+        if c.checks.is_empty() {
+            return Some(format!(
+                "the report (schema {}) does not record which checks ran",
+                self.schema_version
+            ));
+        }
+        if self.incomplete {
+            return Some("the scan stopped early".into());
+        }
+        match c.checks.iter().find(|r| r.check == check) {
+            None => return Some(format!("{check} is not in this scan's catalogue")),
+            Some(r) if !r.ran => {
+                return Some(format!(
+                    "{check} did not run ({})",
+                    r.reason.as_deref().unwrap_or("not run")
+                ))
+            }
+            Some(r) if !r.covers(operation) => {
+                return Some(format!(
+                    "{check} did not run on {}",
+                    operation.unwrap_or("the API as a whole")
+                ))
+            }
+            Some(_) => {}
+        }
+        let op = operation?;
+        c.unreached
+            .iter()
+            .any(|u| u == op)
+            .then(|| format!("{op} was not reached"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_only_where_the_check_ran_on_a_reached_operation() {
+        let mut coverage = Coverage::new(crate::SpecVersion::OpenApi30, "s", 2);
+        let mut bola = CheckRun::ran(CheckId::AuthzBola);
+        bola.operations = vec!["GET /a/{id}".into(), "GET /b/{id}".into()];
+        coverage.checks = vec![
+            bola,
+            CheckRun::skipped(CheckId::InfoVerboseError, "not selected"),
+        ];
+        coverage.unreached = vec!["GET /b/{id}".into()];
+        let mut r = Report {
+            schema_version: "1.2".into(),
+            tool: ToolInfo {
+                name: "m".into(),
+                version: "0".into(),
+            },
+            target: "http://t/".into(),
+            mode: Mode::Safe,
+            started_at: String::new(),
+            duration_ms: 0,
+            requests_sent: 0,
+            score: 100,
+            grade: Grade::A,
+            coverage,
+            identities: vec![],
+            findings: vec![],
+            diagnostics: vec![],
+            incomplete: false,
+            stack: None,
+        };
+        assert_eq!(
+            r.not_retested(CheckId::AuthzBola, Some("GET /a/{id}")),
+            None
+        );
+        assert_eq!(
+            r.not_retested(CheckId::AuthzBola, Some("GET /b/{id}"))
+                .unwrap(),
+            "GET /b/{id} was not reached"
+        );
+        assert_eq!(
+            r.not_retested(CheckId::AuthzBola, Some("GET /c")).unwrap(),
+            "authz.bola did not run on GET /c"
+        );
+        assert_eq!(
+            r.not_retested(CheckId::InfoVerboseError, Some("GET /a/{id}"))
+                .unwrap(),
+            "info.verbose-error did not run (not selected)"
+        );
+        r.incomplete = true;
+        assert!(r
+            .not_retested(CheckId::AuthzBola, Some("GET /a/{id}"))
+            .is_some());
+        r.coverage.checks.clear();
+        assert!(r
+            .not_retested(CheckId::AuthzBola, Some("GET /a/{id}"))
+            .is_some());
+    }
 
     #[test]
     fn grade_bands() {
