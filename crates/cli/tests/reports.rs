@@ -16,7 +16,10 @@ fn validate_sarif(doc: &serde_json::Value) {
             "the SARIF schema is missing at {}",
             schema_path.display()
         );
-        println!("not run: no SARIF schema at {}", schema_path.display());
+        common::not_run(&format!(
+            "SARIF schema validation of a scan (no schema at {})",
+            schema_path.display()
+        ));
         return;
     };
     let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -147,7 +150,10 @@ fn check_html_in_chromium(html: &Path) {
             !in_ci(),
             "chromium is needed under CI (scripts/chromium.sh)"
         );
-        println!("not run: HTML rendering (no chromium, and it could not be installed)");
+        common::not_run(
+            "the HTML report rendered in headless Chromium (no chromium; \
+             MIDDLEBRICK_INSTALL_CHROMIUM=1 installs it)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -215,7 +215,10 @@ fn finding(out: &mut String, f: &Finding, verbose: bool, st: &Style) {
         let _ = write!(meta, " | {r}");
     }
     let _ = writeln!(out, "{INDENT}{}", st.dim(&meta));
-    let _ = writeln!(out, "{INDENT}{}", one_line(&f.description));
+    // Descriptions are Markdown: their lines (a list of leaks, say) stay lines.
+    for line in f.description.lines().filter(|l| !l.trim().is_empty()) {
+        let _ = writeln!(out, "{INDENT}{}", one_line(line));
+    }
     if verbose {
         evidence(out, &f.evidence, st);
         if !f.remediation.trim().is_empty() {

@@ -365,7 +365,14 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     let mut idents = Vec::new();
     for (m, ex, leaks) in &hits {
         if let Some(r) = &ex.response {
-            idents.extend(leaked_identifiers(&r.body.text));
+            // A name inside the malformed value we sent is the API quoting our probe back,
+            // not its schema.
+            let probe_value = m.value_text();
+            idents.extend(
+                leaked_identifiers(&r.body.text)
+                    .into_iter()
+                    .filter(|n| !probe_value.contains(n.as_str())),
+            );
         }
         if lines.len() >= MAX_DESCRIBED {
             continue;
@@ -571,6 +578,23 @@ mod tests {
         assert!(f.description.contains("products"));
         // the control, then malformed values for both parameters
         assert!(probe.sent_count() > 2);
+    }
+
+    #[tokio::test]
+    async fn our_own_probe_value_is_never_a_revealed_schema_name() {
+        // The server quotes the malformed value back as if it were a column: `mb-x1'` holds
+        // `mb`, which the identifier pattern would read as a name; `products` is the API's.
+        let leak = r#"{"error": "psycopg.errors.UndefinedColumn: column \"mb\" does not exist near 'mb-x1''", "hint": "relation \"products\""}"#;
+        let probe = FakeProbe::new()
+            .on(malformed, response(500, "application/json", leak))
+            .on(|_| true, response(200, "application/json", r#"[{"id":1}]"#));
+        let out = run(&probe, &op()).await;
+        let f = &out.findings[0];
+        assert!(
+            f.description.contains("Schema names revealed: products."),
+            "{}",
+            f.description
+        );
     }
 
     #[tokio::test]
