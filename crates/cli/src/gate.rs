@@ -80,11 +80,13 @@ pub fn not_tested(report: &Report, accept: Accept) -> Vec<String> {
     let mut why = Vec::new();
     if !accept.failed_sign_in {
         for i in c.failed_identities() {
+            // The reason is the sign-in diagnostic, which names the identity itself.
+            let what = i
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("identity {} could not sign in", i.name));
             why.push(format!(
-                "identity {} could not sign in ({}); the checks that need it did not run \
-                 (--allow-failed-sign-in accepts this)",
-                i.name,
-                i.reason.as_deref().unwrap_or("no reason given")
+                "{what}; the checks that need it did not run (--allow-failed-sign-in accepts this)"
             ));
         }
     }
@@ -141,7 +143,7 @@ mod tests {
         let r = report(c);
         let why = not_tested(&r, Accept::default());
         assert_eq!(why.len(), 1);
-        assert!(why[0].starts_with("identity bob could not sign in (401)"));
+        assert!(why[0].starts_with("401; the checks that need it did not run"));
         let accept = Accept {
             failed_sign_in: true,
             ..Accept::default()

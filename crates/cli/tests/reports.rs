@@ -182,6 +182,15 @@ fn check_html_in_chromium(html: &Path) {
         text.contains("injection.sql") || text.contains("info.verbose-error"),
         "the DOM has the findings"
     );
+    // Coverage before the findings; the remediation's fenced code as a code block.
+    let tested = text
+        .find("<strong>Tested:</strong>")
+        .expect("the coverage line");
+    assert!(tested < text.find("<h2>Findings</h2>").expect("findings"));
+    assert!(
+        text.contains("<div class=\"remediation\">") && text.contains("<pre><code"),
+        "remediation code blocks render"
+    );
     // Console messages are logged as `…:INFO:CONSOLE:1] "message", source: …`; CSP
     // violations also reach the console ("Refused to …").
     let log =
@@ -231,6 +240,25 @@ fn every_format_from_one_scan_sarif_validates_and_html_renders() {
         "report.html",
     ] {
         assert!(out_dir.join(f).exists(), "{f}");
+    }
+    // The default (safe) mode skips the state-changing checks: every format says so.
+    let terminal = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        terminal.contains("checks skipped (needs a mode above safe)"),
+        "{terminal}"
+    );
+    for f in [
+        "report.json",
+        "report.sarif",
+        "report.md",
+        "report.xml",
+        "report.html",
+    ] {
+        let text = std::fs::read_to_string(out_dir.join(f)).unwrap();
+        assert!(
+            text.contains("needs a mode above safe"),
+            "{f} lists no skipped check"
+        );
     }
     check_sarif(&out_dir.join("report.sarif"));
     check_html_in_chromium(&out_dir.join("report.html"));
