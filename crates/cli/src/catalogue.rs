@@ -112,24 +112,6 @@ fn table() -> String {
     out
 }
 
-#[cfg(test)]
-mod table_tests {
-    #[test]
-    fn every_column_starts_at_the_same_place_on_every_line() {
-        let t = super::table();
-        let lines: Vec<&str> = t.lines().collect();
-        let header = lines[0];
-        for col in ["SEVERITY", "KIND", "CWE", "OWASP", "TITLE"] {
-            let at = header.find(col).unwrap();
-            for l in &lines[1..] {
-                let before: String = l.chars().take(at).collect();
-                assert!(before.ends_with("  "), "{col} misaligned in {l:?}");
-                assert!(!l.chars().nth(at).unwrap().is_whitespace(), "{l:?}");
-            }
-        }
-    }
-}
-
 /// The catalogue as `docs/checks.md` holds it; a test fails when the file is stale.
 pub fn markdown() -> String {
     let mut out = String::from(
@@ -173,4 +155,22 @@ fn remediation_markdown(r: &middlebrick_model::Remediation) -> String {
         out.push_str(&format!("\n- **{}**: {}", tech.display_name(), text));
     }
     out
+}
+
+#[cfg(test)]
+mod table_tests {
+    #[test]
+    fn every_column_starts_at_the_same_place_on_every_line() {
+        let t = super::table();
+        let lines: Vec<&str> = t.lines().collect();
+        let header = lines[0];
+        for col in ["SEVERITY", "KIND", "CWE", "OWASP", "TITLE"] {
+            let at = header.find(col).unwrap();
+            for l in &lines[1..] {
+                let before: String = l.chars().take(at).collect();
+                assert!(before.ends_with("  "), "{col} misaligned in {l:?}");
+                assert!(!l.chars().nth(at).unwrap().is_whitespace(), "{l:?}");
+            }
+        }
+    }
 }

@@ -182,22 +182,6 @@ fn readable_time(rfc3339: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_read_as_date_and_clock() {
-        assert_eq!(
-            super::readable_time("2026-12-07T05:24:01.123456Z"),
-            "2026-12-07 05:24:01"
-        );
-        assert_eq!(
-            super::readable_time("2026-12-07T05:24:01Z"),
-            "2026-12-07 05:24:01"
-        );
-        assert_eq!(super::readable_time("yesterday"), "yesterday");
-    }
-}
-
 /// A `diff` operand: a report file when one exists at that path, else a history id.
 pub fn load_report(operand: &str, h: &HistoryPath) -> Result<Report> {
     let p = std::path::Path::new(operand);
@@ -218,4 +202,20 @@ pub fn load_report(operand: &str, h: &HistoryPath) -> Result<Report> {
         .report(id)
         .map_err(|e| anyhow!(e))?
         .ok_or_else(|| anyhow!("scan {id} recorded no report (killed or failed)"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_read_as_date_and_clock() {
+        assert_eq!(
+            super::readable_time("2026-12-07T05:24:01.123456Z"),
+            "2026-12-07 05:24:01"
+        );
+        assert_eq!(
+            super::readable_time("2026-12-07T05:24:01Z"),
+            "2026-12-07 05:24:01"
+        );
+        assert_eq!(super::readable_time("yesterday"), "yesterday");
+    }
 }
