@@ -47,7 +47,6 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     let mut out = String::new();
     head(&mut out, report);
     summary(&mut out, report);
-    tested(&mut out, &report.coverage);
     families(&mut out, report, opts);
     findings(&mut out, report);
     diagnostics(&mut out, report);
@@ -96,6 +95,8 @@ fn summary(out: &mut String, report: &Report) {
         report.requests_sent,
         esc(&report.started_at)
     );
+    // What the scan tested, before anything it found.
+    tested(out, &report.coverage);
     if report.coverage.partial {
         let _ = writeln!(
             out,

@@ -188,6 +188,17 @@ pub fn scan_checks(
     checks: &str,
     config: Option<&Path>,
 ) -> serde_json::Value {
+    scan_checks_with(target, mode, checks, config, &[])
+}
+
+/// [`scan_checks`] with more flags (`--allow-failed-sign-in`, …).
+pub fn scan_checks_with(
+    target: &Target,
+    mode: &str,
+    checks: &str,
+    config: Option<&Path>,
+    extra: &[&str],
+) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_path = dir.path().join("report.json");
     let mut args = vec![
@@ -206,6 +217,7 @@ pub fn scan_checks(
     if let Some(c) = config {
         args.extend(["--config", c.to_str().unwrap()]);
     }
+    args.extend(extra);
     let out = run(&args);
     assert!(
         out.status.code().is_some_and(|c| c <= 1),
