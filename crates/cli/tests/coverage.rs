@@ -3,7 +3,8 @@
 //!
 //! - a safe-mode scan lists the checks the mode skipped, with why, in every format;
 //! - the HTML report renders the remediation's code block;
-//! - a wrong password fails the scan with exit 5 and a stderr line, unless accepted;
+//! - a wrong password fails the scan with exit 5 and a stderr line, unless accepted; so does
+//!   a scan whose operations all answer 404 (a wrong base path);
 //! - a `diff` after a `--checks` scan says "not re-tested", never "fixed", for the checks it
 //!   did not run;
 //! - `history show N -f json | head` exits cleanly.
@@ -200,6 +201,31 @@ fn coverage_in_every_format_gate_on_sign_in_and_not_retested_in_diff() {
         "{}",
         String::from_utf8_lossy(&accepted.stderr)
     );
+
+    // 3b. A wrong base path: every operation sent to answers 404, so the scan tested nothing
+    // and says so (exit 5); the safe scan above, whose unreached operations were only the
+    // writes safe mode never sends, passed.
+    let unreached = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            &target.url,
+            "--base-path",
+            "/no-api-here",
+            "--checks",
+            "transport.security-headers",
+            "--no-progress",
+            "--no-history",
+            "-f",
+            "json",
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let lost = unreached(&[]);
+    let err = String::from_utf8_lossy(&lost.stderr);
+    assert_eq!(lost.status.code(), Some(5), "{err}");
+    assert!(err.contains("never answered for real"), "{err}");
+    assert_eq!(unreached(&["--allow-unreached"]).status.code(), Some(0));
 
     // 4. Reading a recorded report through a pipe that closes early: `head -1`, and a reader
     // that exits before reading anything (the write then always meets a closed pipe; before
