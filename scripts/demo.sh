@@ -8,7 +8,13 @@ variant="${2:-vulnerable}"
 shift $(( $# > 2 ? 2 : $# ))
 
 bash targets/setup.sh >&2
-cargo build --release --locked -q -p middlebrick
+if [ ! -x target/release/middlebrick ]; then
+    echo "building middlebrick (release): a first build compiles every dependency and takes several minutes…" >&2
+else
+    echo "building middlebrick (release; only what changed)…" >&2
+fi
+# cargo's own progress lines, on stderr.
+cargo build --release --locked -p middlebrick
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 log="$(mktemp -t mb-demo-XXXX.log)"
 targets/.venv/bin/python targets/serve.py "$app" "$variant" --port "$port" >"$log" 2>&1 &

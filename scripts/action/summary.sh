@@ -11,6 +11,7 @@ case "$code" in
     1) verdict="failed: a gate (--fail-on / --min-score) was not met" ;;
     3) verdict="failed: the scan could not run" ;;
     4) verdict="incomplete: the scan stopped early (budget or time limit)" ;;
+    5) verdict="failed: the scan did not test what it was set up to (an identity could not sign in, or most operations were not reached)" ;;
     *) verdict="failed (exit code $code)" ;;
 esac
 if [ ! -f "$md" ]; then

@@ -297,15 +297,72 @@ pub fn scan(text: &str) -> Vec<Leak> {
     leaks
 }
 
-/// The match with a little context, on one line, at most ~160 characters.
+/// The leaked line, not the page around it: the line of the text that holds the match, cut
+/// to ~160 characters of context between word or tag boundaries (never inside a word), with
+/// HTML tags dropped. A Werkzeug debugger page, say, gives its `<title>` line: the exception.
 fn excerpt(text: &str, start: usize, end: usize) -> String {
-    let from = floor_boundary(text, start.saturating_sub(40));
-    let to = ceil_boundary(text, (end + 80).min(text.len()));
-    let flat = text[from..to]
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    let mut from = floor_boundary(text, start.saturating_sub(40).max(line_start));
+    let mut to = ceil_boundary(text, (end + 100).min(line_end));
+    let is_break = |c: char| c.is_whitespace() || c == '>' || c == '<';
+    // Whole words at both ends: widen to the break before (or after) the cut when it is near,
+    // else narrow to the next break inside.
+    if from > line_start && !text[..from].ends_with(is_break) {
+        let reach = floor_boundary(text, from.saturating_sub(WORD_REACH).max(line_start));
+        match text[reach..from].rfind(is_break) {
+            Some(i) => from = reach + i + 1,
+            None if reach == line_start => from = line_start,
+            None => {
+                if let Some(i) = text[from..start].find(is_break) {
+                    from += i + 1;
+                }
+            }
+        }
+    }
+    if to < line_end && !text[to..].starts_with(is_break) {
+        let reach = ceil_boundary(text, (to + WORD_REACH).min(line_end));
+        match text[to..reach].find(is_break) {
+            Some(i) => to += i,
+            None if reach == line_end => to = line_end,
+            None => {
+                if let Some(i) = text[end..to].rfind(is_break) {
+                    to = end + i;
+                }
+            }
+        }
+    }
+    let inner = strip_tags(&text[from..to]);
+    let flat = inner.split_whitespace().collect::<Vec<_>>().join(" ");
     unescape_html(&flat)
+}
+
+/// How far an excerpt may widen to end on a whole word.
+const WORD_REACH: usize = 40;
+
+/// The text with HTML tags (and a tag cut at either edge) replaced by spaces.
+fn strip_tags(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_tag = false;
+    // A `>` before any `<` closes a tag the excerpt started inside of.
+    if let Some(gt) = s.find('>') {
+        if s.find('<').is_none_or(|lt| gt < lt) {
+            out.push(' ');
+            return out + &strip_tags(&s[gt + 1..]);
+        }
+    }
+    for c in s.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Error pages are HTML; their excerpts read better with the common entities decoded.
@@ -351,6 +408,46 @@ pub fn leaked_identifiers(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_debugger_page_gives_its_exception_line_not_the_markup() {
+        let page = "<!doctype html>\n<html lang=en>\n  <head>\n    <title>psycopg.errors.InvalidTextRepresentation: invalid input syntax for type integer: &#34;mb-x1&#39;&#34;\nCONTEXT:  unnamed portal parameter $1 = &#39;...&#39;\n // Werkzeug Debugger</title>\n    <link rel=\"stylesheet\" href=\"?__debugger__=yes&amp;cmd=resource&amp;f=style.css\">\n";
+        let leaks = scan(page);
+        let db = leaks
+            .iter()
+            .find(|l| l.kind == LeakKind::DatabaseError)
+            .expect("the database message");
+        assert_eq!(
+            db.excerpt,
+            "psycopg.errors.InvalidTextRepresentation: invalid input syntax for type integer: \"mb-x1'\""
+        );
+        for l in &leaks {
+            assert!(
+                !l.excerpt.contains('<') || l.excerpt.contains("<="),
+                "{l:?}"
+            );
+            assert!(
+                !l.excerpt.starts_with("ctype") && !l.excerpt.starts_with("tml"),
+                "{l:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn excerpts_start_and_end_on_whole_words() {
+        let text = format!(
+            "{} ERROR: syntax error at or near \"x\" {}",
+            "padding ".repeat(20),
+            "trailing words ".repeat(20)
+        );
+        let e = &scan(&text)[0].excerpt;
+        assert!(e.contains("ERROR: syntax error at or near"), "{e}");
+        let words = ["padding", "trailing", "words"];
+        let first = e.split(' ').next().unwrap();
+        let last = e.split(' ').next_back().unwrap();
+        assert!(words.contains(&first) || first == "ERROR:", "{e}");
+        assert!(words.contains(&last), "{e}");
+    }
 
     #[test]
     fn messages_quoted_inside_json_are_read_unescaped() {

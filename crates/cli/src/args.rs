@@ -47,7 +47,7 @@ pub enum Command {
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Output and gate")]
 pub struct ReportArgs {
-    /// Output format: terminal, json, sarif, markdown, junit or html. Repeatable, paired in order with -o.
+    /// Output format: terminal, json, sarif, markdown, junit or html. Repeatable, paired in order with -o [default: terminal].
     #[arg(short = 'f', long = "format", value_name = "FORMAT")]
     pub formats: Vec<String>,
 
@@ -243,7 +243,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", env = "MIDDLEBRICK_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// How far the scan may go.
+    /// How far the scan may go [default: safe, or the configuration file's `mode`].
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeArg>,
 
@@ -301,6 +301,14 @@ pub struct ScanArgs {
     /// After the scan, report on stderr what is new or fixed since the previous recorded scan of the same target.
     #[arg(long)]
     pub compare_last: bool,
+
+    /// Accept that a configured identity cannot sign in: the scan goes on without it. Without this flag such a scan exits 5.
+    #[arg(long)]
+    pub allow_failed_sign_in: bool,
+
+    /// Accept that most operations the scan sent requests to never answered for real (only 404, 405, the not-found answer or errors). Without this flag such a scan exits 5.
+    #[arg(long)]
+    pub allow_unreached: bool,
 
     // Last: its help heading applies to what follows it.
     #[command(flatten)]

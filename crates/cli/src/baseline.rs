@@ -13,7 +13,8 @@
 //! Applying it moves matched findings out of `findings` into `baseline.suppressed`
 //! diagnostics and recomputes the score without them, so neither gate counts them; an expired
 //! entry leaves its finding in place with a `baseline.expired` warning, and an entry that
-//! matched nothing is named (`baseline.unmatched`) so fixed findings get cleaned out.
+//! matched nothing is named (`baseline.unmatched`) so fixed findings get cleaned out, unless
+//! the scan did not run the entry's check there (`baseline.not-retested`: keep it).
 
 use anyhow::{bail, Context, Result};
 use middlebrick_model::{Diagnostic, Report};
@@ -163,7 +164,18 @@ impl Baseline {
             }
         }
         for (e, m) in self.accept.iter().zip(matched) {
-            if !m {
+            if let Some(why) = (!m).then(|| not_retested(report, e)).flatten() {
+                notes.push(
+                    Diagnostic::info(
+                        "baseline.not-retested",
+                        format!(
+                            "baseline entry {} matched no finding, but this scan did not look for it: {why}",
+                            e.id
+                        ),
+                    )
+                    .hint("keep the entry until a scan that runs its check says it is gone"),
+                );
+            } else if !m {
                 notes.push(
                     Diagnostic::info(
                         "baseline.unmatched",
@@ -201,6 +213,20 @@ impl Baseline {
              # An entry holds through its `expires` day (UTC); then the finding counts again.\n\n{body}"
         )
     }
+}
+
+/// Why this scan cannot say an entry's finding is gone (`Report::not_retested`), from the
+/// check and location the entry names; an entry without them is judged by the records alone.
+fn not_retested(report: &Report, e: &Entry) -> Option<String> {
+    let Some(check) = e.check.as_deref().and_then(|c| c.parse().ok()) else {
+        return report
+            .coverage
+            .checks
+            .is_empty()
+            .then(|| "the report does not record which checks ran".to_string());
+    };
+    let op = e.location.as_deref().filter(|l| !l.starts_with('('));
+    report.not_retested(check, op)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `middlebrick checks`: the catalogue, and the rule list the report formats need.
 
-use crate::exit;
+use crate::{exit, output};
 use middlebrick_checks::CHECKS;
 use middlebrick_report::RuleInfo;
 
@@ -44,39 +44,16 @@ pub fn print(format: &str) -> i32 {
                     })
                 })
                 .collect();
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&list).unwrap_or_default()
-            );
+            let _ =
+                output::stdout(&(serde_json::to_string_pretty(&list).unwrap_or_default() + "\n"));
             exit::OK
         }
         "terminal" | "text" => {
-            println!(
-                "{:<30} {:<9} {:<13} {:<12} {:<16} TITLE",
-                "ID", "SEVERITY", "KIND", "CWE", "OWASP"
-            );
-            for c in CHECKS {
-                let m = c.meta();
-                let cwe: Vec<String> = m.cwe.iter().map(|n| format!("CWE-{n}")).collect();
-                let owasp: Vec<&str> = m.owasp.iter().map(|o| o.code()).collect();
-                let kind = serde_json::to_value(m.kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                println!(
-                    "{:<30} {:<9} {:<13} {:<12} {:<16} {}",
-                    m.id,
-                    m.severity,
-                    kind,
-                    cwe.join(","),
-                    owasp.join(","),
-                    m.title
-                );
-            }
+            let _ = output::stdout(&table());
             exit::OK
         }
         "markdown" | "md" => {
-            print!("{}", markdown());
+            let _ = output::stdout(&markdown());
             exit::OK
         }
         other => {
@@ -84,6 +61,55 @@ pub fn print(format: &str) -> i32 {
             exit::USAGE
         }
     }
+}
+
+/// The catalogue as an aligned table: each column as wide as its widest cell.
+fn table() -> String {
+    let mut rows: Vec<[String; 6]> = vec![[
+        "ID".into(),
+        "SEVERITY".into(),
+        "KIND".into(),
+        "CWE".into(),
+        "OWASP".into(),
+        "TITLE".into(),
+    ]];
+    for c in CHECKS {
+        let m = c.meta();
+        let cwe: Vec<String> = m.cwe.iter().map(|n| format!("CWE-{n}")).collect();
+        let owasp: Vec<&str> = m.owasp.iter().map(|o| o.code()).collect();
+        let kind = serde_json::to_value(m.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        rows.push([
+            m.id.to_string(),
+            m.severity.to_string(),
+            kind,
+            cwe.join(","),
+            owasp.join(","),
+            m.title.to_string(),
+        ]);
+    }
+    let mut widths = [0usize; 6];
+    for r in &rows {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// The catalogue as `docs/checks.md` holds it; a test fails when the file is stale.
@@ -129,4 +155,22 @@ fn remediation_markdown(r: &middlebrick_model::Remediation) -> String {
         out.push_str(&format!("\n- **{}**: {}", tech.display_name(), text));
     }
     out
+}
+
+#[cfg(test)]
+mod table_tests {
+    #[test]
+    fn every_column_starts_at_the_same_place_on_every_line() {
+        let t = super::table();
+        let lines: Vec<&str> = t.lines().collect();
+        let header = lines[0];
+        for col in ["SEVERITY", "KIND", "CWE", "OWASP", "TITLE"] {
+            let at = header.find(col).unwrap();
+            for l in &lines[1..] {
+                let before: String = l.chars().take(at).collect();
+                assert!(before.ends_with("  "), "{col} misaligned in {l:?}");
+                assert!(!l.chars().nth(at).unwrap().is_whitespace(), "{l:?}");
+            }
+        }
+    }
 }

@@ -66,9 +66,120 @@ impl Gate {
     }
 }
 
+/// What the user accepts of a scan that did not test everything it was set up to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Accept {
+    pub failed_sign_in: bool,
+    pub unreached: bool,
+}
+
+/// Why the scan did not happen as configured, one line per reason, each naming the flag that
+/// accepts it; empty when it did (or the user accepted what went wrong).
+pub fn not_tested(report: &Report, accept: Accept) -> Vec<String> {
+    let c = &report.coverage;
+    let mut why = Vec::new();
+    if !accept.failed_sign_in {
+        for i in c.failed_identities() {
+            // The reason is the sign-in diagnostic, which names the identity itself.
+            let what = i
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("identity {} could not sign in", i.name));
+            why.push(format!(
+                "{what}; the checks that need it did not run (--allow-failed-sign-in accepts this)"
+            ));
+        }
+    }
+    if !accept.unreached && c.mostly_unreached() {
+        let t = c.tally();
+        why.push(format!(
+            "{} of the {} operations the scan sent requests to never answered for real \
+             (only 404, 405, the not-found answer or errors): is the base path right? \
+             (--allow-unreached accepts this)",
+            t.sent_unreached, t.sent
+        ));
+    }
+    why
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use middlebrick_model::{
+        Coverage, Grade, IdentityRun, Mode, NotReached, SpecVersion, ToolInfo, UnreachedReason,
+    };
+
+    fn report(coverage: Coverage) -> Report {
+        Report {
+            schema_version: "1.2".into(),
+            tool: ToolInfo {
+                name: "middlebrick".into(),
+                version: "0".into(),
+            },
+            target: "http://t/".into(),
+            mode: Mode::Safe,
+            started_at: String::new(),
+            duration_ms: 0,
+            requests_sent: 0,
+            score: 100,
+            grade: Grade::A,
+            coverage,
+            identities: vec![],
+            findings: vec![],
+            diagnostics: vec![],
+            incomplete: false,
+            stack: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_sign_in_fails_unless_accepted() {
+        let mut c = Coverage::new(SpecVersion::OpenApi30, "s", 2);
+        c.identities.push(IdentityRun {
+            name: "bob".into(),
+            signed_in: false,
+            reason: Some("401".into()),
+        });
+        let r = report(c);
+        let why = not_tested(&r, Accept::default());
+        assert_eq!(why.len(), 1);
+        assert!(why[0].starts_with("401; the checks that need it did not run"));
+        let accept = Accept {
+            failed_sign_in: true,
+            ..Accept::default()
+        };
+        assert!(not_tested(&r, accept).is_empty());
+    }
+
+    #[test]
+    fn most_operations_unreached_fails_but_operations_never_sent_do_not_count() {
+        let nr = |op: &str, reason| NotReached {
+            operation: op.into(),
+            reason,
+        };
+        let mut c = Coverage::new(SpecVersion::OpenApi30, "s", 4);
+        c.operations_reached = 1;
+        c.unreached = vec!["GET /a".into(), "GET /b".into(), "POST /c".into()];
+        c.not_reached = vec![
+            nr("GET /a", UnreachedReason::NotFound),
+            nr("GET /b", UnreachedReason::NoAnswer),
+            nr("POST /c", UnreachedReason::NotSent),
+        ];
+        let r = report(c.clone());
+        assert_eq!(not_tested(&r, Accept::default()).len(), 1, "2 of 3 sent");
+        let accept = Accept {
+            unreached: true,
+            ..Accept::default()
+        };
+        assert!(not_tested(&r, accept).is_empty());
+        // Safe mode: the write operations were never sent; the reads answered.
+        c.operations_reached = 2;
+        c.not_reached = vec![
+            nr("POST /c", UnreachedReason::NotSent),
+            nr("POST /d", UnreachedReason::NotSent),
+        ];
+        assert!(not_tested(&report(c), Accept::default()).is_empty());
+    }
 
     #[test]
     fn min_score_takes_numbers_and_grades() {

@@ -68,6 +68,9 @@ impl Recording {
         match self.store.report(prev) {
             Ok(Some(old)) => {
                 let d = crate::diff::compare(&old, report);
+                for w in &d.warnings {
+                    eprintln!("compare-last: warning: {w}");
+                }
                 eprint!(
                     "compare-last: since scan {prev}: {}",
                     crate::diff::terminal(&d, &old, report)
@@ -104,26 +107,32 @@ fn list(args: &HistoryArgs) -> Result<i32> {
         .map_err(|e| anyhow!(e))?;
     match args.format.as_str() {
         "json" => {
-            println!("{}", serde_json::to_string_pretty(&rows)?);
+            output::stdout(&(serde_json::to_string_pretty(&rows)? + "\n"))?;
         }
         "terminal" | "text" => {
             if rows.is_empty() {
                 eprintln!("no scans recorded");
+                return Ok(exit::OK);
             }
+            let mut text = format!(
+                "{:>5}  {:<20}  {:<9}  {:>8}  {:<11}  TARGET\n",
+                "SCAN", "STARTED (UTC)", "SCORE", "FINDINGS", "STATUS"
+            );
             for r in &rows {
                 let score = match (r.score, &r.grade) {
                     (Some(s), Some(g)) => format!("{s:>3} {g}"),
-                    _ => "  - -".to_string(),
+                    _ => "-".to_string(),
                 };
-                println!(
-                    "{:>5}  {}  {score}  {:>3} findings  {:<30}  {}",
+                text.push_str(&format!(
+                    "{:>5}  {:<20}  {score:<9}  {:>8}  {:<11}  {}\n",
                     r.id,
-                    r.started_at,
+                    readable_time(&r.started_at),
                     r.finding_count.map_or("-".to_string(), |n| n.to_string()),
                     r.status.label(),
                     r.target
-                );
+                ));
             }
+            output::stdout(&text)?;
         }
         other => bail!("unknown format `{other}` for `history` (terminal or json)"),
     }
@@ -159,8 +168,18 @@ fn show(args: &HistoryShowArgs) -> Result<i32> {
         spec_file: None,
         rules: catalogue::rules(),
     };
-    print!("{}", render(&report, format, &opts, &Redactor::new()));
+    output::stdout(&render(&report, format, &opts, &Redactor::new()))?;
     Ok(exit::OK)
+}
+
+/// `2026-12-07T05:24:01.123Z` as `2026-12-07 05:24:01`; anything else as it is.
+fn readable_time(rfc3339: &str) -> String {
+    let t = rfc3339.trim_end_matches('Z');
+    let t = t.split('.').next().unwrap_or(t);
+    match t.split_once('T') {
+        Some((d, h)) if d.len() == 10 && h.len() == 8 => format!("{d} {h}"),
+        _ => rfc3339.to_string(),
+    }
 }
 
 /// A `diff` operand: a report file when one exists at that path, else a history id.
@@ -183,4 +202,20 @@ pub fn load_report(operand: &str, h: &HistoryPath) -> Result<Report> {
         .report(id)
         .map_err(|e| anyhow!(e))?
         .ok_or_else(|| anyhow!("scan {id} recorded no report (killed or failed)"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_read_as_date_and_clock() {
+        assert_eq!(
+            super::readable_time("2026-12-07T05:24:01.123456Z"),
+            "2026-12-07 05:24:01"
+        );
+        assert_eq!(
+            super::readable_time("2026-12-07T05:24:01Z"),
+            "2026-12-07 05:24:01"
+        );
+        assert_eq!(super::readable_time("yesterday"), "yesterday");
+    }
 }

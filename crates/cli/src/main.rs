@@ -39,8 +39,11 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // Colour in log lines only on a terminal: a log file or pipe gets plain text.
+    let log_colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(log_colour)
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("MIDDLEBRICK_LOG"))
         .init();
     let code = match cli.command {
@@ -54,7 +57,7 @@ fn main() {
         Command::Explain(a) => explain_check(&a),
         Command::Completions(a) => docs::completions(&a.shell),
         Command::CliDocs => {
-            print!("{}", docs::markdown());
+            let _ = output::stdout(&docs::markdown());
             exit::OK
         }
     };
@@ -146,7 +149,7 @@ fn write_baseline(a: &args::BaselineArgs) -> Result<i32, Failure> {
                     b.accept.len()
                 );
             }
-            None => print!("{}", b.to_toml()),
+            None => output::stdout(&b.to_toml())?,
         }
         Ok(())
     };
@@ -161,6 +164,10 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
     let cfg = config::resolve(&args, file).map_err(usage)?;
     let routes = output::routes(&args.report).map_err(usage)?;
     let gate = Gate::from_args(&args.report).map_err(usage)?;
+    let accept = gate::Accept {
+        failed_sign_in: args.allow_failed_sign_in,
+        unreached: args.allow_unreached,
+    };
     output::prepare_dir(&args.report).map_err(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -239,6 +246,13 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
     if output.report.incomplete {
         return Ok(exit::INCOMPLETE);
     }
+    let not_tested = gate::not_tested(&output.report, accept);
+    for why in &not_tested {
+        eprintln!("error: the scan did not test what it was set up to: {why}");
+    }
+    if !not_tested.is_empty() {
+        return Ok(exit::NOT_TESTED);
+    }
     Ok(verdict)
 }
 
@@ -265,11 +279,12 @@ async fn dry_run(cfg: &middlebrick_engine::ScanConfig) -> Result<i32, Failure> {
         })?;
     let plan = middlebrick_engine::plan(&inventory, cfg);
     let names: Vec<String> = cfg.identities.iter().map(|i| i.name.clone()).collect();
-    println!(
-        "Operations from {source} ({} spec requests sent; no probe sent). Mode: {}.",
-        requests, cfg.mode
-    );
-    print!("{}", plan.render(&inventory, &names));
+    let _ = output::stdout(&format!(
+        "Operations from {source} ({} spec requests sent; no probe sent). Mode: {}.\n{}",
+        requests,
+        cfg.mode,
+        plan.render(&inventory, &names)
+    ));
     for d in &inventory.diagnostics {
         eprintln!("{:?}: {} {}", d.level, d.code, d.message);
     }
@@ -284,6 +299,18 @@ fn explain_check(args: &args::ExplainArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    // Audit rules read the description, not a running API: their entry has no stack variants.
+    if let Some(rule) = middlebrick_audit::RULES.iter().find(|r| r.id == id) {
+        let _ = output::stdout(&format!(
+            "{} — {} (audit rule, severity {})\n\n{}\n\nRemediation:\n{}\n",
+            rule.id, rule.title, rule.severity, rule.description, rule.remediation
+        ));
+        return exit::OK;
+    }
+    if middlebrick_checks::by_id(id).is_none() {
+        eprintln!("error: {id} is not in the check catalogue; `middlebrick checks` lists the ids");
+        return exit::USAGE;
+    }
     let mut stack = Vec::new();
     for t in &args.stack {
         match t.parse::<middlebrick_model::Tech>() {
@@ -294,6 +321,6 @@ fn explain_check(args: &args::ExplainArgs) -> i32 {
             }
         }
     }
-    print!("{}", middlebrick_checks::explain(id, &stack));
+    let _ = output::stdout(&middlebrick_checks::explain(id, &stack));
     exit::OK
 }

@@ -81,6 +81,16 @@ pub fn prepare_dir(args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes `text` to stdout. A reader that went away (`| head`) is not an error: the output
+/// was for it, and the command's exit code keeps its meaning (`print!` would panic, exit 101).
+pub fn stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Colour on stdout only when it is a terminal and `NO_COLOR` is unset.
 pub fn stdout_color() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
@@ -104,10 +114,7 @@ pub fn write_all(
                 eprintln!("wrote {format} report to {}", p.display());
             }
             None => {
-                let text = render(report, *format, opts, redactor);
-                let mut out = std::io::stdout().lock();
-                out.write_all(text.as_bytes())?;
-                out.flush()?;
+                stdout(&render(report, *format, opts, redactor))?;
             }
         }
     }

@@ -9,14 +9,27 @@ pub struct Progress {
     bar: Option<ProgressBar>,
 }
 
+/// The phase's position in a scan and what the bar says of it (`phase 4/5 running checks`).
+fn phase_label(p: Phase) -> (u8, &'static str) {
+    match p {
+        Phase::Discovery => (1, "finding operations"),
+        Phase::SignIn => (2, "signing in"),
+        Phase::WarmUp => (3, "warming up (reading every GET)"),
+        Phase::Checks => (4, "running checks"),
+        Phase::Finish => (5, "scoring"),
+    }
+}
+
 impl Progress {
     pub fn new(enabled: bool) -> Self {
         let bar = enabled.then(|| {
             let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} {prefix} {msg} [{bar:30}] {pos}/{len} {elapsed}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
@@ -29,13 +42,11 @@ impl Progress {
         Arc::new(move |event| {
             let Some(bar) = &bar else { return };
             match event {
-                Event::Phase(p) => bar.set_message(match p {
-                    Phase::Discovery => "finding operations",
-                    Phase::SignIn => "signing in",
-                    Phase::WarmUp => "warming up",
-                    Phase::Checks => "running checks",
-                    Phase::Finish => "scoring",
-                }),
+                Event::Phase(p) => {
+                    let (n, name) = phase_label(p);
+                    bar.set_prefix(format!("phase {n}/5"));
+                    bar.set_message(name);
+                }
                 Event::Operations { count, source } => {
                     bar.println(format!("{count} operations from {source}"))
                 }

@@ -207,6 +207,14 @@ fn explain_prints_the_variant_for_the_stack_asked_for() {
     let all = run(&["explain", "injection.sql"]);
     assert!(String::from_utf8_lossy(&all.stdout).contains("asyncpg"));
     assert_eq!(run(&["explain", "nope.nope"]).status.code(), Some(2));
+    // An audit rule is explained as one (it used to print "no such check" and exit 0).
+    let audit = run(&["explain", "audit.no-security"]);
+    assert_eq!(audit.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        text.contains("audit rule") && text.contains("Remediation:"),
+        "{text}"
+    );
     assert_eq!(
         run(&["explain", "injection.sql", "--stack", "django"])
             .status

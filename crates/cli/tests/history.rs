@@ -108,7 +108,22 @@ fn scans_are_recorded_listed_shown_and_compared() {
     let none = run(&["scan", &target.url, "--checks", FAST_CHECKS, "--no-history"]);
     assert!(matches!(none.status.code(), Some(0 | 1)));
     let rows = out(&run(&["history", "--history", db]));
-    assert_eq!(rows.lines().count(), 2, "--no-history recorded a scan");
+    let mut lines = rows.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(
+        header.contains("SCAN") && header.contains("STARTED (UTC)") && header.contains("TARGET"),
+        "{rows}"
+    );
+    assert_eq!(lines.count(), 2, "--no-history recorded a scan");
+    // Readable times: `2026-12-07 05:24:01`, no `T`, no fraction.
+    let second_row = rows.lines().nth(1).unwrap();
+    assert!(
+        second_row
+            .split_whitespace()
+            .nth(2)
+            .is_some_and(|t| t.len() == 8 && t.as_bytes()[2] == b':'),
+        "{rows}"
+    );
 }
 
 /// An API whose spec answers at once and whose operations answer after two seconds each.

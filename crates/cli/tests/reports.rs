@@ -16,7 +16,10 @@ fn validate_sarif(doc: &serde_json::Value) {
             "the SARIF schema is missing at {}",
             schema_path.display()
         );
-        println!("not run: no SARIF schema at {}", schema_path.display());
+        common::not_run(&format!(
+            "SARIF schema validation of a scan (no schema at {})",
+            schema_path.display()
+        ));
         return;
     };
     let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -147,7 +150,10 @@ fn check_html_in_chromium(html: &Path) {
             !in_ci(),
             "chromium is needed under CI (scripts/chromium.sh)"
         );
-        println!("not run: HTML rendering (no chromium, and it could not be installed)");
+        common::not_run(
+            "the HTML report rendered in headless Chromium (no chromium; \
+             MIDDLEBRICK_INSTALL_CHROMIUM=1 installs it)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -175,6 +181,15 @@ fn check_html_in_chromium(html: &Path) {
     assert!(
         text.contains("injection.sql") || text.contains("info.verbose-error"),
         "the DOM has the findings"
+    );
+    // Coverage before the findings; the remediation's fenced code as a code block.
+    let tested = text
+        .find("<strong>Tested:</strong>")
+        .expect("the coverage line");
+    assert!(tested < text.find("<h2>Findings</h2>").expect("findings"));
+    assert!(
+        text.contains("<div class=\"remediation\">") && text.contains("<pre><code"),
+        "remediation code blocks render"
     );
     // Console messages are logged as `…:INFO:CONSOLE:1] "message", source: …`; CSP
     // violations also reach the console ("Refused to …").
@@ -225,6 +240,25 @@ fn every_format_from_one_scan_sarif_validates_and_html_renders() {
         "report.html",
     ] {
         assert!(out_dir.join(f).exists(), "{f}");
+    }
+    // The default (safe) mode skips the state-changing checks: every format says so.
+    let terminal = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        terminal.contains("checks skipped (needs a mode above safe)"),
+        "{terminal}"
+    );
+    for f in [
+        "report.json",
+        "report.sarif",
+        "report.md",
+        "report.xml",
+        "report.html",
+    ] {
+        let text = std::fs::read_to_string(out_dir.join(f)).unwrap();
+        assert!(
+            text.contains("needs a mode above safe"),
+            "{f} lists no skipped check"
+        );
     }
     check_sarif(&out_dir.join("report.sarif"));
     check_html_in_chromium(&out_dir.join("report.html"));

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{scan_checks, targets_ready, write_config, Target};
+use common::{scan_checks, scan_checks_with, targets_ready, write_config, Target};
 use serde_json::Value;
 
 fn diagnostics(report: &Value, code: &str) -> Vec<String> {
@@ -67,11 +67,18 @@ login = "POST /session"
 "#,
     )
     .expect("config");
-    let report = scan_checks(
+    // Accepted here: without the flag the scan exits 5 (crates/cli/tests/coverage.rs).
+    let report = scan_checks_with(
         &target,
         "safe",
         "auth.missing-authentication",
         Some(&config),
+        &["--allow-failed-sign-in"],
+    );
+    assert_eq!(
+        report["coverage"]["identities"][1]["signed_in"], false,
+        "{}",
+        report["coverage"]
     );
     assert_eq!(
         report["identities"],

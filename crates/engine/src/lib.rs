@@ -9,6 +9,7 @@
 
 mod base;
 mod config;
+mod coverage;
 mod discover;
 mod error;
 mod events;

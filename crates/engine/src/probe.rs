@@ -47,6 +47,10 @@ pub struct EngineProbe {
     baselines: Mutex<HashMap<(String, String), BaselineCell>>,
     observed: Mutex<Observed>,
     reached: Mutex<HashSet<String>>,
+    /// Operations something was sent to, and those that got any HTTP answer: why an
+    /// operation was not reached.
+    sent: Mutex<HashSet<String>>,
+    answered: Mutex<HashSet<String>>,
     /// What "not found" looks like under the base: answers like it do not reach an operation.
     not_found: Mutex<Option<crate::base::NotFound>>,
     /// Accounts the scanner registered and signed in itself (never listed to checks as
@@ -98,6 +102,8 @@ impl EngineProbe {
             baselines: Mutex::new(HashMap::new()),
             observed: Mutex::new((Vec::new(), HashSet::new())),
             reached: Mutex::new(HashSet::new()),
+            sent: Mutex::new(HashSet::new()),
+            answered: Mutex::new(HashSet::new()),
             not_found: Mutex::new(None),
             accounts: Mutex::new(Vec::new()),
             own_accounts: std::sync::atomic::AtomicUsize::new(0),
@@ -139,6 +145,26 @@ impl EngineProbe {
             .collect()
     }
 
+    /// Each unreached operation with why: never sent, never answered, or only not-found.
+    pub fn not_reached(&self, inv: &Inventory) -> Vec<middlebrick_model::NotReached> {
+        use middlebrick_model::{NotReached, UnreachedReason};
+        let sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        let answered = self.answered.lock().unwrap_or_else(|e| e.into_inner());
+        self.unreached(inv)
+            .into_iter()
+            .map(|operation| {
+                let reason = if !sent.contains(&operation) {
+                    UnreachedReason::NotSent
+                } else if !answered.contains(&operation) {
+                    UnreachedReason::NoAnswer
+                } else {
+                    UnreachedReason::NotFound
+                };
+                NotReached { operation, reason }
+            })
+            .collect()
+    }
+
     /// The base URL's path operation paths are joined to (empty for the root).
     pub fn base_path(&self) -> String {
         self.base.path().trim_end_matches('/').to_string()
@@ -159,7 +185,19 @@ impl EngineProbe {
             status = ?ex.status(),
             "exchange"
         );
+        if let Some(key) = op_key {
+            self.sent
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_string());
+        }
         let Some(status) = ex.status() else { return };
+        if let Some(key) = op_key {
+            self.answered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.to_string());
+        }
         let real = {
             let nf = self.not_found.lock().unwrap_or_else(|e| e.into_inner());
             crate::base::answered_for_real(ex, nf.as_ref())

@@ -12,8 +12,8 @@ use futures::stream::{self, StreamExt};
 use middlebrick_checks::{Outcome, Probe, RunCtx, RunOrder, Scope};
 use middlebrick_http::{Outgoing, Transport, TransportConfig};
 use middlebrick_model::{
-    CheckId, Coverage, Diagnostic, Finding, Inventory, Method, Mode, Redactor, Report, SpecVersion,
-    ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
+    CheckId, Coverage, Diagnostic, Finding, IdentityRun, Inventory, Method, Mode, Redactor, Report,
+    SpecVersion, ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -236,15 +236,26 @@ pub async fn scan(
         redactor: &redactor,
         memo: &sign_in_memo,
     };
+    let mut identity_runs = Vec::new();
     for ic in &identity_configs {
         let identity = Identity::new(ic.clone());
         if identity.can_sign_in() {
             if let Err(d) = identity.sign_in(&env).await {
+                identity_runs.push(IdentityRun {
+                    name: ic.name.clone(),
+                    signed_in: false,
+                    reason: Some(d.message.clone()),
+                });
                 events(Event::Diagnostic(d.clone()));
                 diagnostics.push(d);
                 continue;
             }
         }
+        identity_runs.push(IdentityRun {
+            name: ic.name.clone(),
+            signed_in: true,
+            reason: None,
+        });
         identities.list.push(Arc::new(identity));
     }
     for note in sign_in_memo.take_notes() {
@@ -277,12 +288,15 @@ pub async fn scan(
         .identities
         .retain(|i| identities.get(&i.name).is_some());
     let the_plan = plan(&inventory, &plan_cfg);
-    let (checks, _) = enabled_checks(&cfg);
+    let (checks, left_out) = enabled_checks(&cfg);
+    let mut executed = crate::coverage::Executed::new();
     let total = the_plan.entries.len();
     let mut done = 0;
     let mut outcomes: Vec<Outcome> = Vec::new();
     let order_of = |id: CheckId| middlebrick_checks::by_id(id).map(|c| c.order());
-    let mut report_outcome = |outcome: Outcome, per_op: bool| {
+    let mut report_outcome = |outcome: Outcome, ran: (CheckId, Option<usize>)| {
+        executed.insert(ran);
+        let per_op = ran.1.is_some();
         if per_op {
             done += 1;
         }
@@ -337,15 +351,15 @@ pub async fn scan(
                         inventory: &inventory,
                         op: inventory.operations.get(op_index),
                     };
-                    outcomes.push(check.run(&ctx).await);
+                    outcomes.push((id, op_index, check.run(&ctx).await));
                 }
                 outcomes
             }
         }))
         .buffer_unordered(parallel);
         while let Some(group) = runs.next().await {
-            for outcome in group {
-                report_outcome(outcome, true);
+            for (id, op_index, outcome) in group {
+                report_outcome(outcome, (id, Some(op_index)));
             }
             if handle.cancel.is_cancelled() {
                 break;
@@ -363,7 +377,7 @@ pub async fn scan(
                 inventory: &inventory,
                 op: None,
             };
-            report_outcome(check.run(&ctx).await, false);
+            report_outcome(check.run(&ctx).await, (check.meta().id, None));
         }
     }
 
@@ -388,6 +402,8 @@ pub async fn scan(
     let (score_value, grade) = score(&findings);
     // Counted over the inventory: a crawl's warm-up can reach paths that are no operation.
     let unreached = probe.unreached(&inventory);
+    let check_runs =
+        crate::coverage::records(&inventory, &plan_cfg, &the_plan, &left_out, &executed);
     let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION.to_string(),
         tool: ToolInfo {
@@ -409,6 +425,10 @@ pub async fn scan(
             partial: inventory.version == SpecVersion::Crawled,
             base_path: probe.base_path(),
             unreached,
+            not_reached: probe.not_reached(&inventory),
+            checks: check_runs,
+            identities: identity_runs,
+            stopped: stopped.clone(),
         },
         identities: identities.list.iter().map(|i| i.name.clone()).collect(),
         findings: std::mem::take(&mut findings),
@@ -647,6 +667,11 @@ pub fn redact_report(report: &mut Report, r: &Redactor) {
     }
     for d in report.diagnostics.iter_mut() {
         r.redact_in_place(&mut d.message);
+    }
+    for i in report.coverage.identities.iter_mut() {
+        if let Some(why) = i.reason.as_mut() {
+            r.redact_in_place(why);
+        }
     }
     r.redact_in_place(&mut report.target);
 }

@@ -363,6 +363,16 @@ impl Server {
         };
         let old_ids: HashSet<&str> = old.findings.iter().map(|f| f.id.as_str()).collect();
         let new_ids: HashSet<&str> = new.findings.iter().map(|f| f.id.as_str()).collect();
+        let gone: Vec<&middlebrick_model::Finding> = old
+            .findings
+            .iter()
+            .filter(|f| !new_ids.contains(f.id.as_str()))
+            .collect();
+        // Fixed only where the new scan looked again (`Report::not_retested`).
+        let retested = |f: &middlebrick_model::Finding| {
+            let op = f.method.is_some().then(|| f.location());
+            new.not_retested(f.check, op.as_deref()).is_none()
+        };
         let d = DiffResult {
             old: old_ref,
             new: new_ref,
@@ -372,23 +382,32 @@ impl Server {
                 .filter(|f| !old_ids.contains(f.id.as_str()))
                 .map(FindingOut::from)
                 .collect(),
-            fixed_findings: old
-                .findings
+            fixed_findings: gone
                 .iter()
-                .filter(|f| !new_ids.contains(f.id.as_str()))
-                .map(FindingOut::from)
+                .filter(|f| retested(f))
+                .map(|f| FindingOut::from(*f))
+                .collect(),
+            not_retested_findings: gone
+                .iter()
+                .filter(|f| !retested(f))
+                .map(|f| FindingOut::from(*f))
                 .collect(),
             unchanged: new_ids.intersection(&old_ids).count(),
         };
         let mut text = format!(
-            "scan {} -> {}: {} new, {} fixed, {} unchanged\n",
+            "scan {} -> {}: {} new, {} fixed, {} not re-tested, {} unchanged\n",
             input.old,
             input.new,
             d.new_findings.len(),
             d.fixed_findings.len(),
+            d.not_retested_findings.len(),
             d.unchanged
         );
-        for (label, list) in [("new", &d.new_findings), ("fixed", &d.fixed_findings)] {
+        for (label, list) in [
+            ("new", &d.new_findings),
+            ("fixed", &d.fixed_findings),
+            ("not re-tested", &d.not_retested_findings),
+        ] {
             for f in list {
                 text += &format!(
                     "  {label:<6} {:<8} {} {}\n",

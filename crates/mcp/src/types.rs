@@ -212,7 +212,10 @@ pub struct DiffResult {
     pub new: ScanRef,
     /// In the new scan and not the old, matched by finding id.
     pub new_findings: Vec<FindingOut>,
-    /// In the old scan and not the new.
+    /// In the old scan and not the new, where the new scan ran the check on that operation.
     pub fixed_findings: Vec<FindingOut>,
+    /// In the old scan and not the new, but the new scan did not look for them (the check
+    /// did not run there, the operation was not reached, or the scan stopped early).
+    pub not_retested_findings: Vec<FindingOut>,
     pub unchanged: usize,
 }

@@ -5,6 +5,7 @@
 //! depend on it without pulling in the transport.
 
 mod check;
+mod coverage;
 pub mod envelope;
 mod exchange;
 mod finding;
@@ -17,6 +18,7 @@ mod selfknow;
 mod stack;
 
 pub use check::{CheckId, CheckKind, Confidence, Mode, Owasp, Severity};
+pub use coverage::{CheckRun, IdentityRun, NotReached, SkippedOn, Tally, UnreachedReason};
 pub use exchange::{
     BodyRecord, CredentialUse, Exchange, Method, RequestBody, RequestRecord, RequestSpec,
     ResponseRecord, ANONYMOUS,
@@ -33,4 +35,4 @@ pub use selfknow::{scalar_text, SelfKnowledge};
 pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.
-pub const REPORT_SCHEMA_VERSION: &str = "1.1";
+pub const REPORT_SCHEMA_VERSION: &str = "1.2";

@@ -3,7 +3,9 @@
 //! and HTML views of one report never disagree.
 
 use crate::RuleInfo;
-use middlebrick_model::{BodyRecord, Coverage, Finding, Report, Severity, SpecVersion};
+use middlebrick_model::{
+    BodyRecord, CheckId, Coverage, Finding, Report, Severity, SpecVersion, UnreachedReason,
+};
 use std::collections::BTreeMap;
 
 /// The sentence every human-facing format uses for a crawl-only scan.
@@ -92,6 +94,73 @@ pub fn coverage_line(c: &Coverage) -> String {
     } else {
         format!("{} from {}: {reached}", spec_label(c.spec), c.source)
     }
+}
+
+/// The score and grade with what they cover beside them: a grade over a scan that tested
+/// little must never read as a bare "A" (`docs/scoring.md`).
+pub fn grade_line(report: &Report) -> String {
+    let over = grade_covers(report)
+        .map(|c| format!(", {c}"))
+        .unwrap_or_default();
+    format!(
+        "{}/100, grade {}{over}",
+        report.score,
+        report.grade.as_str()
+    )
+}
+
+/// `over 12 of 31 checks and 16 of 42 operations`; none for a report without check records
+/// (`audit`, or a report older than 1.2).
+pub fn grade_covers(report: &Report) -> Option<String> {
+    let c = &report.coverage;
+    let t = c.tally();
+    (t.checks > 0).then(|| {
+        format!(
+            "over {} of {} checks and {} of {} operations",
+            t.checks_ran, t.checks, c.operations_reached, c.operations
+        )
+    })
+}
+
+/// Checks that did not run, grouped by why, in first-seen (catalogue) order.
+pub fn skipped_by_reason(c: &Coverage) -> Vec<(&str, Vec<CheckId>)> {
+    let mut groups: Vec<(&str, Vec<CheckId>)> = Vec::new();
+    for (run, why) in c.skipped_checks() {
+        match groups.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, ids)) => ids.push(run.check),
+            None => groups.push((why, vec![run.check])),
+        }
+    }
+    groups
+}
+
+/// Unreached operations grouped by why; reports before 1.2 have no reasons, and their
+/// operations are listed under "not reached".
+pub fn unreached_by_reason(c: &Coverage) -> Vec<(&'static str, Vec<&str>)> {
+    if c.not_reached.is_empty() {
+        let ops: Vec<&str> = c.unreached.iter().map(String::as_str).collect();
+        return if ops.is_empty() {
+            Vec::new()
+        } else {
+            vec![("not reached", ops)]
+        };
+    }
+    [
+        UnreachedReason::NotFound,
+        UnreachedReason::NoAnswer,
+        UnreachedReason::NotSent,
+    ]
+    .into_iter()
+    .filter_map(|r| {
+        let ops: Vec<&str> = c
+            .not_reached
+            .iter()
+            .filter(|n| n.reason == r)
+            .map(|n| n.operation.as_str())
+            .collect();
+        (!ops.is_empty()).then_some((r.as_str(), ops))
+    })
+    .collect()
 }
 
 /// The sentence with its first letter upper-cased, to start a paragraph.

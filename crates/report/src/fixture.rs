@@ -104,6 +104,7 @@ pub fn report() -> Report {
             partial: false,
             base_path: String::new(),
             unreached: Vec::new(),
+            ..Coverage::new(SpecVersion::OpenApi30, "", 0)
         },
         identities: vec!["anonymous".into(), "alice".into()],
         findings: vec![
@@ -195,4 +196,46 @@ pub fn options() -> RenderOptions {
         rules: rules(),
         ..RenderOptions::default()
     }
+}
+
+/// [`report`] with coverage records: the three checks ran, a state-changing one was skipped by
+/// the mode, identity `bob` failed to sign in, and `DELETE /users/{id}` was never sent.
+pub fn report_with_coverage() -> Report {
+    use middlebrick_model::{CheckRun, IdentityRun, NotReached, UnreachedReason};
+    let mut r = report();
+    let c = &mut r.coverage;
+    for (id, op) in [
+        (CheckId::AuthMissingAuthentication, "GET /users/{id}"),
+        (CheckId::InfoVerboseError, "POST /users"),
+    ] {
+        let mut run = CheckRun::ran(id);
+        run.operations.push(op.into());
+        c.checks.push(run);
+    }
+    let mut api = CheckRun::ran(CheckId::TransportSecurityHeaders);
+    api.api_wide = true;
+    c.checks.push(api);
+    c.checks.push(CheckRun::skipped(
+        CheckId::AuthzBolaWrite,
+        "needs a mode above safe",
+    ));
+    c.operations_reached = 2;
+    c.unreached = vec!["DELETE /users/{id}".into()];
+    c.not_reached = vec![NotReached {
+        operation: "DELETE /users/{id}".into(),
+        reason: UnreachedReason::NotSent,
+    }];
+    c.identities = vec![
+        IdentityRun {
+            name: "alice".into(),
+            signed_in: true,
+            reason: None,
+        },
+        IdentityRun {
+            name: "bob".into(),
+            signed_in: false,
+            reason: Some("the sign-in answered 401".into()),
+        },
+    ];
+    r
 }

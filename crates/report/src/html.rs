@@ -82,16 +82,21 @@ fn summary(out: &mut String, report: &Report) {
         out,
         "<header>\n<div class=\"grade grade-{grade}\" title=\"grade\">{grade}</div>\n<div>\n\
          <h1>{} report</h1>\n<p><strong>{}</strong></p>\n\
-         <p>Score <strong>{}/100</strong>, grade {grade} · mode {} · {} · {} requests · \
+         <p>Score <strong>{}/100</strong>, grade {grade}{} · mode {} · {} · {} requests · \
          started {}</p>\n</div>\n</header>",
         esc(&report.tool.name),
         esc(&report.target),
         report.score,
+        common::grade_covers(report)
+            .map(|c| format!(" <strong>{}</strong>", esc(&c)))
+            .unwrap_or_default(),
         report.mode,
         common::duration(report.duration_ms),
         report.requests_sent,
         esc(&report.started_at)
     );
+    // What the scan tested, before anything it found.
+    tested(out, &report.coverage);
     if report.coverage.partial {
         let _ = writeln!(
             out,
@@ -175,7 +180,7 @@ fn finding(out: &mut String, f: &Finding) {
         f.check,
         esc(&f.title)
     );
-    let _ = writeln!(out, "<p>{}</p>\n<dl>", esc(&f.description));
+    let _ = writeln!(out, "{}<dl>", crate::cmark::to_html(&f.description));
     let _ = writeln!(out, "<dt>Location</dt><dd>{location}</dd>");
     let _ = writeln!(out, "<dt>Confidence</dt><dd>{}</dd>", f.confidence);
     for c in &f.cwe {
@@ -213,7 +218,11 @@ fn finding(out: &mut String, f: &Finding) {
         );
     }
     if !f.remediation.trim().is_empty() {
-        let _ = writeln!(out, "<h4>Remediation</h4>\n<p>{}</p>", esc(&f.remediation));
+        let _ = writeln!(
+            out,
+            "<h4>Remediation</h4>\n<div class=\"remediation\">{}</div>",
+            crate::cmark::to_html(&f.remediation)
+        );
     }
     out.push_str("</details>\n");
 }
@@ -305,6 +314,54 @@ fn diagnostics(out: &mut String, report: &Report) {
     out.push_str("</table>\n");
 }
 
+/// At the top, before any finding: what the scan tested, in one line, and what it did not,
+/// folded.
+fn tested(out: &mut String, c: &middlebrick_model::Coverage) {
+    let _ = writeln!(
+        out,
+        "<p class=\"tested\"><strong>Tested:</strong> {}</p>",
+        esc(&c.headline())
+    );
+    let failed: Vec<_> = c.failed_identities().collect();
+    for i in &failed {
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\">Identity <strong>{}</strong> did not sign in: the checks that \
+             need it did not run ({}).</p>",
+            esc(&i.name),
+            esc(i.reason.as_deref().unwrap_or("unknown"))
+        );
+    }
+    let skipped = common::skipped_by_reason(c);
+    let unreached = common::unreached_by_reason(c);
+    if skipped.is_empty() && unreached.is_empty() {
+        return;
+    }
+    let n_checks: usize = skipped.iter().map(|(_, v)| v.len()).sum();
+    let n_ops: usize = unreached.iter().map(|(_, v)| v.len()).sum();
+    let _ = writeln!(
+        out,
+        "<details class=\"not-tested\">\n<summary>Not tested: {n_checks} check{} skipped, \
+         {n_ops} operation{} not reached</summary>\n<ul>",
+        if n_checks == 1 { "" } else { "s" },
+        if n_ops == 1 { "" } else { "s" },
+    );
+    for (why, ids) in skipped {
+        let ids: Vec<String> = ids.iter().map(|id| format!("<code>{id}</code>")).collect();
+        let _ = writeln!(out, "<li>Skipped, {}: {}</li>", esc(why), ids.join(", "));
+    }
+    for (why, ops) in unreached {
+        let ops: Vec<String> = ops.iter().map(|o| esc(o)).collect();
+        let _ = writeln!(
+            out,
+            "<li>Not reached, {}: {}</li>",
+            esc(why),
+            ops.join(", ")
+        );
+    }
+    out.push_str("</ul>\n</details>\n");
+}
+
 fn coverage(out: &mut String, report: &Report) {
     let c = &report.coverage;
     let _ = writeln!(
@@ -365,7 +422,7 @@ mod tests {
             "API2:2023 Broken Authentication",
             "{&quot;id&quot;:1,&quot;email&quot;:&quot;a@example.test&quot;}",
             "curl -sS -X GET -H &#39;accept: application/json&#39;",
-            "<h4>Remediation</h4>\n<p>Fix auth.missing-authentication.</p>",
+            "<h4>Remediation</h4>\n<div class=\"remediation\"><p>Fix auth.missing-authentication.</p>\n</div>",
             "<td><code>spec.broken-operation</code></td><td>DELETE /users/{id}</td>",
             "OpenAPI 3.0 from openapi.yaml: 3 of 3 operations reached",
         ] {
@@ -377,6 +434,27 @@ mod tests {
             .unwrap();
         let low = out.find("sev-low\">low</span> 1 finding").unwrap();
         assert!(critical < low);
+    }
+
+    #[test]
+    fn coverage_is_at_the_top_and_remediation_is_markdown() {
+        let mut report = fixture::report_with_coverage();
+        report.findings[0].remediation =
+            "Check the owner:\n\n```python\nif row.owner_id != me:\n    abort(404)\n```".into();
+        let out = render(&report, &fixture::options());
+        let tested = out
+            .find("<strong>Tested:</strong> 3 of 4 checks ran; 2 of 3 operations reached; identity bob failed to sign in")
+            .expect("the coverage line");
+        assert!(tested < out.find("<h2>Findings</h2>").unwrap());
+        for want in [
+            "grade C <strong>over 3 of 4 checks and 2 of 3 operations</strong>",
+            "Identity <strong>bob</strong> did not sign in",
+            "<summary>Not tested: 1 check skipped, 1 operation not reached</summary>",
+            "<li>Skipped, needs a mode above safe: <code>authz.bola-write</code></li>",
+            "<pre><code class=\"language-python\">if row.owner_id != me:\n    abort(404)\n</code></pre>",
+        ] {
+            assert!(out.contains(want), "missing {want:?} in\n{out}");
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ mod tests {
         assert_eq!(v["schema_version"], REPORT_SCHEMA_VERSION);
         assert!(out
             .trim_start()
-            .starts_with("{\n  \"schema_version\": \"1.1\""));
+            .starts_with("{\n  \"schema_version\": \"1.2\""));
     }
 
     #[test]
@@ -96,7 +96,14 @@ mod tests {
                 _ => {}
             }
         }
-        let mut report = fixture::report();
+        let mut report = fixture::report_with_coverage();
+        report.coverage.stopped = Some("the request budget of 10 was used up".into());
+        report.coverage.checks[0]
+            .skipped_on
+            .push(middlebrick_model::SkippedOn {
+                operation: "GET /x".into(),
+                reason: "the scan stopped before it ran".into(),
+            });
         // Fill the optional fields the fixture leaves empty.
         let ex = &mut report.findings[0].evidence.exchanges[0];
         ex.redirects = vec!["https://api.example.test/old".into()];

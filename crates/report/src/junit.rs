@@ -31,6 +31,11 @@ enum Case<'a> {
     Passed {
         check: CheckId,
     },
+    /// A catalogue check the scan did not run (the coverage record says why).
+    Skipped {
+        check: CheckId,
+        reason: String,
+    },
 }
 
 pub fn render(report: &Report, opts: &RenderOptions) -> String {
@@ -42,6 +47,13 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
         .filter(|c| matches!(c, Case::Failed { .. }))
         .count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // Read first by whoever opens the file: what the scan tested.
+    let _ = writeln!(
+        out,
+        "<!-- {}: {} -->",
+        xml_escape(&report.tool.name),
+        xml_escape(&report.coverage.headline()).replace("--", "- -")
+    );
     let _ = writeln!(
         out,
         "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{}\">",
@@ -90,10 +102,21 @@ fn suites<'a>(report: &'a Report, opts: &RenderOptions) -> BTreeMap<&'static str
             continue;
         }
         seen.push(rule.id);
+        let skipped = report
+            .coverage
+            .checks
+            .iter()
+            .find(|c| c.check == rule.id && !c.ran);
         suites
             .entry(rule.id.family())
             .or_default()
-            .push(Case::Passed { check: rule.id });
+            .push(match skipped {
+                Some(c) => Case::Skipped {
+                    check: rule.id,
+                    reason: c.reason.clone().unwrap_or_else(|| "not run".into()),
+                },
+                None => Case::Passed { check: rule.id },
+            });
     }
     suites
 }
@@ -107,9 +130,13 @@ fn suite(out: &mut String, family: &str, cases: &[Case<'_>]) {
         .iter()
         .filter(|c| matches!(c, Case::Failed { .. }))
         .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| matches!(c, Case::Skipped { .. }))
+        .count();
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">",
         xml_escape(family),
         cases.len()
     );
@@ -119,6 +146,14 @@ fn suite(out: &mut String, family: &str, cases: &[Case<'_>]) {
                 let _ = writeln!(
                     out,
                     "    <testcase classname=\"{check}\" name=\"{ALL_OPERATIONS}\"/>"
+                );
+            }
+            Case::Skipped { check, reason } => {
+                let _ = writeln!(
+                    out,
+                    "    <testcase classname=\"{check}\" name=\"{ALL_OPERATIONS}\">\
+                     <skipped message=\"{}\"/></testcase>",
+                    xml_escape(reason)
                 );
             }
             Case::Failed {

@@ -11,6 +11,7 @@
 //! found nothing) comes in through [`RenderOptions::rules`], so it does not depend on the
 //! checks crate.
 
+mod cmark;
 mod common;
 mod html;
 mod json;

@@ -26,6 +26,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
         findings_table(&mut out, report);
         details(&mut out, report);
     }
+    not_tested(&mut out, &report.coverage);
     diagnostics(&mut out, report);
     out
 }
@@ -46,6 +47,37 @@ fn md(s: &str) -> String {
     out
 }
 
+/// Keeps Markdown prose (emphasis, code spans) as written, on one line, while neutralising what
+/// could open markup in the reviewer's page: raw HTML, links and images. Inside code spans
+/// nothing is escaped, since a backslash there would show.
+fn prose(s: &str) -> String {
+    let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(one_line.len());
+    let mut fence: Option<usize> = None;
+    let mut chars = one_line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '`' {
+            let mut run = 1;
+            while chars.peek() == Some(&'`') {
+                chars.next();
+                run += 1;
+            }
+            fence = match fence {
+                None => Some(run),
+                Some(open) if open == run => None,
+                other => other,
+            };
+            out.push_str(&"`".repeat(run));
+            continue;
+        }
+        if fence.is_none() && matches!(c, '\\' | '<' | '>' | '[' | ']' | '!' | '&' | '|' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A fenced code block whose fence is longer than any backtick run inside it.
 fn fenced(out: &mut String, lang: &str, text: &str) {
     let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
@@ -56,11 +88,15 @@ fn fenced(out: &mut String, lang: &str, text: &str) {
 fn summary(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
-        "## {}: grade {} ({}/100)\n",
+        "## {}: grade {} ({}/100){}\n",
         md(&report.tool.name),
         report.grade.as_str(),
-        report.score
+        report.score,
+        common::grade_covers(report)
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default()
     );
+    let _ = writeln!(out, "**Tested** {}  ", md(&report.coverage.headline()));
     let _ = writeln!(
         out,
         "**Target** {} · **Mode** {} · **Duration** {} · **Requests** {}  ",
@@ -76,6 +112,18 @@ fn summary(out: &mut String, report: &Report) {
     );
     if report.coverage.partial {
         let _ = writeln!(out, "> [!WARNING]\n> {}.\n", md(common::PARTIAL_COVERAGE));
+    }
+    let failed: Vec<&str> = report
+        .coverage
+        .failed_identities()
+        .map(|i| i.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(
+            out,
+            "> [!WARNING]\n> Identity {} did not sign in: the checks that need it did not run.\n",
+            md(&failed.join(", "))
+        );
     }
     if report.incomplete {
         let _ = writeln!(
@@ -167,7 +215,7 @@ fn detail(out: &mut String, f: &Finding) {
         xml_escape(&f.title),
         xml_escape(&location(f))
     );
-    let _ = writeln!(out, "{}\n", md(&f.description));
+    let _ = writeln!(out, "{}\n", prose(&f.description));
     let mut meta = format!("Confidence: {}", f.confidence);
     let r = refs(&f.cwe, &f.owasp);
     if !r.is_empty() {
@@ -188,7 +236,8 @@ fn detail(out: &mut String, f: &Finding) {
         fenced(out, "sh", &f.evidence.curl.join("\n"));
     }
     if !f.remediation.trim().is_empty() {
-        let _ = writeln!(out, "**Remediation.** {}\n", md(&f.remediation));
+        // Our own text from the catalogue, written in Markdown: kept as written.
+        let _ = writeln!(out, "**Remediation.**\n\n{}\n", f.remediation.trim_end());
     }
     out.push_str("</details>\n\n");
 }
@@ -215,6 +264,41 @@ fn exchange(out: &mut String, ex: &Exchange) {
         }
         fenced(out, "", &shown);
     }
+}
+
+/// Checks skipped and operations not reached, folded: the headline above gives the counts.
+fn not_tested(out: &mut String, c: &middlebrick_model::Coverage) {
+    let skipped = common::skipped_by_reason(c);
+    let unreached = common::unreached_by_reason(c);
+    let failed: Vec<_> = c.failed_identities().collect();
+    if skipped.is_empty() && unreached.is_empty() && failed.is_empty() {
+        return;
+    }
+    let n_checks: usize = skipped.iter().map(|(_, v)| v.len()).sum();
+    let n_ops: usize = unreached.iter().map(|(_, v)| v.len()).sum();
+    let _ = writeln!(
+        out,
+        "<details>\n<summary>Not tested: {n_checks} check{} skipped, {n_ops} operation{} not reached</summary>\n",
+        if n_checks == 1 { "" } else { "s" },
+        if n_ops == 1 { "" } else { "s" },
+    );
+    for i in failed {
+        let _ = writeln!(
+            out,
+            "- Identity {} did not sign in: {}",
+            md(&i.name),
+            md(i.reason.as_deref().unwrap_or("unknown"))
+        );
+    }
+    for (why, ids) in skipped {
+        let ids: Vec<String> = ids.iter().map(|id| format!("`{id}`")).collect();
+        let _ = writeln!(out, "- Skipped, {}: {}", md(why), ids.join(", "));
+    }
+    for (why, ops) in unreached {
+        let ops: Vec<String> = ops.iter().map(|o| md(o)).collect();
+        let _ = writeln!(out, "- Not reached, {}: {}", md(why), ops.join(", "));
+    }
+    out.push_str("\n</details>\n\n");
 }
 
 fn diagnostics(out: &mut String, report: &Report) {

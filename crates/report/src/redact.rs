@@ -24,6 +24,11 @@ pub fn prepare(report: &Report, redactor: &Redactor) -> Report {
     red(&mut out.target);
     red(&mut out.coverage.source);
     out.identities.iter_mut().for_each(red);
+    for i in &mut out.coverage.identities {
+        red(&mut i.name);
+        i.reason.iter_mut().for_each(red);
+    }
+    out.coverage.stopped.iter_mut().for_each(red);
     for finding in &mut out.findings {
         redact_finding(finding, redactor);
         cap_evidence(&mut finding.evidence);

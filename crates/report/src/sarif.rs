@@ -16,7 +16,7 @@
 //! result uploadable, stable across runs (no line numbers that move) and honest (no made-up
 //! file). API-wide findings point at the base (`./`).
 
-use crate::common::{refs, sorted_findings};
+use crate::common::{self, refs, sorted_findings};
 use crate::{RenderOptions, RuleInfo};
 use middlebrick_model::{CheckId, Confidence, DiagnosticLevel, Finding, Method, Report, Severity};
 use serde_json::{json, Value};
@@ -223,7 +223,7 @@ fn result(f: &Finding, rule_index: usize, spec: Option<&SpecFile>) -> Value {
 
 /// The scan ran; diagnostics become tool notifications, shown apart from results.
 fn invocation(report: &Report) -> Value {
-    let notes: Vec<Value> = report
+    let mut notes: Vec<Value> = report
         .diagnostics
         .iter()
         .map(|d| {
@@ -245,11 +245,48 @@ fn invocation(report: &Report) -> Value {
             })
         })
         .collect();
+    notes.extend(coverage_notes(&report.coverage));
+    let c = &report.coverage;
+    let t = c.tally();
+    // Successful means the scan tested what it was asked to: it ran to the end, every
+    // identity it was given signed in, and most operations it sent to answered.
+    let successful =
+        !report.incomplete && c.failed_identities().next().is_none() && !c.mostly_unreached();
     json!({
-        "executionSuccessful": true,
+        "executionSuccessful": successful,
         "toolExecutionNotifications": notes,
-        "properties": { "incomplete": report.incomplete },
+        "properties": {
+            "incomplete": report.incomplete,
+            "coverage": c.headline(),
+            "checks": t.checks,
+            "checksRan": t.checks_ran,
+            "operations": c.operations,
+            "operationsReached": c.operations_reached,
+        },
     })
+}
+
+/// The coverage headline as a note, then one note per reason checks were skipped and per
+/// reason operations were not reached.
+fn coverage_notes(c: &middlebrick_model::Coverage) -> Vec<Value> {
+    let note = |level: &str, id: &str, text: String| json!({ "level": level, "message": { "text": text }, "descriptor": { "id": id } });
+    let mut out = vec![note("note", "coverage", c.headline())];
+    for (why, ids) in common::skipped_by_reason(c) {
+        let ids: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+        out.push(note(
+            "note",
+            "coverage.check-skipped",
+            format!("skipped ({why}): {}", ids.join(", ")),
+        ));
+    }
+    for (why, ops) in common::unreached_by_reason(c) {
+        out.push(note(
+            "warning",
+            "coverage.operation-not-reached",
+            format!("not reached ({why}): {}", ops.join(", ")),
+        ));
+    }
+    out
 }
 
 /// The spec file as named by the caller, and its text when it could be read.

@@ -7,6 +7,7 @@
 
 use crate::common::{self, counts_line, coverage_line, refs, sorted_findings};
 use crate::RenderOptions;
+use middlebrick_model::Coverage;
 use middlebrick_model::{
     BodyRecord, DiagnosticLevel, Evidence, Exchange, Finding, Report, Severity,
 };
@@ -86,7 +87,9 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
         }
     }
     diagnostics(&mut out, report, &st);
+    not_tested(&mut out, &report.coverage, opts.verbose, &st);
     let _ = writeln!(out, "\n{}", st.bold(&counts_line(report)));
+    let _ = writeln!(out, "{}", tested_line(&report.coverage, &st));
     out
 }
 
@@ -111,11 +114,8 @@ fn header(out: &mut String, report: &Report, st: &Style) {
             report.requests_sent
         ),
     );
-    row(
-        out,
-        "score",
-        &format!("{}/100, grade {}", report.score, report.grade.as_str()),
-    );
+    row(out, "tested", &tested_line(&report.coverage, st));
+    row(out, "score", &common::grade_line(report));
     let coverage = coverage_line(&report.coverage);
     let coverage = if report.coverage.partial {
         st.paint("33", &clean(&coverage))
@@ -131,6 +131,68 @@ fn header(out: &mut String, report: &Report, st: &Style) {
             out,
             "note",
             &st.paint("33", "the scan stopped early; results are incomplete"),
+        );
+    }
+}
+
+/// The coverage headline, in yellow when a configured identity failed or the scan stopped.
+fn tested_line(c: &Coverage, st: &Style) -> String {
+    let line = clean(&c.headline());
+    if c.failed_identities().next().is_some() || c.stopped.is_some() {
+        st.paint("33", &line)
+    } else {
+        line
+    }
+}
+
+/// Operations listed per reason before "and N more" (all of them with `--verbose`).
+const UNREACHED_SHOWN: usize = 8;
+
+/// What the scan did not test: checks skipped (grouped by why), operations not reached
+/// (grouped by why), identities that did not sign in.
+fn not_tested(out: &mut String, c: &Coverage, verbose: bool, st: &Style) {
+    let skipped = common::skipped_by_reason(c);
+    let unreached = common::unreached_by_reason(c);
+    let failed: Vec<_> = c.failed_identities().collect();
+    if skipped.is_empty() && unreached.is_empty() && failed.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{}", st.bold("Not tested"));
+    for i in failed {
+        let _ = writeln!(
+            out,
+            "  identity {} did not sign in: {}",
+            one_line(&i.name),
+            one_line(i.reason.as_deref().unwrap_or("unknown"))
+        );
+    }
+    for (why, ids) in skipped {
+        let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {} check{} skipped ({}): {}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            one_line(why),
+            ids.join(", ")
+        );
+    }
+    for (why, ops) in unreached {
+        let shown = if verbose { ops.len() } else { UNREACHED_SHOWN };
+        let mut list = ops
+            .iter()
+            .take(shown)
+            .map(|o| one_line(o))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if ops.len() > shown {
+            let _ = write!(list, " and {} more (--verbose)", ops.len() - shown);
+        }
+        let _ = writeln!(
+            out,
+            "  {} operation{} not reached ({why}): {list}",
+            ops.len(),
+            if ops.len() == 1 { "" } else { "s" },
         );
     }
 }
@@ -153,7 +215,10 @@ fn finding(out: &mut String, f: &Finding, verbose: bool, st: &Style) {
         let _ = write!(meta, " | {r}");
     }
     let _ = writeln!(out, "{INDENT}{}", st.dim(&meta));
-    let _ = writeln!(out, "{INDENT}{}", one_line(&f.description));
+    // Descriptions are Markdown: their lines (a list of leaks, say) stay lines.
+    for line in f.description.lines().filter(|l| !l.trim().is_empty()) {
+        let _ = writeln!(out, "{INDENT}{}", one_line(line));
+    }
     if verbose {
         evidence(out, &f.evidence, st);
         if !f.remediation.trim().is_empty() {
@@ -280,6 +345,7 @@ mod tests {
 middlebrick 0.1.0 scan of https://api.example.test
   mode:       safe
   duration:   12.3s, 412 requests sent
+  tested:     3 of 3 operations reached
   score:      72/100, grade C
   coverage:   OpenAPI 3.0 from openapi.yaml: 3 of 3 operations reached
   identities: anonymous, alice
@@ -302,6 +368,7 @@ Diagnostics
            hint: fix the $ref in openapi.yaml
 
 3 findings: 1 critical, 1 medium, 1 low
+3 of 3 operations reached
 ";
 
     #[test]
@@ -309,6 +376,27 @@ Diagnostics
         let out = render(&fixture::report(), &fixture::options());
         assert_eq!(out, GOLDEN);
         assert!(!out.contains('\x1b'), "no escape codes without colour");
+    }
+
+    #[test]
+    fn coverage_is_read_first_and_what_was_not_tested_is_listed() {
+        let out = render(&fixture::report_with_coverage(), &fixture::options());
+        let head = "  tested:     3 of 4 checks ran; 2 of 3 operations reached; \
+                    identity bob failed to sign in\n  \
+                    score:      72/100, grade C, over 3 of 4 checks and 2 of 3 operations\n";
+        assert!(out.contains(head), "{out}");
+        for want in [
+            "Not tested\n",
+            "  identity bob did not sign in: the sign-in answered 401\n",
+            "  1 check skipped (needs a mode above safe): authz.bola-write\n",
+            "  1 operation not reached (not sent: no check that ran sends to it in this mode): \
+             DELETE /users/{id}\n",
+        ] {
+            assert!(out.contains(want), "missing {want:?} in\n{out}");
+        }
+        assert!(out.ends_with(
+            "3 of 4 checks ran; 2 of 3 operations reached; identity bob failed to sign in\n"
+        ));
     }
 
     #[test]

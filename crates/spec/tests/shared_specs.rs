@@ -16,8 +16,24 @@ fn specs_dir() -> Option<PathBuf> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{note} (CI=true requires them)");
     }
-    println!("{note}");
+    not_run(&note);
     None
+}
+
+/// Says that a test could not run here, on stdout and in `MIDDLEBRICK_NOT_RUN_LOG` when
+/// `scripts/test.sh` set it (its summary lists every test that could not run).
+fn not_run(what: &str) {
+    println!("not run: {what}");
+    if let Some(path) = std::env::var_os("MIDDLEBRICK_NOT_RUN_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{what}");
+        }
+    }
 }
 
 #[test]

@@ -320,6 +320,7 @@ mod tests {
                 partial: false,
                 base_path: String::new(),
                 unreached: Vec::new(),
+                ..Coverage::new(SpecVersion::OpenApi30, "", 0)
             },
             identities: vec![],
             findings: vec![],

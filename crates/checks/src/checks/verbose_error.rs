@@ -133,6 +133,17 @@ impl Mutation {
         }
     }
 
+    /// The value as sent, whole (`value_text` abbreviates long ones for the description).
+    fn raw_value(&self) -> String {
+        match self {
+            Mutation::Param(_, _, Value::String(s)) | Mutation::BodyField(_, Value::String(s)) => {
+                s.clone()
+            }
+            Mutation::Param(_, _, v) | Mutation::BodyField(_, v) => v.to_string(),
+            Mutation::InvalidJson => "{\"mb\": [1, ".to_string(),
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             Mutation::Param(_, name, _) | Mutation::BodyField(name, _) => name.clone(),
@@ -365,7 +376,14 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     let mut idents = Vec::new();
     for (m, ex, leaks) in &hits {
         if let Some(r) = &ex.response {
-            idents.extend(leaked_identifiers(&r.body.text));
+            // A name inside the malformed value we sent is the API quoting our probe back,
+            // not its schema.
+            let probe_value = m.raw_value();
+            idents.extend(
+                leaked_identifiers(&r.body.text)
+                    .into_iter()
+                    .filter(|n| !probe_value.contains(n.as_str())),
+            );
         }
         if lines.len() >= MAX_DESCRIBED {
             continue;
@@ -571,6 +589,46 @@ mod tests {
         assert!(f.description.contains("products"));
         // the control, then malformed values for both parameters
         assert!(probe.sent_count() > 2);
+    }
+
+    #[tokio::test]
+    async fn our_own_probe_value_is_never_a_revealed_schema_name() {
+        // The server quotes the malformed value back as if it were a column: `mb-x1'` holds
+        // `mb`, which the identifier pattern would read as a name; `products` is the API's.
+        let leak = r#"{"error": "psycopg.errors.UndefinedColumn: column \"mb\" does not exist near 'mb-x1''", "hint": "relation \"products\""}"#;
+        let probe = FakeProbe::new()
+            .on(malformed, response(500, "application/json", leak))
+            .on(|_| true, response(200, "application/json", r#"[{"id":1}]"#));
+        let out = run(&probe, &op()).await;
+        let f = &out.findings[0];
+        assert!(
+            f.description.contains("Schema names revealed: products."),
+            "{}",
+            f.description
+        );
+    }
+
+    #[tokio::test]
+    async fn an_over_long_probe_value_echoed_as_a_name_is_not_revealed() {
+        let long = |r: &middlebrick_model::RequestSpec| {
+            r.query
+                .iter()
+                .any(|(k, v)| k == "q" && v.len() > 100 && v.chars().all(|c| c == 'm'))
+        };
+        let echo = format!(
+            r#"{{"error": "psycopg.errors.UndefinedColumn: column \"{}\" does not exist", "hint": "relation \"products\""}}"#,
+            "m".repeat(300)
+        );
+        let probe = FakeProbe::new()
+            .on(long, response(500, "application/json", &echo))
+            .on(|_| true, response(200, "application/json", r#"[{"id":1}]"#));
+        let out = run(&probe, &op()).await;
+        let f = &out.findings[0];
+        assert!(
+            f.description.contains("Schema names revealed: products."),
+            "{}",
+            f.description
+        );
     }
 
     #[tokio::test]

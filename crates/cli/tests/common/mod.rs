@@ -22,6 +22,22 @@ pub fn in_ci() -> bool {
         .unwrap_or(false)
 }
 
+/// Says that a test could not run here, on stdout and in `MIDDLEBRICK_NOT_RUN_LOG` when
+/// `scripts/test.sh` set it, so that the summary at the end of the run lists it.
+pub fn not_run(what: &str) {
+    println!("not run: {what}");
+    if let Some(path) = std::env::var_os("MIDDLEBRICK_NOT_RUN_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{what}");
+        }
+    }
+}
+
 /// Runs `targets/setup.sh` once per test process (it is idempotent and quick when up to date).
 /// Returns false, after saying why, when the targets cannot be prepared here; fails under CI.
 pub fn targets_ready() -> bool {
@@ -50,6 +66,7 @@ pub fn targets_ready() -> bool {
                 panic!("{why}");
             }
             eprintln!("target tests not run: {why}");
+            not_run("the tests against the real targets (targets/setup.sh failed)");
             false
         }
     }
@@ -171,6 +188,17 @@ pub fn scan_checks(
     checks: &str,
     config: Option<&Path>,
 ) -> serde_json::Value {
+    scan_checks_with(target, mode, checks, config, &[])
+}
+
+/// [`scan_checks`] with more flags (`--allow-failed-sign-in`, …).
+pub fn scan_checks_with(
+    target: &Target,
+    mode: &str,
+    checks: &str,
+    config: Option<&Path>,
+    extra: &[&str],
+) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let out_path = dir.path().join("report.json");
     let mut args = vec![
@@ -189,6 +217,7 @@ pub fn scan_checks(
     if let Some(c) = config {
         args.extend(["--config", c.to_str().unwrap()]);
     }
+    args.extend(extra);
     let out = run(&args);
     assert!(
         out.status.code().is_some_and(|c| c <= 1),

@@ -2,6 +2,7 @@ use super::*;
 use crate::fixture;
 
 const GOLDEN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<!-- middlebrick: 3 of 3 operations reached -->
 <testsuites name="middlebrick" tests="3" failures="3" errors="0" time="12.345">
   <testsuite name="auth" tests="1" failures="1" errors="0" skipped="0">
     <testcase classname="auth.missing-authentication" name="GET /users/{id}">
@@ -44,6 +45,43 @@ Finding id: 730a21eac1724ad3</failure>
 #[test]
 fn golden() {
     assert_eq!(render(&fixture::report(), &fixture::options()), GOLDEN);
+}
+
+#[test]
+fn skipped_checks_are_skipped_cases_and_coverage_comes_first() {
+    let mut report = fixture::report_with_coverage();
+    report.findings.clear();
+    let mut opts = fixture::options();
+    opts.rules.push(crate::RuleInfo {
+        id: CheckId::AuthzBolaWrite,
+        title: "BOLA on writes".into(),
+        severity: middlebrick_model::Severity::High,
+        cwe: vec![639],
+        owasp: vec![],
+        description: String::new(),
+        remediation: String::new(),
+    });
+    let out = render(&report, &opts);
+    assert!(
+        out.starts_with(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- middlebrick: 3 of 4 checks ran; \
+         2 of 3 operations reached; identity bob failed to sign in -->\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "<testcase classname=\"authz.bola-write\" name=\"(all operations)\">\
+         <skipped message=\"needs a mode above safe\"/></testcase>"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "<testsuite name=\"authz\" tests=\"1\" failures=\"0\" errors=\"0\" skipped=\"1\">"
+        ),
+        "{out}"
+    );
 }
 
 #[test]

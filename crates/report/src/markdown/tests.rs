@@ -4,6 +4,7 @@ use middlebrick_model::{Method, Severity};
 
 const GOLDEN: &str = r#"## middlebrick: grade C (72/100)
 
+**Tested** 3 of 3 operations reached  
 **Target** https://api.example.test · **Mode** safe · **Duration** 12.3s · **Requests** 412  
 **Coverage** OpenAPI 3.0 from openapi.yaml: 3 of 3 operations reached
 
@@ -44,7 +45,9 @@ Reproduce:
 curl -sS -X GET -H 'accept: application/json' 'https://api.example.test/users/1'
 ```
 
-**Remediation.** Fix auth.missing-authentication.
+**Remediation.**
+
+Fix auth.missing-authentication.
 
 </details>
 
@@ -68,7 +71,9 @@ Reproduce:
 curl -sS -X POST -H 'accept: application/json' 'https://api.example.test/users'
 ```
 
-**Remediation.** Fix info.verbose-error.
+**Remediation.**
+
+Fix info.verbose-error.
 
 </details>
 
@@ -91,7 +96,9 @@ Reproduce:
 curl -sS -X GET -H 'accept: application/json' 'https://api.example.test/'
 ```
 
-**Remediation.** Fix transport.security-headers.
+**Remediation.**
+
+Fix transport.security-headers.
 
 </details>
 
@@ -101,6 +108,38 @@ _1 diagnostic (1 warning); see the full report._
 #[test]
 fn golden() {
     assert_eq!(render(&fixture::report(), &fixture::options()), GOLDEN);
+}
+
+#[test]
+fn coverage_first_skipped_checks_listed_and_remediation_intact() {
+    let mut report = fixture::report_with_coverage();
+    report.findings[0].remediation =
+        "Use `session.get(User, id)` and check `owner_id`:\n\n```python\nif row.owner_id != me:\n    abort(404)\n```".into();
+    let out = render(&report, &fixture::options());
+    assert!(out.starts_with(
+        "## middlebrick: grade C (72/100) over 3 of 4 checks and 2 of 3 operations\n\n\
+         **Tested** 3 of 4 checks ran; 2 of 3 operations reached; identity bob failed to sign in  \n"
+    ), "{out}");
+    assert!(out.contains("> Identity bob did not sign in"));
+    assert!(out.contains("<summary>Not tested: 1 check skipped, 1 operation not reached</summary>"));
+    assert!(out.contains("- Skipped, needs a mode above safe: `authz.bola-write`"));
+    assert!(out.contains(
+        "- Not reached, not sent: no check that ran sends to it in this mode: DELETE /users/{id}"
+    ));
+    assert!(out.contains(
+        "Use `session.get(User, id)` and check `owner_id`:\n\n```python\nif row.owner_id != me:\n    abort(404)\n```"
+    ), "{out}");
+}
+
+#[test]
+fn descriptions_keep_code_spans() {
+    let mut report = fixture::report();
+    report.findings[0].description = "The answer carried `password_hash` for [user] <b>".into();
+    let out = render(&report, &fixture::options());
+    assert!(
+        out.contains("The answer carried `password_hash` for \\[user\\] \\<b\\>"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -44,6 +44,22 @@ paths:
       responses: {}
 ";
 
+/// Says that a test could not run here, on stdout and in `MIDDLEBRICK_NOT_RUN_LOG` when
+/// `scripts/test.sh` set it (its summary lists every test that could not run).
+fn not_run(what: &str) {
+    println!("not run: {what}");
+    if let Some(path) = std::env::var_os("MIDDLEBRICK_NOT_RUN_LOG") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{what}");
+        }
+    }
+}
+
 #[test]
 fn validates_against_the_sarif_schema() {
     let path = schema_path();
@@ -53,7 +69,10 @@ fn validates_against_the_sarif_schema() {
             "the SARIF schema is missing at {}",
             path.display()
         );
-        println!("not run: no SARIF schema at {}", path.display());
+        not_run(&format!(
+            "SARIF schema validation of the fixture (no schema at {})",
+            path.display()
+        ));
         return;
     };
     let schema: Value = serde_json::from_str(&text).unwrap();
@@ -68,6 +87,12 @@ fn validates_against_the_sarif_schema() {
     let mut relative = fixture::options();
     relative.spec_file = Some(PathBuf::from("./api specs/openapi.yaml"));
     for opts in [fixture::options(), with_spec, relative] {
+        let covered = sarif(&fixture::report_with_coverage(), &opts);
+        let errors: Vec<String> = validator
+            .iter_errors(&covered)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "SARIF invalid: {errors:#?}\n{covered:#}");
         let doc = sarif(&fixture::report(), &opts);
         let errors: Vec<String> = validator
             .iter_errors(&doc)
@@ -185,6 +210,40 @@ fn results_carry_fingerprint_locations_and_properties() {
     );
     let notes = &doc["runs"][0]["invocations"][0]["toolExecutionNotifications"];
     assert_eq!(notes[0]["descriptor"]["id"], "spec.broken-operation");
+}
+
+#[test]
+fn invocations_carry_coverage_and_fail_when_an_identity_did_not_sign_in() {
+    let clean = sarif(&fixture::report(), &fixture::options());
+    let inv = &clean["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], true);
+    let doc = sarif(&fixture::report_with_coverage(), &fixture::options());
+    let inv = &doc["runs"][0]["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false);
+    assert_eq!(inv["properties"]["checks"], 4);
+    assert_eq!(inv["properties"]["checksRan"], 3);
+    let notes = inv["toolExecutionNotifications"].as_array().unwrap();
+    let text = |id: &str| {
+        notes
+            .iter()
+            .find(|n| n["descriptor"]["id"] == id)
+            .map(|n| n["message"]["text"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        text("coverage").unwrap(),
+        "3 of 4 checks ran; 2 of 3 operations reached; identity bob failed to sign in"
+    );
+    assert_eq!(
+        text("coverage.check-skipped").unwrap(),
+        "skipped (needs a mode above safe): authz.bola-write"
+    );
+    let mut stopped = fixture::report();
+    stopped.incomplete = true;
+    let doc = sarif(&stopped, &fixture::options());
+    assert_eq!(
+        doc["runs"][0]["invocations"][0]["executionSuccessful"],
+        false
+    );
 }
 
 #[test]
