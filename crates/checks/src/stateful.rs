@@ -133,7 +133,7 @@ pub async fn fresh_object(
     param: &str,
     identity: &str,
 ) -> Result<Option<(Value, Exchange)>, ProbeError> {
-    if ctx.probe.mode() != Mode::Active {
+    if ctx.probe.mode() < Mode::Active {
         return Ok(None);
     }
     let Some(make) = producer(ctx.inventory, consumer, param) else {

@@ -23,6 +23,8 @@ pub struct Plan {
     pub api_checks: Vec<CheckId>,
     /// Checks left out, with why.
     pub skipped: Vec<(CheckId, String)>,
+    /// Reads named for a state change (`model::danger`), left out in this mode.
+    pub dangerous: Vec<usize>,
 }
 
 pub(crate) fn enabled_checks(
@@ -54,8 +56,15 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
         ..Plan::default()
     };
     for (i, op) in inv.operations.iter().enumerate() {
-        if op.method == Method::Get {
+        let dangerous = middlebrick_model::danger::is_dangerous_read(op);
+        if op.method == Method::Get && !dangerous {
             plan.warm_up.push(i);
+        }
+        // A read named for a state change (`GET /admin/reset`) is not sent below active mode;
+        // above it, the engine's gate decides request by request (`crate::ledger`).
+        if dangerous && cfg.mode < middlebrick_model::Mode::Active {
+            plan.dangerous.push(i);
+            continue;
         }
         // Signing out an identity would end its session for the rest of the scan (and a careful
         // API revokes the token): only the check that tests sign-out, which opens sessions of
@@ -139,7 +148,11 @@ impl Plan {
                 out,
                 "\n{}  ->  {}",
                 op.key(),
-                if list.is_empty() {
+                if self.dangerous.contains(&i) {
+                    "nothing (named for a state change: sent in active mode only to objects \
+                     the scan created, in disposable mode once)"
+                        .to_string()
+                } else if list.is_empty() {
                     "nothing (no check applies in this mode)".to_string()
                 } else {
                     list.join(", ")

@@ -60,6 +60,12 @@ pub struct EngineProbe {
     sign_in_memo: Arc<SignInMemo>,
     /// Who each identity is (`crate::selfknow`).
     pub(crate) selves: Selves,
+    /// What the scan created, and the gate of state-changing requests (`crate::ledger`).
+    pub(crate) ledger: crate::ledger::Ledger,
+    /// Sign-in and registration operations: neither writes nor creations of objects.
+    exempt: crate::ledger::Exempt,
+    /// Identities that are accounts this scan registered (`registered-N`, `mb-own-N`).
+    registered: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -87,6 +93,15 @@ impl EngineProbe {
             .filter(|o| middlebrick_checks::authflow::is_sign_out(o))
             .map(Operation::key)
             .collect();
+        let mut exempt: HashSet<String> =
+            middlebrick_checks::authflow::sign_in_operations(&inventory)
+                .iter()
+                .map(|o| o.key())
+                .collect();
+        let sign_in = crate::signin::sign_in_operation(&inventory, None);
+        exempt.extend(
+            crate::register::find_registration(&inventory, sign_in.as_ref()).map(Operation::key),
+        );
         EngineProbe {
             transport,
             base,
@@ -104,7 +119,66 @@ impl EngineProbe {
             sign_outs,
             sign_in_memo: Arc::default(),
             selves: Selves::default(),
+            ledger: crate::ledger::Ledger::default(),
+            exempt: crate::ledger::Exempt(exempt),
+            registered: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Marks identities as accounts this scan registered: their accounts and what they own
+    /// may change in active mode.
+    pub fn mark_registered<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        r.extend(names.into_iter().map(str::to_string));
+    }
+
+    /// The object gate (`crate::ledger`): refuses, and keeps for the report, a state-changing
+    /// request to an object or account this scan did not create.
+    fn gate(&self, req: &RequestSpec) -> Result<(), ProbeError> {
+        let registered = self
+            .registered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let values_of = |name: &str| -> Vec<String> {
+            let mut v = self.selves.of(name).values();
+            if let Some(l) = self.any_identity(name).and_then(|i| i.login().cloned()) {
+                v.push(l.username);
+                v.extend(l.email);
+            }
+            v
+        };
+        let mut accounts = crate::ledger::Accounts::default();
+        for i in &self.identities.list {
+            if !registered.contains(&i.name) {
+                accounts.configured.extend(values_of(&i.name));
+            }
+        }
+        for name in &registered {
+            accounts.registered.extend(values_of(name));
+        }
+        let mut own = self.selves.of(&req.identity);
+        if own.username.is_none() {
+            own.username = self.any_identity(&req.identity).and_then(|i| i.username());
+        }
+        let actor = crate::ledger::Actor {
+            name: req.identity.clone(),
+            registered: registered.contains(&req.identity),
+            own,
+        };
+        self.ledger
+            .judge(
+                self.config.mode,
+                &self.inventory,
+                req,
+                &actor,
+                &accounts,
+                &self.exempt,
+            )
+            .map_err(|why| {
+                self.ledger.refused(req, &why);
+                ProbeError::Refused(format!("not sent ({why})"))
+            })
     }
 
     /// Shares the sign-in phase's memo (the answers to a wrong password, the token form).
@@ -189,7 +263,7 @@ impl EngineProbe {
                 "{} is not allowed in {} mode{}",
                 req.method,
                 self.config.mode,
-                if self.config.mode == Mode::Active {
+                if self.config.mode >= Mode::Active {
                     " without --allow-delete"
                 } else {
                     ""
@@ -205,6 +279,7 @@ impl EngineProbe {
                 )));
             }
         }
+        self.gate(&req)?;
         if let Some(identity) = self.identities.get(&req.identity) {
             // Refresh before expiry: a token about to lapse would turn this answer into a 401.
             if identity.expires_within(EXPIRY_MARGIN) && identity.relogin_due() {
@@ -214,6 +289,7 @@ impl EngineProbe {
         let out = self.outgoing(&req)?;
         let ex = self.transport.send(out).await.map_err(stop_reason)?;
         self.remember(&ex, req.operation.as_deref());
+        self.record_created(&req, &ex);
         // A 401 to part of the credentials (cookies only, headers only) is what a check asked
         // to see, not a sign of an expired session.
         let whole = req.credentials == middlebrick_model::CredentialUse::All;
@@ -254,6 +330,14 @@ impl EngineProbe {
             .map_err(|e| ProbeError::Refused(e.to_string()))?;
         out.identity = req.identity.clone();
         Ok(out)
+    }
+
+    fn record_created(&self, req: &RequestSpec, ex: &Exchange) {
+        let op = req
+            .operation
+            .as_deref()
+            .and_then(|k| self.inventory.operations.iter().find(|o| o.key() == k));
+        self.ledger.record(&self.inventory, op, &self.exempt, ex);
     }
 
     fn account(&self, name: &str) -> Option<Arc<Identity>> {
@@ -341,6 +425,9 @@ impl Probe for EngineProbe {
     async fn send_burst(&self, reqs: Vec<RequestSpec>) -> Vec<Result<Exchange, ProbeError>> {
         let mut outgoing = Vec::with_capacity(reqs.len());
         for req in &reqs {
+            if let Err(e) = self.gate(req) {
+                return reqs.iter().map(|_| Err(e.clone())).collect();
+            }
             match self.outgoing(req) {
                 Ok(o) => outgoing.push(o),
                 Err(e) => return reqs.iter().map(|_| Err(e.clone())).collect(),
@@ -352,6 +439,7 @@ impl Probe for EngineProbe {
             .map(|(r, req)| {
                 let ex = r.map_err(stop_reason)?;
                 self.remember(&ex, req.operation.as_deref());
+                self.record_created(req, &ex);
                 Ok(ex)
             })
             .collect()
@@ -606,7 +694,7 @@ impl Probe for EngineProbe {
     }
 
     async fn own_account(&self) -> Result<OwnAccount, ProbeError> {
-        if self.config.mode != Mode::Active {
+        if self.config.mode < Mode::Active {
             return Err(ProbeError::Refused(format!(
                 "accounts are registered in active mode only, not in {} mode",
                 self.config.mode
@@ -643,6 +731,7 @@ impl Probe for EngineProbe {
             )));
         }
         let identity = format!("mb-own-{}", n + 1);
+        self.mark_registered([identity.as_str()]);
         self.sign_in_account(&identity, &username, &password)
             .await?;
         Ok(OwnAccount { identity, username })

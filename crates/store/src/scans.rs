@@ -326,6 +326,7 @@ mod tests {
             diagnostics: vec![],
             incomplete: false,
             stack: None,
+            untested: Vec::new(),
         }
     }
 
