@@ -171,8 +171,16 @@ impl Ledger {
         exempt: &Exempt,
     ) -> Result<(), String> {
         let ours = |v: &str| self.created(v) || accounts.registered.iter().any(|r| same(r, v));
-        let params = op
-            .map(|o| path_values(&o.path, &req.path))
+        // A request under another method than the spec's (`GET` to `POST /orders/{id}/cancel`)
+        // names its template in its operation key all the same.
+        let template = op.map(|o| o.path.as_str()).or_else(|| {
+            req.operation
+                .as_deref()
+                .and_then(|k| k.split_once(' '))
+                .map(|(_, p)| p)
+        });
+        let params = template
+            .map(|t| path_values(t, &req.path))
             .unwrap_or_default();
         let creation =
             req.method == Method::Post && op.is_some_and(|o| is_creation(inv, o, exempt));
@@ -313,15 +321,12 @@ pub fn is_creation(inv: &Inventory, op: &Operation, exempt: &Exempt) -> bool {
     if exempt.0.contains(&op.key()) {
         return true;
     }
-    let last_is_word = op
-        .path
-        .rsplit('/')
-        .find(|s| !s.is_empty())
-        .is_some_and(|s| !s.starts_with('{'));
-    op.method == Method::Post
-        && last_is_word
-        && danger::state_change_word(op).is_none()
-        && !is_own_record(inv, op)
+    // The last segment decides: `/orders` creates, `/orders/{id}/cancel` acts on an order. A
+    // summary saying "Create an order" is what a creation says, so only the path is read.
+    let last = op.path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    let action = danger::path_signals_state_change(last)
+        && !names::name_words(last).iter().any(|w| w == "create");
+    op.method == Method::Post && !last.starts_with('{') && !action && !is_own_record(inv, op)
 }
 
 fn is_own_record(inv: &Inventory, op: &Operation) -> bool {

@@ -102,6 +102,20 @@ impl EngineProbe {
         exempt.extend(
             crate::register::find_registration(&inventory, sign_in.as_ref()).map(Operation::key),
         );
+        // A sign-out ends the session it is sent with; configured identities never send one
+        // (`sign_outs` below), and one that ends every session is an account change.
+        exempt.extend(
+            inventory
+                .operations
+                .iter()
+                .filter(|o| middlebrick_checks::authflow::is_sign_out(o))
+                .filter(|o| {
+                    !middlebrick_model::names::name_words(&o.path)
+                        .iter()
+                        .any(|w| matches!(w.as_str(), "all" | "everywhere" | "sessions"))
+                })
+                .map(Operation::key),
+        );
         EngineProbe {
             transport,
             base,
@@ -538,6 +552,8 @@ impl Probe for EngineProbe {
         password: &str,
     ) -> Result<Exchange, ProbeError> {
         self.redactor.add(password);
+        // Checks sign in here only accounts they registered themselves.
+        self.mark_registered([name]);
         let identity = Identity::new(IdentityConfig {
             name: name.to_string(),
             headers: Vec::new(),
