@@ -244,3 +244,26 @@ fn census_fastapi_shop() {
 fn census_connexion_clinic() {
     census("connexion");
 }
+
+/// The audit can fail: disposable mode writes to objects the scan did not create (the seeded
+/// notes and addresses, the identities' own records), and the same audit names them.
+#[test]
+fn census_audit_catches_disposable_writes() {
+    if !targets_ready() {
+        return;
+    }
+    let (lines, report) = scan_logged("flask", "disposable");
+    let c = audit(&lines, &report, "disposable");
+    eprintln!(
+        "census flask disposable: {} requests {:?}; state changes {}, flagged {}",
+        lines.len(),
+        c.by_method,
+        c.state_changes,
+        c.violations.len()
+    );
+    assert!(
+        !c.violations.is_empty(),
+        "a disposable scan wrote only to scan-created objects: the audit proves nothing"
+    );
+    assert_eq!(c.refused, 0, "disposable mode refuses nothing");
+}

@@ -72,6 +72,13 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Adds an object the scan made through a producer (`checks::stateful::fresh_object`).
+    pub fn add_created(&self, value: &str, identity: &str) {
+        self.lock_created()
+            .entry(value.to_string())
+            .or_insert_with(|| identity.to_string());
+    }
+
     /// Whether `value` (as text) is an object this scan created.
     pub fn created(&self, value: &str) -> bool {
         self.lock_created().contains_key(value)

@@ -71,8 +71,12 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
         // its own for it, is planned there.
         let sign_out = middlebrick_checks::authflow::is_sign_out(op);
         for c in &checks {
+            // Only a check that changes state itself sends a read named for a state change.
+            let wrong_kind =
+                dangerous && c.meta().kind != middlebrick_model::CheckKind::StateChanging;
             if c.scope() == Scope::Api
                 || (sign_out && c.meta().id != CheckId::AuthLogoutIneffective)
+                || wrong_kind
             {
                 continue;
             }

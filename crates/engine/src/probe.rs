@@ -66,6 +66,9 @@ pub struct EngineProbe {
     exempt: crate::ledger::Exempt,
     /// Identities that are accounts this scan registered (`registered-N`, `mb-own-N`).
     registered: Mutex<HashSet<String>>,
+    /// Objects made for the writes of active mode, by (operation path, path parameter): what
+    /// a write's last path parameter gets unless a check sets it (`supply_objects`).
+    supplied: Mutex<HashMap<(String, String), serde_json::Value>>,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -136,6 +139,68 @@ impl EngineProbe {
             ledger: crate::ledger::Ledger::default(),
             exempt: crate::ledger::Exempt(exempt),
             registered: Mutex::new(HashSet::new()),
+            supplied: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Active mode: one object of the scan's own for every write whose last path parameter
+    /// names an object (`PATCH /notes/{note_id}`, `POST /orders/{id}/cancel`), made through the
+    /// spec's producer of that parameter as `identity`, once per producer. Writes then go to
+    /// it rather than to an object the warm-up saw (which the ledger would refuse), so
+    /// malformed-input and SQL probes of write operations still have a target.
+    pub async fn supply_objects(&self, identity: &str) {
+        if self.config.mode != Mode::Active || identity == ANONYMOUS {
+            return;
+        }
+        let ctx = middlebrick_checks::RunCtx {
+            probe: self,
+            inventory: &self.inventory,
+            op: None,
+        };
+        let mut made: HashMap<String, serde_json::Value> = HashMap::new();
+        for op in self
+            .inventory
+            .operations
+            .iter()
+            .filter(|o| !o.method.is_safe())
+        {
+            if !self.config.method_allowed(op.method) || self.sign_outs.contains(&op.key()) {
+                continue;
+            }
+            let Some(param) = crate::ledger::path_values(&op.path, &op.path)
+                .last()
+                .map(|(name, _)| name.clone())
+            else {
+                continue;
+            };
+            let Some(producer) =
+                middlebrick_checks::stateful::producer(&self.inventory, op, &param)
+            else {
+                continue;
+            };
+            let value = match made.get(&producer.key()) {
+                Some(v) => Some(v.clone()),
+                None => {
+                    match middlebrick_checks::stateful::fresh_object(&ctx, op, &param, identity)
+                        .await
+                    {
+                        Ok(Some((v, _))) => {
+                            if let Some(text) = middlebrick_model::scalar_text(&v) {
+                                self.ledger.add_created(&text, identity);
+                            }
+                            made.insert(producer.key(), v.clone());
+                            Some(v)
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            if let Some(v) = value {
+                self.supplied
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((op.path.clone(), param), v);
+            }
         }
     }
 
@@ -460,6 +525,25 @@ impl Probe for EngineProbe {
     }
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
+        let mut with_supplied;
+        let mut overrides = overrides;
+        if !op.method.is_safe() {
+            let supplied = self.supplied.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = supplied.iter().filter(|((path, param), _)| {
+                *path == op.path
+                    && !overrides
+                        .params
+                        .iter()
+                        .any(|(loc, name, _)| *loc == ParamLocation::Path && name == param)
+            });
+            with_supplied = overrides.clone();
+            for ((_, param), v) in mine {
+                with_supplied
+                    .params
+                    .push((ParamLocation::Path, param.clone(), Some(v.clone())));
+            }
+            overrides = &with_supplied;
+        }
         let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         let everyone = self.selves.all();
         let knowledge = Knowledge::new(&pool, &everyone);

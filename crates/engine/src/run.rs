@@ -288,6 +288,7 @@ pub async fn scan(
     warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
     diagnostics.extend(crate::selfknow::report(&probe.selves, &identities));
 
+    probe.supply_objects(&primary_identity(&identities)).await;
     events(Event::Phase(Phase::Checks));
     let mut plan_cfg = (*cfg).clone();
     plan_cfg.identities = identity_configs;
