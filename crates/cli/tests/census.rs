@@ -212,6 +212,17 @@ fn census(app: &'static str) {
     for mode in ["passive", "safe", "active"] {
         let (lines, report) = scan_logged(app, mode);
         let c = audit(&lines, &report, mode);
+        if mode == "passive" {
+            let said = report["diagnostics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| d["code"] == "identity.passive-no-sign-in");
+            assert!(
+                said,
+                "passive mode left the password identities out silently"
+            );
+        }
         eprintln!(
             "census {app} {mode}: {} requests {:?}; state changes {}, to scan-created objects {}, creations {}, refused by the ledger {}",
             lines.len(),

@@ -201,3 +201,51 @@ impl Plan {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use middlebrick_model::{CheckKind, Mode, SpecVersion};
+
+    fn inventory() -> Inventory {
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations.push(Operation::new(Method::Get, "/notes"));
+        inv.operations
+            .push(Operation::new(Method::Get, "/admin/reset-db"));
+        let mut cancel = Operation::new(Method::Get, "/orders/{order_id}/cancel");
+        cancel.summary = Some("Cancels the order (e-mail link)".into());
+        inv.operations.push(cancel);
+        inv
+    }
+
+    fn config(mode: Mode) -> ScanConfig {
+        let mut cfg = ScanConfig::new(
+            url::Url::parse("http://127.0.0.1:1/").unwrap(),
+            middlebrick_http::TransportConfig::default(),
+        );
+        cfg.mode = mode;
+        cfg
+    }
+
+    #[test]
+    fn reads_named_for_a_state_change_are_no_warm_up_and_nothing_below_active() {
+        let inv = inventory();
+        let safe = plan(&inv, &config(Mode::Safe));
+        assert_eq!(safe.warm_up, vec![0]);
+        assert_eq!(safe.dangerous, vec![1, 2]);
+        assert!(safe.entries.iter().all(|e| e.operation == 0));
+        assert!(safe.render(&inv, &[]).contains("named for a state change"));
+    }
+
+    #[test]
+    fn above_safe_only_state_changing_checks_are_planned_on_them() {
+        let inv = inventory();
+        let active = plan(&inv, &config(Mode::Active));
+        assert_eq!(active.warm_up, vec![0]);
+        assert!(active.dangerous.is_empty());
+        for e in active.entries.iter().filter(|e| e.operation != 0) {
+            let kind = middlebrick_checks::by_id(e.check).unwrap().meta().kind;
+            assert_eq!(kind, CheckKind::StateChanging, "{}", e.check);
+        }
+    }
+}

@@ -57,7 +57,7 @@ pub fn state_change_word(op: &Operation) -> Option<&'static str> {
     let named = op
         .path
         .split(['/', '-', '_', '.', '{', '}'])
-        .chain(op.operation_id.as_deref().into_iter())
+        .chain(op.operation_id.as_deref())
         .flat_map(humps)
         .find_map(|w| word_or_glued(&w));
     named.or_else(|| {
