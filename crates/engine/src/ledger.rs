@@ -333,7 +333,11 @@ pub fn is_creation(inv: &Inventory, op: &Operation, exempt: &Exempt) -> bool {
     let last = op.path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
     let action = danger::path_signals_state_change(last)
         && !names::name_words(last).iter().any(|w| w == "create");
-    op.method == Method::Post && !last.starts_with('{') && !action && !is_own_record(inv, op)
+    op.method == Method::Post
+        && !last.starts_with('{')
+        && !action
+        && is_collection(inv, op)
+        && !is_own_record(inv, op)
 }
 
 fn is_own_record(inv: &Inventory, op: &Operation) -> bool {
@@ -344,14 +348,31 @@ fn is_own_record(inv: &Inventory, op: &Operation) -> bool {
     read && item_param(inv, op).is_none()
 }
 
-/// The parameter of the item operation under a collection (`note_id` of `/notes/{note_id}`).
+/// The parameter of the items under a collection (`note_id` of `/notes/{note_id}`, or of
+/// `/orders/{order_id}/pay` when no operation reads one order).
 fn item_param(inv: &Inventory, op: &Operation) -> Option<String> {
     let prefix = format!("{}/{{", op.path.trim_end_matches('/'));
-    inv.operations.iter().find_map(|o| {
-        let rest = o.path.strip_prefix(&prefix)?;
-        let (name, tail) = rest.split_once('}')?;
-        tail.is_empty().then(|| name.to_string())
-    })
+    let under: Vec<(&str, &str)> = inv
+        .operations
+        .iter()
+        .filter_map(|o| o.path.strip_prefix(&prefix)?.split_once('}'))
+        .collect();
+    under
+        .iter()
+        .find(|(_, tail)| tail.is_empty())
+        .or_else(|| under.first())
+        .map(|(name, _)| name.to_string())
+}
+
+/// Whether a path under parameters is a collection: it is also listed (a GET on it) or has
+/// items below it. `/users/{username}/pets` is; `/orders/{id}/pay` is an action on an order.
+fn is_collection(inv: &Inventory, op: &Operation) -> bool {
+    !op.path.contains('{')
+        || item_param(inv, op).is_some()
+        || inv
+            .operations
+            .iter()
+            .any(|o| o.method == Method::Get && o.path == op.path)
 }
 
 /// The values of a template's path parameters in a filled path, in order.
@@ -606,6 +627,25 @@ mod tests {
         assert!(judge(&l, Mode::Active, &cancel, &alice()).is_err());
         let plain = req(Method::Get, "/notes/{note_id}", "/notes/3", "alice");
         assert!(judge(&l, Mode::Safe, &plain, &alice()).is_ok());
+    }
+
+    #[test]
+    fn a_post_under_an_object_is_an_action_unless_that_path_is_a_collection() {
+        let mut inv = inv();
+        inv.operations
+            .push(Operation::new(Method::Post, "/orders/{order_id}/pay"));
+        inv.operations.push(Operation::new(Method::Get, "/orders"));
+        inv.operations.push(Operation::new(Method::Post, "/orders"));
+        let ex = exempt();
+        let find = |k: &str| inv.operations.iter().find(|o| o.key() == k).unwrap();
+        assert!(!is_creation(&inv, find("POST /orders/{order_id}/pay"), &ex));
+        assert!(
+            is_creation(&inv, find("POST /orders"), &ex),
+            "items below it"
+        );
+        assert!(is_creation(&inv, find("POST /users/{username}/pets"), &ex));
+        assert!(!is_creation(&inv, find("PATCH /me"), &ex));
+        assert!(!is_own_record(&inv, find("POST /notes")));
     }
 
     #[test]
