@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import database  # noqa: E402
+from common import database, request_log  # noqa: E402
 
 
 def _arguments() -> argparse.Namespace:
@@ -39,6 +39,7 @@ def _serve_flask(args, dsn: str, secret: str) -> None:
     from flask_shop import create_app
 
     app = create_app(dsn, secret)
+    app.wsgi_app = request_log.wrap_wsgi(app.wsgi_app)
     if planted("info.verbose-error") or planted("transport.dev-server"):
         # FLAW transport.dev-server: the Werkzeug development server, debugger on, faces clients.
         # FLAW info.verbose-error: the Werkzeug debugger renders unhandled exceptions, with an
@@ -77,7 +78,7 @@ def _serve_fastapi(args, dsn: str, secret: str) -> None:
     from fastapi_shop import create_app
 
     config = uvicorn.Config(
-        create_app(dsn, secret),
+        request_log.wrap_asgi(create_app(dsn, secret)),
         host=args.host,
         port=args.port,
         lifespan="on",
@@ -95,7 +96,7 @@ def _serve_connexion(args, dsn: str, secret: str) -> None:
     from connexion_clinic import create_app
 
     config = uvicorn.Config(
-        create_app(dsn, secret),
+        request_log.wrap_asgi(create_app(dsn, secret)),
         host=args.host,
         port=args.port,
         lifespan="on",

@@ -133,7 +133,7 @@ pub async fn fresh_object(
     param: &str,
     identity: &str,
 ) -> Result<Option<(Value, Exchange)>, ProbeError> {
-    if ctx.probe.mode() != Mode::Active {
+    if ctx.probe.mode() < Mode::Active {
         return Ok(None);
     }
     let Some(make) = producer(ctx.inventory, consumer, param) else {
@@ -176,7 +176,9 @@ fn made_id(body: &Value, param: &str, make: &Operation) -> Option<Value> {
 }
 
 /// The objects a check tries for one parameter, in order: one the identity owns, then a fresh
-/// one, then the identity's others; never the same twice, at most [`MAX_CANDIDATES`].
+/// one, then the identity's others (in active mode the fresh one first: the engine's ledger
+/// refuses the identity's own existing objects there); never the same twice, at most
+/// [`MAX_CANDIDATES`].
 #[derive(Debug, Default)]
 pub struct Candidates {
     tried: Vec<Value>,
@@ -220,7 +222,10 @@ impl Candidates {
             .filter(|(v, who)| who.iter().any(|w| w == identity) && !self.tried.contains(v))
             .map(|(v, _)| v)
             .collect();
-        if !self.fresh_made && (!self.tried.is_empty() || known.is_empty()) {
+        // Active mode never acts on an identity's own existing objects (the engine's ledger
+        // refuses it): a fresh one comes first there; disposable mode tries the owned one first.
+        let fresh_first = ctx.probe.mode() == Mode::Active;
+        if !self.fresh_made && (fresh_first || !self.tried.is_empty() || known.is_empty()) {
             self.fresh_made = true;
             if let Some((v, _)) = fresh_object(ctx, consumer, param, identity).await? {
                 if !self.tried.contains(&v) {

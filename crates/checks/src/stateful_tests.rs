@@ -110,14 +110,13 @@ fn inventory() -> Inventory {
     inv
 }
 
-#[tokio::test]
-async fn candidates_are_an_owned_object_then_a_fresh_one_then_others_bounded() {
+async fn candidates_in(mode: Mode) -> (Vec<serde_json::Value>, usize) {
     let inv = inventory();
     let mut p = FakeProbe::new().identity("alice", &["alice"]).on(
         |r: &RequestSpec| r.path == "/orders",
         response(201, "application/json", r#"{"data":{"id":99}}"#),
     );
-    p.mode = Mode::Active;
+    p.mode = mode;
     for v in [1, 2, 3, 4] {
         p.known
             .push(("order_id".into(), json!(v), vec!["alice".into()]));
@@ -138,8 +137,21 @@ async fn candidates_are_an_owned_object_then_a_fresh_one_then_others_bounded() {
     {
         got.push(v);
     }
+    (got, p.sent_count())
+}
+
+#[tokio::test]
+async fn candidates_are_an_owned_object_then_a_fresh_one_then_others_bounded() {
+    let (got, sent) = candidates_in(Mode::Disposable).await;
     assert_eq!(got, vec![json!(1), json!(99), json!(2)]);
-    assert_eq!(p.sent_count(), 1, "one creation request");
+    assert_eq!(sent, 1, "one creation request");
+}
+
+#[tokio::test]
+async fn active_mode_offers_a_fresh_object_before_the_identitys_own() {
+    let (got, sent) = candidates_in(Mode::Active).await;
+    assert_eq!(got, vec![json!(99), json!(1), json!(2)]);
+    assert_eq!(sent, 1, "one creation request");
 }
 
 #[tokio::test]

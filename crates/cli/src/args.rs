@@ -186,6 +186,10 @@ pub struct McpArgs {
     #[arg(long)]
     pub allow_active: bool,
 
+    /// Allow `mode: disposable` scans (writes to any object, for throw-away environments only); without it they are refused.
+    #[arg(long)]
+    pub allow_disposable: bool,
+
     #[command(flatten)]
     pub history: HistoryPath,
 
@@ -226,8 +230,10 @@ pub enum ModeArg {
     Passive,
     /// Adds probes that change nothing: malformed input, missing credentials, other identities on reads; plus sign-in.
     Safe,
-    /// May send state-changing requests, only to objects the scanner created (DELETE also needs --allow-delete).
+    /// May send state-changing requests, only to objects the scanner created and accounts it registered (DELETE also needs --allow-delete).
     Active,
+    /// DISPOSABLE ENVIRONMENTS ONLY: writes to any object, the identities' own accounts and data included, and sends reads named for a state change (reset, seed, …). DELETE also needs --allow-delete.
+    Disposable,
 }
 
 #[derive(Debug, Args)]
@@ -247,7 +253,7 @@ pub struct ScanArgs {
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeArg>,
 
-    /// Allow DELETE requests (on objects the scanner created) in active mode.
+    /// Allow DELETE requests (on objects the scanner created) in active mode; on any object in disposable mode.
     #[arg(long)]
     pub allow_delete: bool,
 

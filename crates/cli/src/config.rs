@@ -85,7 +85,8 @@ fn parse_mode(s: &str) -> Result<Mode> {
         "passive" => Ok(Mode::Passive),
         "safe" => Ok(Mode::Safe),
         "active" => Ok(Mode::Active),
-        other => bail!("unknown mode `{other}` (expected passive, safe or active)"),
+        "disposable" => Ok(Mode::Disposable),
+        other => bail!("unknown mode `{other}` (expected passive, safe, active or disposable)"),
     }
 }
 
@@ -268,6 +269,7 @@ pub fn resolve(args: &ScanArgs, file: FileConfig) -> Result<ScanConfig> {
         Some(ModeArg::Passive) => Mode::Passive,
         Some(ModeArg::Safe) => Mode::Safe,
         Some(ModeArg::Active) => Mode::Active,
+        Some(ModeArg::Disposable) => Mode::Disposable,
         None => s
             .mode
             .as_deref()
@@ -276,8 +278,8 @@ pub fn resolve(args: &ScanArgs, file: FileConfig) -> Result<ScanConfig> {
             .unwrap_or_default(),
     };
     cfg.allow_delete = args.allow_delete || s.allow_delete.unwrap_or(false);
-    if cfg.allow_delete && cfg.mode != Mode::Active {
-        bail!("--allow-delete only makes sense with --mode active");
+    if cfg.allow_delete && cfg.mode < Mode::Active {
+        bail!("--allow-delete only makes sense with --mode active or disposable");
     }
     cfg.only_checks = parse_checks(if args.checks.is_empty() {
         &s.checks

@@ -61,6 +61,7 @@ pub fn run(args: &McpArgs) -> i32 {
             hosts: args.allow_hosts.clone(),
         },
         allow_active: args.allow_active,
+        allow_disposable: args.allow_disposable,
     };
     let resolver: Resolve = Arc::new(resolve);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

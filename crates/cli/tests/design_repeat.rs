@@ -21,8 +21,10 @@ fn scan(target: &Target) -> Value {
         &target.url,
         "--config",
         config.to_str().unwrap(),
+        // Races, replays and client-set values act on the identities' own coupons and wallets,
+        // which only disposable mode touches (the targets are throw-away).
         "--mode",
-        "active",
+        "disposable",
         "--checks",
         CHECKS,
         "--format",

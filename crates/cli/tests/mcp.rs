@@ -1,6 +1,6 @@
 //! `middlebrick mcp` end to end with the official MCP Python SDK (crates/mcp/tests/client.py):
 //! initialise, list tools, scan a vulnerable target, read the findings, fetch the scan again,
-//! and see scans of a public host and active-mode scans refused.
+//! and see scans of a public host, active-mode and disposable-mode scans refused.
 
 mod common;
 
@@ -43,6 +43,10 @@ fn an_assistant_scans_reads_and_is_refused_outside_the_allowlist() {
         .as_str()
         .unwrap()
         .contains("--allow-active"));
+    assert!(result["disposable_text"]
+        .as_str()
+        .unwrap()
+        .contains("--allow-disposable"));
     // The scan is in the history the server was given.
     let rows = common::run(&["history", "--history", db.to_str().unwrap(), "-f", "json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&rows.stdout).unwrap();

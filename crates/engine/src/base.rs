@@ -20,28 +20,6 @@ use url::Url;
 
 /// Documented reads sent under each candidate base.
 const SAMPLES: usize = 3;
-/// Path words of reads that may change state despite their method; never sent to probe a base.
-const UNSAFE_WORDS: &[&str] = &[
-    "reset",
-    "init",
-    "initialize",
-    "initialise",
-    "seed",
-    "setup",
-    "drop",
-    "delete",
-    "remove",
-    "purge",
-    "truncate",
-    "logout",
-    "signout",
-    "destroy",
-    "wipe",
-    "clear",
-    "flush",
-    "restart",
-    "shutdown",
-];
 
 /// What "not found" looks like under one base: the status and body answered for a path that
 /// cannot exist, with that path taken out of the body (frameworks echo it).
@@ -183,7 +161,7 @@ fn samples(inv: &Inventory) -> Vec<&Operation> {
     let reads: Vec<&Operation> = inv
         .operations
         .iter()
-        .filter(|o| o.method == Method::Get && !o.path.contains('{') && is_harmless(&o.path))
+        .filter(|o| o.method == Method::Get && !o.path.contains('{') && is_harmless(o))
         .collect();
     let n = reads.len();
     let mut picks: Vec<usize> = vec![0, n / 2, n.saturating_sub(1)];
@@ -196,11 +174,8 @@ fn samples(inv: &Inventory) -> Vec<&Operation> {
         .collect()
 }
 
-fn is_harmless(path: &str) -> bool {
-    !path
-        .split(['/', '-', '_', '.'])
-        .map(|w| w.to_ascii_lowercase())
-        .any(|w| UNSAFE_WORDS.contains(&w.as_str()))
+fn is_harmless(op: &Operation) -> bool {
+    !middlebrick_model::danger::is_dangerous_read(op)
 }
 
 fn anonymous_get(url: Url) -> Outgoing {

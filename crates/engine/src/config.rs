@@ -108,14 +108,14 @@ impl ScanConfig {
     }
 
     /// The method gate every request passes: safe methods always; POST/PUT/PATCH only in
-    /// active mode; DELETE only in active mode with `allow_delete`.
+    /// active (or disposable) mode; DELETE only there with `allow_delete`.
     pub fn method_allowed(&self, method: Method) -> bool {
         if method.is_safe() {
             return true;
         }
         match self.mode {
-            Mode::Active => method != Method::Delete || self.allow_delete,
-            _ => false,
+            Mode::Active | Mode::Disposable => method != Method::Delete || self.allow_delete,
+            Mode::Passive | Mode::Safe => false,
         }
     }
 }

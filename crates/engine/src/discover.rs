@@ -275,7 +275,8 @@ fn as_spec(ex: &Exchange, url: &Url, diagnostics: &mut Vec<Diagnostic>) -> Optio
 }
 
 /// Crawls from the target and the common paths, following links in answers, and turns every
-/// path that answered (2xx, 401, 403, 405) into a GET operation.
+/// path that answered (2xx, 401, 403, 405) into a GET operation. Links whose path is named
+/// for a state change are left alone.
 pub async fn crawl(transport: &Transport, target: &Url, limit: usize) -> Inventory {
     let mut inv = Inventory::empty(SpecVersion::Crawled);
     let mut queue: VecDeque<Url> = VecDeque::new();
@@ -318,7 +319,12 @@ pub async fn crawl(transport: &Transport, target: &Url, limit: usize) -> Invento
         if resp.is_success() {
             for link in links_in(&resp.body.text) {
                 if let Ok(u) = url.join(&link) {
-                    if transport.in_scope(&u) && u.path().starts_with(&prefix) {
+                    // A link named for a state change (`/admin/reset`, `/logout`) is never
+                    // followed: a crawl only reads (`model::danger`).
+                    if transport.in_scope(&u)
+                        && u.path().starts_with(&prefix)
+                        && !middlebrick_model::danger::path_signals_state_change(u.path())
+                    {
                         let mut u = u;
                         u.set_query(None);
                         u.set_fragment(None);

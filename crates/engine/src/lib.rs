@@ -14,6 +14,7 @@ mod discover;
 mod error;
 mod events;
 mod identity;
+mod ledger;
 mod plan;
 mod probe;
 mod register;

@@ -23,6 +23,8 @@ pub struct Plan {
     pub api_checks: Vec<CheckId>,
     /// Checks left out, with why.
     pub skipped: Vec<(CheckId, String)>,
+    /// Reads named for a state change (`model::danger`), left out in this mode.
+    pub dangerous: Vec<usize>,
 }
 
 pub(crate) fn enabled_checks(
@@ -54,16 +56,27 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
         ..Plan::default()
     };
     for (i, op) in inv.operations.iter().enumerate() {
-        if op.method == Method::Get {
+        let dangerous = middlebrick_model::danger::is_dangerous_read(op);
+        if op.method == Method::Get && !dangerous {
             plan.warm_up.push(i);
+        }
+        // A read named for a state change (`GET /admin/reset`) is not sent below active mode;
+        // above it, the engine's gate decides request by request (`crate::ledger`).
+        if dangerous && cfg.mode < middlebrick_model::Mode::Active {
+            plan.dangerous.push(i);
+            continue;
         }
         // Signing out an identity would end its session for the rest of the scan (and a careful
         // API revokes the token): only the check that tests sign-out, which opens sessions of
         // its own for it, is planned there.
         let sign_out = middlebrick_checks::authflow::is_sign_out(op);
         for c in &checks {
+            // Only a check that changes state itself sends a read named for a state change.
+            let wrong_kind =
+                dangerous && c.meta().kind != middlebrick_model::CheckKind::StateChanging;
             if c.scope() == Scope::Api
                 || (sign_out && c.meta().id != CheckId::AuthLogoutIneffective)
+                || wrong_kind
             {
                 continue;
             }
@@ -139,7 +152,11 @@ impl Plan {
                 out,
                 "\n{}  ->  {}",
                 op.key(),
-                if list.is_empty() {
+                if self.dangerous.contains(&i) {
+                    "nothing (named for a state change: sent in active mode only to objects \
+                     the scan created, in disposable mode once)"
+                        .to_string()
+                } else if list.is_empty() {
                     "nothing (no check applies in this mode)".to_string()
                 } else {
                     list.join(", ")
@@ -182,5 +199,53 @@ impl Plan {
             let _ = writeln!(out, "skipped: {id} ({why})");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use middlebrick_model::{CheckKind, Mode, SpecVersion};
+
+    fn inventory() -> Inventory {
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations.push(Operation::new(Method::Get, "/notes"));
+        inv.operations
+            .push(Operation::new(Method::Get, "/admin/reset-db"));
+        let mut cancel = Operation::new(Method::Get, "/orders/{order_id}/cancel");
+        cancel.summary = Some("Cancels the order (e-mail link)".into());
+        inv.operations.push(cancel);
+        inv
+    }
+
+    fn config(mode: Mode) -> ScanConfig {
+        let mut cfg = ScanConfig::new(
+            url::Url::parse("http://127.0.0.1:1/").unwrap(),
+            middlebrick_http::TransportConfig::default(),
+        );
+        cfg.mode = mode;
+        cfg
+    }
+
+    #[test]
+    fn reads_named_for_a_state_change_are_no_warm_up_and_nothing_below_active() {
+        let inv = inventory();
+        let safe = plan(&inv, &config(Mode::Safe));
+        assert_eq!(safe.warm_up, vec![0]);
+        assert_eq!(safe.dangerous, vec![1, 2]);
+        assert!(safe.entries.iter().all(|e| e.operation == 0));
+        assert!(safe.render(&inv, &[]).contains("named for a state change"));
+    }
+
+    #[test]
+    fn above_safe_only_state_changing_checks_are_planned_on_them() {
+        let inv = inventory();
+        let active = plan(&inv, &config(Mode::Active));
+        assert_eq!(active.warm_up, vec![0]);
+        assert!(active.dangerous.is_empty());
+        for e in active.entries.iter().filter(|e| e.operation != 0) {
+            let kind = middlebrick_checks::by_id(e.check).unwrap().meta().kind;
+            assert_eq!(kind, CheckKind::StateChanging, "{}", e.check);
+        }
     }
 }

@@ -64,6 +64,15 @@ pub struct EngineProbe {
     sign_in_memo: Arc<SignInMemo>,
     /// Who each identity is (`crate::selfknow`).
     pub(crate) selves: Selves,
+    /// What the scan created, and the gate of state-changing requests (`crate::ledger`).
+    pub(crate) ledger: crate::ledger::Ledger,
+    /// Sign-in and registration operations: neither writes nor creations of objects.
+    exempt: crate::ledger::Exempt,
+    /// Identities that are accounts this scan registered (`registered-N`, `mb-own-N`).
+    registered: Mutex<HashSet<String>>,
+    /// Objects made for the writes of active mode, by (operation path, path parameter): what
+    /// a write's last path parameter gets unless a check sets it (`supply_objects`).
+    supplied: Mutex<HashMap<(String, String), serde_json::Value>>,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -91,6 +100,29 @@ impl EngineProbe {
             .filter(|o| middlebrick_checks::authflow::is_sign_out(o))
             .map(Operation::key)
             .collect();
+        let mut exempt: HashSet<String> =
+            middlebrick_checks::authflow::sign_in_operations(&inventory)
+                .iter()
+                .map(|o| o.key())
+                .collect();
+        let sign_in = crate::signin::sign_in_operation(&inventory, None);
+        exempt.extend(
+            crate::register::find_registration(&inventory, sign_in.as_ref()).map(Operation::key),
+        );
+        // A sign-out ends the session it is sent with; configured identities never send one
+        // (`sign_outs` below), and one that ends every session is an account change.
+        exempt.extend(
+            inventory
+                .operations
+                .iter()
+                .filter(|o| middlebrick_checks::authflow::is_sign_out(o))
+                .filter(|o| {
+                    !middlebrick_model::names::name_words(&o.path)
+                        .iter()
+                        .any(|w| matches!(w.as_str(), "all" | "everywhere" | "sessions"))
+                })
+                .map(Operation::key),
+        );
         EngineProbe {
             transport,
             base,
@@ -110,7 +142,128 @@ impl EngineProbe {
             sign_outs,
             sign_in_memo: Arc::default(),
             selves: Selves::default(),
+            ledger: crate::ledger::Ledger::default(),
+            exempt: crate::ledger::Exempt(exempt),
+            registered: Mutex::new(HashSet::new()),
+            supplied: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Active mode: one object of the scan's own for every write whose last path parameter
+    /// names an object (`PATCH /notes/{note_id}`, `POST /orders/{id}/cancel`), made through the
+    /// spec's producer of that parameter as `identity`, once per producer. Writes then go to
+    /// it rather than to an object the warm-up saw (which the ledger would refuse), so
+    /// malformed-input and SQL probes of write operations still have a target.
+    pub async fn supply_objects(&self, identity: &str) {
+        if self.config.mode != Mode::Active || identity == ANONYMOUS {
+            return;
+        }
+        let ctx = middlebrick_checks::RunCtx {
+            probe: self,
+            inventory: &self.inventory,
+            op: None,
+        };
+        let mut made: HashMap<String, serde_json::Value> = HashMap::new();
+        for op in self
+            .inventory
+            .operations
+            .iter()
+            .filter(|o| !o.method.is_safe())
+        {
+            if !self.config.method_allowed(op.method) || self.sign_outs.contains(&op.key()) {
+                continue;
+            }
+            let Some(param) = crate::ledger::path_values(&op.path, &op.path)
+                .last()
+                .map(|(name, _)| name.clone())
+            else {
+                continue;
+            };
+            let Some(producer) =
+                middlebrick_checks::stateful::producer(&self.inventory, op, &param)
+            else {
+                continue;
+            };
+            let value = match made.get(&producer.key()) {
+                Some(v) => Some(v.clone()),
+                None => {
+                    match middlebrick_checks::stateful::fresh_object(&ctx, op, &param, identity)
+                        .await
+                    {
+                        Ok(Some((v, _))) => {
+                            if let Some(text) = middlebrick_model::scalar_text(&v) {
+                                self.ledger.add_created(&text, identity);
+                            }
+                            made.insert(producer.key(), v.clone());
+                            Some(v)
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            if let Some(v) = value {
+                self.supplied
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((op.path.clone(), param), v);
+            }
+        }
+    }
+
+    /// Marks identities as accounts this scan registered: their accounts and what they own
+    /// may change in active mode.
+    pub fn mark_registered<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut r = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        r.extend(names.into_iter().map(str::to_string));
+    }
+
+    /// The object gate (`crate::ledger`): refuses, and keeps for the report, a state-changing
+    /// request to an object or account this scan did not create.
+    fn gate(&self, req: &RequestSpec) -> Result<(), ProbeError> {
+        let registered = self
+            .registered
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let values_of = |name: &str| -> Vec<String> {
+            let mut v = self.selves.of(name).values();
+            if let Some(l) = self.any_identity(name).and_then(|i| i.login().cloned()) {
+                v.push(l.username);
+                v.extend(l.email);
+            }
+            v
+        };
+        let mut accounts = crate::ledger::Accounts::default();
+        for i in &self.identities.list {
+            if !registered.contains(&i.name) {
+                accounts.configured.extend(values_of(&i.name));
+            }
+        }
+        for name in &registered {
+            accounts.registered.extend(values_of(name));
+        }
+        let mut own = self.selves.of(&req.identity);
+        if own.username.is_none() {
+            own.username = self.any_identity(&req.identity).and_then(|i| i.username());
+        }
+        let actor = crate::ledger::Actor {
+            name: req.identity.clone(),
+            registered: registered.contains(&req.identity),
+            own,
+        };
+        self.ledger
+            .judge(
+                self.config.mode,
+                &self.inventory,
+                req,
+                &actor,
+                &accounts,
+                &self.exempt,
+            )
+            .map_err(|why| {
+                self.ledger.refused(req, &why);
+                ProbeError::Refused(format!("not sent ({why})"))
+            })
     }
 
     /// Shares the sign-in phase's memo (the answers to a wrong password, the token form).
@@ -227,7 +380,7 @@ impl EngineProbe {
                 "{} is not allowed in {} mode{}",
                 req.method,
                 self.config.mode,
-                if self.config.mode == Mode::Active {
+                if self.config.mode >= Mode::Active {
                     " without --allow-delete"
                 } else {
                     ""
@@ -243,6 +396,7 @@ impl EngineProbe {
                 )));
             }
         }
+        self.gate(&req)?;
         if let Some(identity) = self.identities.get(&req.identity) {
             // Refresh before expiry: a token about to lapse would turn this answer into a 401.
             if identity.expires_within(EXPIRY_MARGIN) && identity.relogin_due() {
@@ -252,6 +406,7 @@ impl EngineProbe {
         let out = self.outgoing(&req)?;
         let ex = self.transport.send(out).await.map_err(stop_reason)?;
         self.remember(&ex, req.operation.as_deref());
+        self.record_created(&req, &ex);
         // A 401 to part of the credentials (cookies only, headers only) is what a check asked
         // to see, not a sign of an expired session.
         let whole = req.credentials == middlebrick_model::CredentialUse::All;
@@ -292,6 +447,14 @@ impl EngineProbe {
             .map_err(|e| ProbeError::Refused(e.to_string()))?;
         out.identity = req.identity.clone();
         Ok(out)
+    }
+
+    fn record_created(&self, req: &RequestSpec, ex: &Exchange) {
+        let op = req
+            .operation
+            .as_deref()
+            .and_then(|k| self.inventory.operations.iter().find(|o| o.key() == k));
+        self.ledger.record(&self.inventory, op, &self.exempt, ex);
     }
 
     fn account(&self, name: &str) -> Option<Arc<Identity>> {
@@ -379,6 +542,9 @@ impl Probe for EngineProbe {
     async fn send_burst(&self, reqs: Vec<RequestSpec>) -> Vec<Result<Exchange, ProbeError>> {
         let mut outgoing = Vec::with_capacity(reqs.len());
         for req in &reqs {
+            if let Err(e) = self.gate(req) {
+                return reqs.iter().map(|_| Err(e.clone())).collect();
+            }
             match self.outgoing(req) {
                 Ok(o) => outgoing.push(o),
                 Err(e) => return reqs.iter().map(|_| Err(e.clone())).collect(),
@@ -390,12 +556,32 @@ impl Probe for EngineProbe {
             .map(|(r, req)| {
                 let ex = r.map_err(stop_reason)?;
                 self.remember(&ex, req.operation.as_deref());
+                self.record_created(req, &ex);
                 Ok(ex)
             })
             .collect()
     }
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
+        let mut with_supplied;
+        let mut overrides = overrides;
+        if !op.method.is_safe() {
+            let supplied = self.supplied.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = supplied.iter().filter(|((path, param), _)| {
+                *path == op.path
+                    && !overrides
+                        .params
+                        .iter()
+                        .any(|(loc, name, _)| *loc == ParamLocation::Path && name == param)
+            });
+            with_supplied = overrides.clone();
+            for ((_, param), v) in mine {
+                with_supplied
+                    .params
+                    .push((ParamLocation::Path, param.clone(), Some(v.clone())));
+            }
+            overrides = &with_supplied;
+        }
         let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         let everyone = self.selves.all();
         let knowledge = Knowledge::new(&pool, &everyone);
@@ -488,6 +674,8 @@ impl Probe for EngineProbe {
         password: &str,
     ) -> Result<Exchange, ProbeError> {
         self.redactor.add(password);
+        // Checks sign in here only accounts they registered themselves.
+        self.mark_registered([name]);
         let identity = Identity::new(IdentityConfig {
             name: name.to_string(),
             headers: Vec::new(),
@@ -644,7 +832,7 @@ impl Probe for EngineProbe {
     }
 
     async fn own_account(&self) -> Result<OwnAccount, ProbeError> {
-        if self.config.mode != Mode::Active {
+        if self.config.mode < Mode::Active {
             return Err(ProbeError::Refused(format!(
                 "accounts are registered in active mode only, not in {} mode",
                 self.config.mode
@@ -681,6 +869,7 @@ impl Probe for EngineProbe {
             )));
         }
         let identity = format!("mb-own-{}", n + 1);
+        self.mark_registered([identity.as_str()]);
         self.sign_in_account(&identity, &username, &password)
             .await?;
         Ok(OwnAccount { identity, username })

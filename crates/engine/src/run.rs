@@ -214,9 +214,11 @@ pub async fn scan(
     events(Event::Phase(Phase::SignIn));
     let mut identities = Identities::default();
     let mut identity_configs = cfg.identities.clone();
-    if identity_configs.is_empty() && cfg.mode == Mode::Active {
+    let mut registered_names: Vec<String> = Vec::new();
+    if identity_configs.is_empty() && cfg.mode >= Mode::Active {
         match register_identities(&transport, &base, &inventory, &redactor).await {
             Ok((configs, note)) => {
+                registered_names = configs.iter().map(|c| c.name.clone()).collect();
                 events(Event::Diagnostic(note.clone()));
                 diagnostics.push(note);
                 identity_configs = configs;
@@ -239,6 +241,21 @@ pub async fn scan(
     let mut identity_runs = Vec::new();
     for ic in &identity_configs {
         let identity = Identity::new(ic.clone());
+        if identity.can_sign_in() && cfg.mode == Mode::Passive {
+            // Passive sends GET, HEAD and OPTIONS only: a sign-in is a POST (issue 16).
+            let d = Diagnostic::warning(
+                "identity.passive-no-sign-in",
+                format!(
+                    "identity `{}` signs in with a password, which is a POST: passive mode sends \
+                     none, so it is left out and its reads are not made",
+                    ic.name
+                ),
+            )
+            .hint("use --mode safe to sign in, or give the identity's token as a header");
+            events(Event::Diagnostic(d.clone()));
+            diagnostics.push(d);
+            continue;
+        }
         if identity.can_sign_in() {
             if let Err(d) = identity.sign_in(&env).await {
                 identity_runs.push(IdentityRun {
@@ -276,11 +293,13 @@ pub async fn scan(
     );
 
     probe.set_not_found(base_choice.not_found);
+    probe.mark_registered(registered_names.iter().map(String::as_str));
     crate::selfknow::learn(&probe, &inventory, &identities).await;
     events(Event::Phase(Phase::WarmUp));
     warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
     diagnostics.extend(crate::selfknow::report(&probe.selves, &identities));
 
+    probe.supply_objects(&primary_identity(&identities)).await;
     events(Event::Phase(Phase::Checks));
     let mut plan_cfg = (*cfg).clone();
     plan_cfg.identities = identity_configs;
@@ -351,7 +370,9 @@ pub async fn scan(
                         inventory: &inventory,
                         op: inventory.operations.get(op_index),
                     };
-                    outcomes.push((id, op_index, check.run(&ctx).await));
+                    let run = check.run(&ctx);
+                    let outcome = crate::ledger::CURRENT_CHECK.scope(id, run).await;
+                    outcomes.push((id, op_index, outcome));
                 }
                 outcomes
             }
@@ -377,7 +398,9 @@ pub async fn scan(
                 inventory: &inventory,
                 op: None,
             };
-            report_outcome(check.run(&ctx).await, (check.meta().id, None));
+            let run = check.run(&ctx);
+            let id = check.meta().id;
+            report_outcome(crate::ledger::CURRENT_CHECK.scope(id, run).await, (id, None));
         }
     }
 
@@ -388,6 +411,21 @@ pub async fn scan(
         diagnostics.extend(o.diagnostics);
     }
     diagnostics.extend(probe.take_sign_in_notes());
+    let (untested, refused) = probe.ledger.untested();
+    if refused > 0 {
+        diagnostics.push(
+            Diagnostic::info(
+                "scan.untested",
+                format!(
+                    "{refused} state-changing requests were not sent: they would have changed \
+                     objects or accounts this scan did not create ({mode} mode); the report's \
+                     `untested` list names the checks and operations",
+                    mode = cfg.mode
+                ),
+            )
+            .hint("on a throw-away environment, --mode disposable tests them"),
+        );
+    }
     let mut findings = dedup(findings);
     for f in findings.iter_mut() {
         trim_evidence(f);
@@ -435,6 +473,7 @@ pub async fn scan(
         diagnostics,
         incomplete: stopped.is_some(),
         stack: None,
+        untested,
     };
     apply_stack(&mut report, probe.observed());
     redact_report(&mut report, &redactor);
@@ -549,10 +588,11 @@ async fn warm_up(
     if !who.iter().any(|w| w == ANONYMOUS) {
         who.push(ANONYMOUS.into());
     }
+    // A read named for a state change (`GET /reset`) is no read: left out (`model::danger`).
     let gets: Vec<_> = inv
         .operations
         .iter()
-        .filter(|o| o.method == Method::Get)
+        .filter(|o| o.method == Method::Get && !middlebrick_model::danger::is_dangerous_read(o))
         .collect();
     for stage in [0usize, 1] {
         let ops: Vec<_> = gets
@@ -672,6 +712,10 @@ pub fn redact_report(report: &mut Report, r: &Redactor) {
         if let Some(why) = i.reason.as_mut() {
             r.redact_in_place(why);
         }
+    }
+    for u in report.untested.iter_mut() {
+        r.redact_in_place(&mut u.reason);
+        r.redact_in_place(&mut u.operation);
     }
     r.redact_in_place(&mut report.target);
 }

@@ -29,6 +29,8 @@ pub struct Options {
     pub allow: Allowlist,
     /// `--allow-active`: without it, active mode is refused whatever the tool call asks.
     pub allow_active: bool,
+    /// `--allow-disposable`: without it, disposable mode is refused whatever the tool call asks.
+    pub allow_disposable: bool,
 }
 
 #[derive(Clone)]
@@ -164,6 +166,13 @@ impl Server {
         };
         if let Err(why) = self.opts.allow.check(&cfg) {
             return Ok(refused(why));
+        }
+        if cfg.mode == Mode::Disposable && !self.opts.allow_disposable {
+            return Ok(refused(
+                "refused: disposable mode writes to any object, the identities' own data \
+                 included, and needs the server to be started with --allow-disposable; nothing \
+                 was sent",
+            ));
         }
         if cfg.mode == Mode::Active && !self.opts.allow_active {
             return Ok(refused(

@@ -15,6 +15,9 @@ pub enum ModeInput {
     Safe,
     /// May send state-changing requests; refused unless the server was started with --allow-active.
     Active,
+    /// For throw-away environments only: writes to any object, the identities' own data
+    /// included; refused unless the server was started with --allow-disposable.
+    Disposable,
 }
 
 impl ModeInput {
@@ -23,6 +26,7 @@ impl ModeInput {
             ModeInput::Passive => "passive",
             ModeInput::Safe => "safe",
             ModeInput::Active => "active",
+            ModeInput::Disposable => "disposable",
         }
     }
 }
@@ -37,7 +41,7 @@ pub struct ScanApiInput {
     /// Path of a middlebrick.toml (identities, limits, checks).
     #[serde(default)]
     pub config: Option<String>,
-    /// passive, safe (default) or active.
+    /// passive, safe (default), active or disposable.
     #[serde(default)]
     pub mode: Option<ModeInput>,
     /// Only these check ids (see list_checks).

@@ -87,6 +87,10 @@ async def main(binary, history, target):
             active = await session.call_tool("scan_api", {"url": target, "mode": "active"})
             assert active.is_error, "active mode ran without --allow-active"
             out["active_text"] = text_of(active)
+
+            disposable = await session.call_tool("scan_api", {"url": target, "mode": "disposable"})
+            assert disposable.is_error, "disposable mode ran without --allow-disposable"
+            out["disposable_text"] = text_of(disposable)
     print(json.dumps(out))
 
 

@@ -270,6 +270,10 @@ pub enum Mode {
     #[default]
     Safe,
     Active,
+    /// For disposable environments only: state-changing checks may act on any object, the
+    /// configured identities' own existing objects and accounts included, and reads named for
+    /// a state change are sent (once). DELETE still needs `allow_delete`.
+    Disposable,
 }
 
 impl Mode {
@@ -286,6 +290,7 @@ impl Mode {
             Mode::Passive => "passive",
             Mode::Safe => "safe",
             Mode::Active => "active",
+            Mode::Disposable => "disposable",
         }
     }
 }
@@ -319,6 +324,8 @@ mod tests {
         assert!(Mode::Safe.allows(CheckKind::SafeActive));
         assert!(!Mode::Safe.allows(CheckKind::StateChanging));
         assert!(Mode::Active.allows(CheckKind::StateChanging));
+        assert!(Mode::Disposable.allows(CheckKind::StateChanging));
+        assert!(Mode::Disposable > Mode::Active);
     }
 
     #[test]

@@ -92,6 +92,10 @@ pub struct Operation {
     pub operation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// The operation's `description`, read only to recognise what it does
+    /// ([`crate::danger`]); never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -118,6 +122,7 @@ impl Operation {
             path: path.into(),
             operation_id: None,
             summary: None,
+            description: None,
             tags: Vec::new(),
             parameters: Vec::new(),
             request_body: None,

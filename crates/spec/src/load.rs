@@ -265,6 +265,8 @@ impl Loader {
         let mut out = Operation::new(method, path);
         out.operation_id = string(o.get("operationId"));
         out.summary = string(o.get("summary"));
+        // Only its opening words are read (`model::danger`): a long description is not kept.
+        out.description = string(o.get("description")).map(|d| d.chars().take(160).collect());
         out.tags = strings(o.get("tags"));
         out.deprecated = o
             .get("deprecated")

@@ -327,6 +327,7 @@ mod tests {
             diagnostics: vec![],
             incomplete: false,
             stack: None,
+            untested: Vec::new(),
         }
     }
 

@@ -106,7 +106,7 @@ async fn base_identity(ctx: &RunCtx<'_>) -> Result<Option<String>, ProbeError> {
     if let Some(name) = password_identity(ctx.probe) {
         return Ok(Some(name));
     }
-    if ctx.probe.mode() != Mode::Active {
+    if ctx.probe.mode() < Mode::Active {
         return Ok(None);
     }
     match ctx.probe.own_account().await {

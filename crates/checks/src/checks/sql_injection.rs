@@ -123,7 +123,7 @@ fn testable(op: &Operation, mode: Mode) -> bool {
     match mode {
         Mode::Passive => false,
         Mode::Safe => is_read(op),
-        Mode::Active => matches!(
+        Mode::Active | Mode::Disposable => matches!(
             op.method,
             Method::Get | Method::Post | Method::Put | Method::Patch
         ),

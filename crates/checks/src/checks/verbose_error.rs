@@ -256,7 +256,7 @@ fn mutations(op: &Operation, mode: Mode, read_schema: Option<&Schema>) -> Vec<Mu
         }
     }
     let writes = matches!(op.method, Method::Post | Method::Put | Method::Patch);
-    if let Some(body) = has_json_body(op).filter(|_| writes && mode == Mode::Active) {
+    if let Some(body) = has_json_body(op).filter(|_| writes && mode >= Mode::Active) {
         per_target.push(vec![Mutation::InvalidJson]);
         let fields = if body.properties.is_empty() {
             read_schema

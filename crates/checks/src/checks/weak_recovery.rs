@@ -372,7 +372,7 @@ impl Flow<'_> {
 }
 
 async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
-    if ctx.probe.mode() != Mode::Active {
+    if ctx.probe.mode() < Mode::Active {
         return Ok(Outcome::none());
     }
     let Some((request, confirm_op)) = pair(ctx.inventory) else {

@@ -92,6 +92,15 @@ pub struct Target {
 
 impl Target {
     pub fn start(app: &'static str, variant: &'static str) -> Target {
+        Target::start_with_env(app, variant, &[])
+    }
+
+    /// [`Target::start`] with extra environment variables for the app (`MB_REQUEST_LOG`).
+    pub fn start_with_env(
+        app: &'static str,
+        variant: &'static str,
+        env: &[(&str, &Path)],
+    ) -> Target {
         let root = repo_root();
         let mut last_err = String::new();
         for _attempt in 0..3 {
@@ -102,6 +111,7 @@ impl Target {
                 .arg(root.join("targets/serve.py"))
                 .args([app, variant, "--port", &port.to_string()])
                 .current_dir(&root)
+                .envs(env.iter().copied())
                 .stdout(log_file.try_clone().expect("log"))
                 .stderr(log_file)
                 .spawn()

@@ -1,0 +1,280 @@
+//! The method and object census (issue 16): each in-house target, started with its own request
+//! log (`MB_REQUEST_LOG`, `targets/common/request_log.py`), is scanned in passive, safe and
+//! active mode, and the server's log is audited from the server's side:
+//! - passive sent only GET, HEAD and OPTIONS;
+//! - safe sent no state change but sign-in (a POST carrying a password, never to a registration
+//!   or a password reset);
+//! - active sent every state change to an object the scan created (an id in the path that an
+//!   earlier creation answered with) or to a creation (a POST without an id in its path that
+//!   answered an id, failed, signed in, refreshed or ended a session, or was sent as an account
+//!   the scan registered), and
+//!   changed no configured identity's own record (a PUT/PATCH/DELETE without an id in its path
+//!   only as an account the scan registered).
+//!
+//! Each scan prints its census line: requests by method, state changes, those to scan-created
+//! objects, creations, and requests the ledger refused.
+
+mod common;
+
+use common::{targets_ready, write_config, Target};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+
+const READS: &[&str] = &["GET", "HEAD", "OPTIONS"];
+
+struct Census {
+    by_method: BTreeMap<String, usize>,
+    state_changes: usize,
+    to_created: usize,
+    creations: usize,
+    refused: usize,
+    violations: Vec<String>,
+}
+
+fn scan_logged(app: &'static str, mode: &str) -> (Vec<Value>, Value) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("requests.jsonl");
+    let target = Target::start_with_env(app, "vulnerable", &[("MB_REQUEST_LOG", log.as_path())]);
+    let config = write_config(dir.path(), "");
+    let out_path = dir.path().join("report.json");
+    let out = common::run(&[
+        "scan",
+        &target.url,
+        "--config",
+        config.to_str().unwrap(),
+        "--mode",
+        mode,
+        "--format",
+        "json",
+        "-o",
+        out_path.to_str().unwrap(),
+        "--no-progress",
+    ]);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "{app} {mode} scan failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(target);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_path).expect("report")).expect("JSON");
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .expect("the target wrote its request log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("log line is JSON"))
+        .collect();
+    assert!(!lines.is_empty(), "the request log is empty");
+    (lines, report)
+}
+
+fn text<'a>(e: &'a Value, key: &str) -> &'a str {
+    e[key].as_str().unwrap_or("")
+}
+
+/// Path segments that are object ids: numbers and UUIDs.
+fn ids_in(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|s| {
+            (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
+                || (s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// The id a creation answered with (inside a `data` envelope or not), and its Location.
+fn created_ids(e: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(answer) = serde_json::from_str::<Value>(text(e, "answer")) {
+        let record = if answer["data"].is_object() {
+            &answer["data"]
+        } else {
+            &answer
+        };
+        for key in ["id", "uuid"] {
+            match &record[key] {
+                Value::String(s) => out.push(s.clone()),
+                Value::Number(n) => out.push(n.to_string()),
+                _ => {}
+            }
+        }
+    }
+    if let Some(last) = text(e, "location").rsplit('/').find(|s| !s.is_empty()) {
+        out.push(last.to_string());
+    }
+    out
+}
+
+fn signs_in(e: &Value) -> bool {
+    let carries = |s: &str| s.to_ascii_lowercase().contains("password");
+    let path = text(e, "path").to_ascii_lowercase();
+    (carries(text(e, "body")) || carries(text(e, "query")))
+        && !path.contains("register")
+        && !path.contains("reset")
+        && !path.ends_with("/users")
+}
+
+/// A call about the session it is sent with: a token refresh (answered with a token) or a
+/// sign-out (the scanner signs out only sessions it opened itself).
+fn session_call(e: &Value) -> bool {
+    let path = text(e, "path").to_ascii_lowercase();
+    text(e, "answer").contains("token\"")
+        || ["logout", "signout", "sign-out", "log-out"]
+            .iter()
+            .any(|w| path.ends_with(w))
+}
+
+fn refused(report: &Value) -> usize {
+    report["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["code"] == "scan.untested")
+        .filter_map(|d| {
+            d["message"]
+                .as_str()?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum()
+}
+
+fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
+    let mut c = Census {
+        by_method: BTreeMap::new(),
+        state_changes: 0,
+        to_created: 0,
+        creations: 0,
+        refused: refused(report),
+        violations: Vec::new(),
+    };
+    let mut created: HashSet<String> = HashSet::new();
+    for e in lines {
+        let method = text(e, "method").to_string();
+        *c.by_method.entry(method.clone()).or_default() += 1;
+        let line = format!(
+            "{method} {} (as {}, {})",
+            text(e, "path"),
+            e["who"].as_str().unwrap_or("nobody"),
+            e["status"]
+        );
+        if READS.contains(&method.as_str()) {
+            continue;
+        }
+        c.state_changes += 1;
+        let ok = e["status"]
+            .as_u64()
+            .is_some_and(|s| (200..300).contains(&s));
+        match mode {
+            "passive" => c.violations.push(format!("passive sent {line}")),
+            "safe" if !signs_in(e) => c.violations.push(format!("safe sent {line}")),
+            "safe" => {}
+            _ => {
+                let ids = ids_in(text(e, "path"));
+                let who_is_ours = e["who"].as_str().is_none_or(|w| created.contains(w));
+                if !ids.is_empty() {
+                    match ids.iter().find(|id| !created.contains(*id)) {
+                        Some(id) => c
+                            .violations
+                            .push(format!("{line}: {id} is no object the scan created")),
+                        None => c.to_created += 1,
+                    }
+                } else if method != "POST" {
+                    if !who_is_ours {
+                        c.violations
+                            .push(format!("{line}: a configured identity's own record"));
+                    }
+                } else {
+                    c.creations += 1;
+                    let made = !created_ids(e).is_empty();
+                    if ok && !made && !signs_in(e) && !session_call(e) && !who_is_ours {
+                        c.violations.push(format!(
+                            "{line}: changed state as a configured identity and created nothing"
+                        ));
+                    }
+                }
+            }
+        }
+        if ok && method == "POST" {
+            created.extend(created_ids(e));
+        }
+    }
+    c
+}
+
+fn census(app: &'static str) {
+    if !targets_ready() {
+        return;
+    }
+    let mut failures = Vec::new();
+    for mode in ["passive", "safe", "active"] {
+        let (lines, report) = scan_logged(app, mode);
+        let c = audit(&lines, &report, mode);
+        if mode == "passive" {
+            let said = report["diagnostics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| d["code"] == "identity.passive-no-sign-in");
+            assert!(
+                said,
+                "passive mode left the password identities out silently"
+            );
+        }
+        eprintln!(
+            "census {app} {mode}: {} requests {:?}; state changes {}, to scan-created objects {}, creations {}, refused by the ledger {}",
+            lines.len(),
+            c.by_method,
+            c.state_changes,
+            c.to_created,
+            c.creations,
+            c.refused
+        );
+        failures.extend(
+            c.violations
+                .into_iter()
+                .map(|v| format!("{app} {mode}: {v}")),
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn census_flask_shop() {
+    census("flask");
+}
+
+#[test]
+fn census_fastapi_shop() {
+    census("fastapi");
+}
+
+#[test]
+fn census_connexion_clinic() {
+    census("connexion");
+}
+
+/// The audit can fail: disposable mode writes to objects the scan did not create (the seeded
+/// notes and addresses, the identities' own records), and the same audit names them.
+#[test]
+fn census_audit_catches_disposable_writes() {
+    if !targets_ready() {
+        return;
+    }
+    let (lines, report) = scan_logged("flask", "disposable");
+    let c = audit(&lines, &report, "disposable");
+    eprintln!(
+        "census flask disposable: {} requests {:?}; state changes {}, flagged {}",
+        lines.len(),
+        c.by_method,
+        c.state_changes,
+        c.violations.len()
+    );
+    assert!(
+        !c.violations.is_empty(),
+        "a disposable scan wrote only to scan-created objects: the audit proves nothing"
+    );
+    assert_eq!(c.refused, 0, "disposable mode refuses nothing");
+}
