@@ -64,7 +64,6 @@ fn report(inv: &Inventory, source: &str, started: Instant, started_at: String) -
         diagnostics: inv.diagnostics.clone(),
         incomplete: false,
         stack: None,
-        untested: Vec::new(),
     }
 }
 

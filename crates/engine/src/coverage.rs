@@ -69,6 +69,28 @@ pub fn records(
 
 /// Why a check the mode allows planned nothing: the same plan with more signed-in identities
 /// tells a check that needs one (or two) from one that applies to no operation of this API.
+/// The object ledger's refusals, each under the check that wanted the request: what that check
+/// could not test in this mode. The engine's own refused requests (no check) are counted in
+/// the `scan.untested` diagnostic only.
+pub fn add_refusals(records: &mut [CheckRun], refused: &[crate::ledger::Untested]) {
+    for u in refused {
+        let Some(r) = u.check.and_then(|id| records.iter_mut().find(|r| r.check == id)) else {
+            continue;
+        };
+        let reason = format!("refused by the object ledger: {}", u.reason);
+        if !r
+            .skipped_on
+            .iter()
+            .any(|s| s.operation == u.operation && s.reason == reason)
+        {
+            r.skipped_on.push(SkippedOn {
+                operation: u.operation.clone(),
+                reason,
+            });
+        }
+    }
+}
+
 fn why_not_planned(c: &dyn Check, inv: &Inventory, cfg: &ScanConfig) -> String {
     let have = cfg.identities.len();
     let plans_with = |identities: usize| {
@@ -104,6 +126,31 @@ mod tests {
             Operation::new(Method::Post, "/items"),
         ];
         inv
+    }
+
+    #[test]
+    fn a_ledger_refusal_is_listed_once_under_the_check_that_wanted_it() {
+        use crate::ledger::Untested;
+        let mut records = vec![
+            CheckRun::ran(CheckId::AuthzBolaWrite),
+            CheckRun::ran(CheckId::InjectionSql),
+        ];
+        let refusal = Untested {
+            check: Some(CheckId::InjectionSql),
+            operation: "PATCH /items/{id}".into(),
+            reason: "`id` = `2` names an object this scan did not create".into(),
+        };
+        let engine_own = Untested {
+            check: None,
+            ..refusal.clone()
+        };
+        add_refusals(&mut records, &[refusal.clone(), refusal, engine_own]);
+        assert!(records[0].skipped_on.is_empty());
+        assert_eq!(records[1].skipped_on.len(), 1);
+        assert_eq!(records[1].skipped_on[0].operation, "PATCH /items/{id}");
+        assert!(records[1].skipped_on[0]
+            .reason
+            .starts_with("refused by the object ledger: `id` = `2`"));
     }
 
     #[test]

@@ -16,15 +16,25 @@
 //!
 //! In disposable mode everything passes, reads named for a state change once per operation.
 //! Below active mode only reads go out (the method gate), and reads named for a state change
-//! not at all. A refusal is kept with the check that wanted it ([`CURRENT_CHECK`]) for the
-//! report's `untested` list.
+//! not at all. A refusal is kept with the check that wanted it ([`CURRENT_CHECK`]); the report
+//! lists it under that check's `coverage.checks[].skipped_on`.
 
 use middlebrick_model::{
     danger, names, scalar_text, Exchange, Inventory, Method, Mode, Operation, RequestSpec,
-    SelfKnowledge, Untested,
+    SelfKnowledge,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+
+/// A request the gate did not send, and the check that wanted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untested {
+    /// The check that asked (none for the engine's own requests).
+    pub check: Option<middlebrick_model::CheckId>,
+    /// `METHOD /path/{template}`, or the request's own method and path without an operation.
+    pub operation: String,
+    pub reason: String,
+}
 
 tokio::task_local! {
     /// The check whose requests the current task sends (set by `run`), so that a refusal

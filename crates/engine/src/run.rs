@@ -419,7 +419,7 @@ pub async fn scan(
                 format!(
                     "{refused} state-changing requests were not sent: they would have changed \
                      objects or accounts this scan did not create ({mode} mode); the report's \
-                     `untested` list names the checks and operations",
+                     coverage names the checks and operations",
                     mode = cfg.mode
                 ),
             )
@@ -440,8 +440,9 @@ pub async fn scan(
     let (score_value, grade) = score(&findings);
     // Counted over the inventory: a crawl's warm-up can reach paths that are no operation.
     let unreached = probe.unreached(&inventory);
-    let check_runs =
+    let mut check_runs =
         crate::coverage::records(&inventory, &plan_cfg, &the_plan, &left_out, &executed);
+    crate::coverage::add_refusals(&mut check_runs, &untested);
     let mut report = Report {
         schema_version: REPORT_SCHEMA_VERSION.to_string(),
         tool: ToolInfo {
@@ -473,7 +474,6 @@ pub async fn scan(
         diagnostics,
         incomplete: stopped.is_some(),
         stack: None,
-        untested,
     };
     apply_stack(&mut report, probe.observed());
     redact_report(&mut report, &redactor);
@@ -713,9 +713,11 @@ pub fn redact_report(report: &mut Report, r: &Redactor) {
             r.redact_in_place(why);
         }
     }
-    for u in report.untested.iter_mut() {
-        r.redact_in_place(&mut u.reason);
-        r.redact_in_place(&mut u.operation);
+    for c in report.coverage.checks.iter_mut() {
+        for s in c.skipped_on.iter_mut() {
+            r.redact_in_place(&mut s.reason);
+            r.redact_in_place(&mut s.operation);
+        }
     }
     r.redact_in_place(&mut report.target);
 }

@@ -30,7 +30,7 @@ pub use operation::{
     SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,
 };
 pub use redact::{Redactor, REDACTED};
-pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo, Untested};
+pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo};
 pub use schema::{Schema, SchemaType};
 pub use selfknow::{scalar_text, SelfKnowledge};
 pub use stack::{Detection, Remediation, Stack, Tech};

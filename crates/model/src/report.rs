@@ -229,22 +229,6 @@ pub struct Report {
     /// The framework, server, database and driver the scan detected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stack: Option<crate::stack::Stack>,
-    /// Requests the engine's object ledger refused in this mode, with the check that wanted
-    /// each: what the scan could not test (issue 16).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub untested: Vec<Untested>,
-}
-
-/// A request the scan did not send because it would have changed an object or an account the
-/// scan did not create, and the check that wanted it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Untested {
-    /// The check that asked (absent for the engine's own requests).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check: Option<crate::CheckId>,
-    /// `METHOD /path/{template}`, or the request's own path when it had no operation.
-    pub operation: String,
-    pub reason: String,
 }
 
 impl Report {

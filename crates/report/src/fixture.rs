@@ -153,7 +153,6 @@ pub fn report() -> Report {
         .hint("fix the $ref in openapi.yaml")],
         incomplete: false,
         stack: None,
-        untested: Vec::new(),
     }
 }
 

@@ -327,7 +327,6 @@ mod tests {
             diagnostics: vec![],
             incomplete: false,
             stack: None,
-            untested: Vec::new(),
         }
     }
 
