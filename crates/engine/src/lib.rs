@@ -12,6 +12,7 @@ mod config;
 mod discover;
 mod error;
 mod events;
+mod health;
 mod identity;
 mod plan;
 mod probe;

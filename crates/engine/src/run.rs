@@ -374,6 +374,7 @@ pub async fn scan(
         diagnostics.extend(o.diagnostics);
     }
     diagnostics.extend(probe.take_sign_in_notes());
+    diagnostics.extend(crate::health::diagnostics(&transport.outages()));
     let mut findings = dedup(findings);
     for f in findings.iter_mut() {
         trim_evidence(f);
@@ -569,6 +570,15 @@ fn transport_stop_reason(
 ) -> Option<String> {
     if handle.cancel.is_cancelled() {
         return Some("interrupted".into());
+    }
+    // An open breaker means the target stopped answering: whatever was not sent after that
+    // was not tested, so the report is partial however complete the plan looked.
+    if t.circuit_open() {
+        return Some(format!(
+            "the target stopped answering ({} connection failures in a row) and the circuit \
+             breaker opened",
+            limits.breaker_threshold
+        ));
     }
     if let (Some(left), Some(budget)) = (limits.budget, cfg.transport.budget) {
         if t.requests_sent() >= left {

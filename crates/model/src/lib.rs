@@ -8,6 +8,7 @@ mod check;
 pub mod envelope;
 mod exchange;
 mod finding;
+mod health;
 pub mod names;
 mod operation;
 mod redact;
@@ -22,6 +23,7 @@ pub use exchange::{
     ResponseRecord, ANONYMOUS,
 };
 pub use finding::{fingerprint, Evidence, Finding};
+pub use health::{Outage, Retrigger};
 pub use operation::{
     Inventory, Operation, ParamLocation, Parameter, RequestBodySpec, ResponseSpec,
     SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,
