@@ -27,5 +27,5 @@ pub use config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
 pub use error::EngineError;
 pub use events::{Event, Phase};
 pub use plan::{plan, Plan, PlanEntry};
-pub use run::{load_inventory, redact_report, scan, EventSink, ScanHandle, ScanOutput};
+pub use run::{load_inventory, redact_report, scan, scan_with, EventSink, ScanHandle, ScanOutput};
 pub use score::{score, SCORING_DOC};
