@@ -586,11 +586,9 @@ fn transport_stop_reason(
     // An open breaker means the target stopped answering: whatever was not sent after that
     // was not tested, so the report is partial however complete the plan looked.
     if t.circuit_open() {
-        return Some(format!(
-            "the target stopped answering ({} connection failures in a row) and the circuit \
-             breaker opened",
-            limits.breaker_threshold
-        ));
+        return Some(
+            "the target stopped answering and did not come back; the circuit breaker opened".into(),
+        );
     }
     if let (Some(left), Some(budget)) = (limits.budget, cfg.transport.budget) {
         if t.requests_sent() >= left {
