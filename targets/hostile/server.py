@@ -13,6 +13,7 @@ GET /health. Cases:
   dies       answers normally, then exits after --die-after requests (later connections refused)
   regex      single-threaded; GET /names/{name} checks the name with a catastrophically
              backtracking pattern, so one long name freezes the whole server for seconds
+  regex-secure  the secure twin: the same server and pattern, the length checked first
   canary     sign-in issues --token; every answer echoes the secrets it was sent (bodies,
              headers, a redirect URL, a stack trace, cut by long padding) so the test can grep
              every artifact for them
@@ -63,7 +64,7 @@ def _spec(case):
     elif case == "slow":
         for p in ("/drip", "/hang", "/reset"):
             paths[p] = {"get": _op("Hostile transport " + p)}
-    elif case == "regex":
+    elif case in ("regex", "regex-secure"):
         name = {"type": "string", "maxLength": NAME_MAX, "example": "alice1"}
         paths["/names/{name}"] = {
             "get": _op("Checks a name", params=[{"name": "name", "in": "path", "required": True, "schema": name}])
@@ -150,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/items":
             self._json(200, [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}])
         else:
-            getattr(self, "_" + self.case)(path)
+            getattr(self, "_" + self.case.split("-")[0])(path)
         if self.die_after and n >= self.die_after:
             self.wfile.flush()
             os._exit(0)
@@ -234,7 +235,10 @@ class Handler(BaseHTTPRequestHandler):
     def _regex(self, path):
         if path.startswith("/names/"):
             name = path[len("/names/"):]
-            if not NAME_PATTERN.match(name):
+            if self.case == "regex-secure" and len(name) > NAME_MAX:
+                # The fix: the length is checked before the pattern sees the input.
+                self._json(400, {"error": "too long"})
+            elif not NAME_PATTERN.match(name):
                 self._json(400, {"error": "a name is letters and one digit"})
             elif len(name) > NAME_MAX:
                 self._json(400, {"error": "too long"})
@@ -278,7 +282,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("case", choices=("redirects", "bodies", "slow", "dies", "regex", "canary"))
+    parser.add_argument("case", choices=("redirects", "bodies", "slow", "dies", "regex", "regex-secure", "canary"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--die-after", type=int, default=0)
     parser.add_argument("--token", default="hostile-token-0123456789abcdef")
@@ -293,7 +297,7 @@ def main():
     if args.case == "bodies":
         Handler.bodies = {"gzip": _gzip_bomb(), "json-huge": _json_huge(), "json-deep": _json_deep()}
     # The regex case is one process, one thread: one stuck request stops every other.
-    server_class = HTTPServer if args.case == "regex" else ThreadingHTTPServer
+    server_class = HTTPServer if args.case.startswith("regex") else ThreadingHTTPServer
     server_class.daemon_threads = True
     server = server_class(("127.0.0.1", args.port), Handler)
     server.request_queue_size = 64

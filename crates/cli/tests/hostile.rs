@@ -277,6 +277,36 @@ fn one_request_that_freezes_a_single_process_target_is_reported_and_the_scan_goe
         .any(|(c, _)| c == "target.outage"));
 }
 
+#[test]
+fn the_secure_twin_that_checks_length_first_gets_no_denial_of_service_finding() {
+    let Some(h) = Hostile::start("regex-secure", &[]) else {
+        return;
+    };
+    let (run, report) = scan_case(
+        "regex-secure",
+        &h,
+        150,
+        &[
+            "--timeout",
+            "2",
+            "--checks",
+            "info.verbose-error,availability.single-request-dos",
+        ],
+    );
+    assert!(matches!(run.code, Some(0 | 1)), "{}", run.stderr);
+    assert_eq!(report["incomplete"], false);
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["check"] == "availability.single-request-dos"),
+        "{findings:#?}"
+    );
+    assert!(!diagnostics(&report)
+        .iter()
+        .any(|(c, _)| c.starts_with("target.")));
+}
+
 /// Every prefix of at least six characters of `secret`.
 fn prefixes(secret: &str) -> Vec<&str> {
     (6..=secret.len())
