@@ -149,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/health":
             self._json(200, {"status": "ok"})
         elif path == "/items":
-            self._json(200, [{"id": 1, "name": "one"}, {"id": 2, "name": "two"}])
+            self._json(200, [{"id": 1, "name": "one1"}, {"id": 2, "name": "two2"}])
         else:
             getattr(self, "_" + self.case.split("-")[0])(path)
         if self.die_after and n >= self.die_after:

@@ -178,8 +178,16 @@ fn settle(recent: &mut VecDeque<Sent>) {
 struct Knocked {
     probes: u32,
     answer: Option<Exchange>,
+    /// The answer came, but late (over half the liveness timeout): the target was stalled, as a
+    /// single-process server is while one request holds it, and caught up during the wait.
+    stalled: bool,
     /// A stop (deadline, budget, cancel) ended the loop before the target answered.
     stopped: bool,
+}
+
+/// Whether an answer took over half of `limit`.
+fn is_late(ex: &Exchange, limit: Duration) -> bool {
+    u128::from(ex.elapsed_ms) * 2 > limit.as_millis()
 }
 
 impl Transport {
@@ -199,8 +207,8 @@ impl Transport {
         };
         let started = Instant::now();
         let knocked = self.knock_until_answered(&known).await;
-        if knocked.answer.is_some() && knocked.probes == 1 {
-            // The target answers: that request alone failed (a slow endpoint), no outage.
+        if knocked.answer.is_some() && knocked.probes == 1 && !knocked.stalled {
+            // The target answers at once: that request alone failed (a slow endpoint).
             self.health.settle();
             return;
         }
@@ -232,6 +240,7 @@ impl Transport {
         let mut out = Knocked {
             probes: 0,
             answer: None,
+            stalled: false,
             stopped: false,
         };
         for wait in BACKOFF_MS.map(Duration::from_millis) {
@@ -243,6 +252,7 @@ impl Transport {
             out.probes += 1;
             match self.knock(known, limit).await {
                 Ok(ex) if ex.response.is_some() => {
+                    out.stalled = is_late(&ex, limit);
                     out.answer = Some(ex);
                     break;
                 }
@@ -316,7 +326,10 @@ impl Transport {
         let _paused = self.health.pause.write().await;
         let limit = self.request_timeout.min(LIVENESS_TIMEOUT);
         let control_before = self.knock(&known, limit).await.ok()?;
-        control_before.response.as_ref()?;
+        if control_before.response.is_none() || is_late(&control_before, limit) {
+            // Not answered promptly, so a silence after the suspect would prove nothing.
+            return None;
+        }
         let control = async {
             tokio::time::sleep(CONTROL_DELAY).await;
             self.knock(&known, limit).await

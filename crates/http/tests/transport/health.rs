@@ -135,3 +135,31 @@ async fn a_target_that_dies_trips_the_breaker_after_bounded_liveness_requests() 
     assert_eq!(o.last_sent.len(), 2);
     assert!(t.send(get(base)).await.is_err(), "nothing more is sent");
 }
+
+#[tokio::test]
+async fn a_target_that_answers_the_first_liveness_request_late_was_stalled() {
+    // Frozen for 1.7 s: the suspect times out at 1 s, the first liveness request is answered
+    // about 0.7 s later, over half its 1 s limit: the target was stalled for everybody.
+    let target = serve(freezing_server(Duration::from_millis(1_700))).await;
+    let mut cfg = config(target.url("/"));
+    cfg.request_timeout = Duration::from_secs(1);
+    let t = Transport::new(cfg).unwrap();
+    assert!(t
+        .send(get(target.url("/")))
+        .await
+        .unwrap()
+        .response
+        .is_some());
+    assert!(t
+        .send(get(target.url("/freeze")))
+        .await
+        .unwrap()
+        .response
+        .is_none());
+    let outages = t.outages();
+    assert_eq!(outages.len(), 1, "{outages:?}");
+    assert!(
+        outages[0].recovered && outages[0].probes == 1,
+        "{outages:?}"
+    );
+}
