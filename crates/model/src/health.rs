@@ -18,8 +18,8 @@ pub struct Outage {
     pub probes: u32,
     /// True once a liveness request was answered again.
     pub recovered: bool,
-    /// From the first unanswered request to the first answered liveness request (or to the
-    /// last liveness request when the target never came back).
+    /// From the moment a request went unanswered (its timeout, refusal or reset) to the first
+    /// answered liveness request, or to the last one when the target never came back.
     pub down_ms: u64,
 }
 
