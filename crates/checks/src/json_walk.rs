@@ -24,6 +24,10 @@ pub(crate) fn walk(
     match v {
         Value::Object(map) => {
             for (k, child) in map {
+                // Offers stop with the budget too: a 100,000-key object is not 100,000 offers.
+                if *budget == 0 {
+                    return;
+                }
                 let here = if path.is_empty() {
                     k.clone()
                 } else {

@@ -62,6 +62,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::user_enumeration::UserEnumeration,
     &checks::login_throttling::LoginThrottling,
     &checks::throttle_bypass::ThrottleBypass,
+    &checks::single_request_dos::SingleRequestDos,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {

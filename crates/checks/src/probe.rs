@@ -1,7 +1,9 @@
 //! The seam between checks and the engine.
 
 use async_trait::async_trait;
-use middlebrick_model::{Exchange, Method, Mode, Operation, ParamLocation, RequestSpec};
+use middlebrick_model::{
+    Exchange, Method, Mode, Operation, Outage, ParamLocation, RequestSpec, Retrigger,
+};
 use serde_json::Value;
 use std::fmt;
 
@@ -209,6 +211,17 @@ pub trait Probe: Send + Sync {
     /// change an account (reset its password, sign it out): never a user's account.
     async fn own_account(&self) -> Result<OwnAccount, ProbeError> {
         Err(ProbeError::Refused("no registration operation".into()))
+    }
+
+    /// The times the target stopped answering during the scan, in order.
+    fn outages(&self) -> Vec<Outage> {
+        Vec::new()
+    }
+
+    /// Sends outage `index`'s suspect request once more, alone, bracketed by a request the
+    /// target answered before; at most once per outage.
+    async fn retrigger(&self, _index: usize) -> Option<Retrigger> {
+        None
     }
 }
 

@@ -19,12 +19,25 @@
 //!   texts win: CockroachDB reuses PostgreSQL's SQLSTATEs and some of its messages.
 //! - Drivers name their exception modules: `psycopg2.errors`, `psycopg.errors` (version 3),
 //!   `asyncpg.exceptions`, `sqlalchemy.exc`.
+//!
+//! Bounded (issue 16, rule 7): it runs after the scan's time limit, over answers the target
+//! chose, so every step is linear in the text and reads at most [`MAX_TEXT`] bytes of a body;
+//! the key order of a JSON object is read in one pass over its first [`MAX_KEYS`] keys (a
+//! search per key was quadratic: 24 s of CPU for a 0.7 MB answer with 100,000 keys).
 
 use crate::signatures::{scan, Source};
 use crate::sqli::parser_error;
 use middlebrick_model::{Confidence, Detection, Exchange, Stack, Tech};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fmt;
+
+/// Bytes of one answer's body the fingerprint reads: error pages, envelopes and tracebacks
+/// say what they have to say well before this.
+const MAX_TEXT: usize = 256 * 1024;
+/// Top-level keys read to tell key-order habits apart.
+const MAX_KEYS: usize = 64;
 
 /// Signals for one candidate: weights add up; `proof` is a signal that only that component
 /// produces (its own traceback frames, its debugger).
@@ -99,7 +112,7 @@ pub fn fingerprint(exchanges: &[Exchange]) -> Stack {
             continue;
         };
         headers(&mut t, r);
-        let text = r.body.text.as_str();
+        let text = head(&r.body.text, MAX_TEXT);
         frameworks(&mut t, r.status, text);
         data_layer(&mut t, text);
         match json_habit(text) {
@@ -315,22 +328,43 @@ fn json_habit(text: &str) -> Option<bool> {
     }
 }
 
-/// Keys of a JSON object in the order the text has them (serde_json's map would sort them).
+/// The first [`MAX_KEYS`] keys of a JSON object in the order the text has them (serde_json's
+/// map would sort them), read in one pass; values are skipped unparsed. `None` when the text
+/// is not one JSON object (a cut body included).
 fn top_level_keys(text: &str) -> Option<Vec<String>> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    let map = v.as_object()?;
-    let mut positions: Vec<(usize, String)> = map
-        .keys()
-        .filter_map(|k| {
-            let quoted = serde_json::to_string(k).ok()?;
-            text.find(&format!("{quoted}:")).map(|i| (i, k.clone()))
-        })
-        .collect();
-    if positions.len() != map.len() {
-        return None;
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+            let mut keys = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                if keys.len() < MAX_KEYS {
+                    keys.push(k);
+                }
+            }
+            Ok(keys)
+        }
     }
-    positions.sort();
-    Some(positions.into_iter().map(|(_, k)| k).collect())
+    let mut de = serde_json::Deserializer::from_str(text);
+    let keys = de.deserialize_map(Keys).ok()?;
+    de.end().ok()?;
+    Some(keys)
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a char boundary.
+fn head(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 #[cfg(test)]
@@ -439,5 +473,31 @@ mod tests {
             Some(Tech::FastApi)
         );
         assert_eq!(fingerprint(&[]), Stack::default());
+    }
+
+    #[test]
+    fn a_huge_json_answer_costs_milliseconds_not_seconds() {
+        // Issue 16: 0.7 MB, 100,000 keys, cost 24 s of CPU when each key was searched for.
+        let mut body = String::from("{");
+        for i in 0..100_000 {
+            body.push_str(&format!("\"k{i:05}\":1,"));
+        }
+        body.pop();
+        body.push('}');
+        assert!(body.len() > 700_000);
+        let answers: Vec<Exchange> = (0..4)
+            .map(|_| ex(200, "application/json", &body, None))
+            .collect();
+        let started = std::time::Instant::now();
+        let _ = fingerprint(&answers);
+        let took = started.elapsed();
+        // Generous for an unoptimised build on a shared machine; quadratic work took minutes.
+        assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+        assert_eq!(
+            top_level_keys(r#"{"b":1,"a":{"x":[1,2]}}"#).unwrap(),
+            ["b", "a"]
+        );
+        assert_eq!(top_level_keys(r#"{"b":1,"a":"#), None);
+        assert_eq!(top_level_keys("[1]"), None);
     }
 }

@@ -11,6 +11,7 @@ mod docs;
 mod exit;
 mod gate;
 mod history;
+mod logs;
 mod mcp;
 mod output;
 mod progress;
@@ -41,14 +42,16 @@ fn main() {
     };
     // Colour in log lines only on a terminal: a log file or pipe gets plain text.
     let log_colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // One redactor for the log and the scan: secrets are redacted in the log as they are learnt.
+    let redactor = std::sync::Arc::new(Redactor::new());
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(logs::RedactingStderr(redactor.clone()))
         .with_ansi(log_colour)
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("MIDDLEBRICK_LOG"))
         .init();
     let code = match cli.command {
         Command::Checks(a) => catalogue::print(&a.format),
-        Command::Scan(a) => report_errors(scan(*a)),
+        Command::Scan(a) => report_errors(scan(*a, redactor)),
         Command::Audit(a) => report_errors(audit::run(a)),
         Command::Diff(a) => diff::run(&a),
         Command::History(a) => history::run(&a),
@@ -156,7 +159,7 @@ fn write_baseline(a: &args::BaselineArgs) -> Result<i32, Failure> {
     run().map(|()| exit::OK).map_err(usage)
 }
 
-fn scan(args: ScanArgs) -> Result<i32, Failure> {
+fn scan(args: ScanArgs, redactor: std::sync::Arc<Redactor>) -> Result<i32, Failure> {
     let file = match &args.config {
         Some(path) => config::read_file(path).map_err(usage)?,
         None => config::FileConfig::default(),
@@ -203,7 +206,12 @@ fn scan(args: ScanArgs) -> Result<i32, Failure> {
     } else {
         Some(history::Recording::start(&args.history, &cfg).map_err(usage)?)
     };
-    let result = runtime.block_on(middlebrick_engine::scan(cfg, sink, handle.clone()));
+    let result = runtime.block_on(middlebrick_engine::scan_with(
+        cfg,
+        sink,
+        handle.clone(),
+        redactor,
+    ));
     interrupted.abort();
     progress.finish();
     let mut output = match result {

@@ -634,6 +634,14 @@ impl Probe for EngineProbe {
         self.config.mode
     }
 
+    fn outages(&self) -> Vec<middlebrick_model::Outage> {
+        self.transport.outages()
+    }
+
+    async fn retrigger(&self, index: usize) -> Option<middlebrick_model::Retrigger> {
+        self.transport.retrigger(index).await
+    }
+
     fn observed(&self) -> Vec<Exchange> {
         self.observed
             .lock()

@@ -129,12 +129,22 @@ pub async fn scan(
     events: EventSink,
     handle: ScanHandle,
 ) -> Result<ScanOutput, EngineError> {
+    scan_with(cfg, events, handle, Arc::new(Redactor::new())).await
+}
+
+/// [`scan`] with the redactor the caller's other sinks (its log writer) already share, so a
+/// secret the scan learns is redacted there too from the moment it is learnt.
+pub async fn scan_with(
+    cfg: ScanConfig,
+    events: EventSink,
+    handle: ScanHandle,
+    redactor: Arc<Redactor>,
+) -> Result<ScanOutput, EngineError> {
     let started = Instant::now();
     let started_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let cfg = Arc::new(cfg);
-    let redactor = Arc::new(Redactor::new());
     for id in &cfg.identities {
         for s in id.secrets() {
             redactor.add(&s);
@@ -426,8 +436,11 @@ pub async fn scan(
             .hint("on a throw-away environment, --mode disposable tests them"),
         );
     }
+    diagnostics.extend(crate::health::diagnostics(&transport.outages()));
     let mut findings = dedup(findings);
     for f in findings.iter_mut() {
+        // Redaction before truncation: a cut must never leave a start of a secret behind.
+        redact_finding(f, &redactor);
         trim_evidence(f);
     }
     let stopped = transport_stop_reason(&transport, &main_cfg, &cfg, started, &handle);
@@ -630,6 +643,13 @@ fn transport_stop_reason(
     if handle.cancel.is_cancelled() {
         return Some("interrupted".into());
     }
+    // An open breaker means the target stopped answering: whatever was not sent after that
+    // was not tested, so the report is partial however complete the plan looked.
+    if t.circuit_open() {
+        return Some(
+            "the target stopped answering and did not come back; the circuit breaker opened".into(),
+        );
+    }
     if let (Some(left), Some(budget)) = (limits.budget, cfg.transport.budget) {
         if t.requests_sent() >= left {
             return Some(format!("the request budget of {budget} was used up"));
@@ -667,6 +687,23 @@ fn dedup(findings: Vec<Finding>) -> Vec<Finding> {
     out
 }
 
+fn redact_finding(f: &mut Finding, r: &Redactor) {
+    for ex in f.evidence.exchanges.iter_mut() {
+        r.redact_exchange(ex);
+    }
+    for c in f.evidence.curl.iter_mut() {
+        r.redact_in_place(c);
+    }
+    for n in f.evidence.notes.iter_mut() {
+        r.redact_in_place(n);
+    }
+    r.redact_in_place(&mut f.description);
+    r.redact_in_place(&mut f.title);
+    if let Some(p) = f.parameter.as_mut() {
+        r.redact_in_place(p);
+    }
+}
+
 fn trim_evidence(f: &mut Finding) {
     f.evidence.exchanges.truncate(EVIDENCE_EXCHANGES_CAP);
     f.evidence.curl.truncate(EVIDENCE_EXCHANGES_CAP);
@@ -694,19 +731,16 @@ fn cut(body: &mut middlebrick_model::BodyRecord) {
 /// Redacts every secret the scan was given or obtained from everything the report carries.
 pub fn redact_report(report: &mut Report, r: &Redactor) {
     for f in report.findings.iter_mut() {
-        for ex in f.evidence.exchanges.iter_mut() {
-            r.redact_exchange(ex);
-        }
-        for c in f.evidence.curl.iter_mut() {
-            r.redact_in_place(c);
-        }
-        for n in f.evidence.notes.iter_mut() {
-            r.redact_in_place(n);
-        }
-        r.redact_in_place(&mut f.description);
+        redact_finding(f, r);
     }
     for d in report.diagnostics.iter_mut() {
         r.redact_in_place(&mut d.message);
+        if let Some(h) = d.hint.as_mut() {
+            r.redact_in_place(h);
+        }
+    }
+    if let Some(stack) = report.stack.as_mut() {
+        stack.redact_with(|s| r.redact_in_place(s));
     }
     for i in report.coverage.identities.iter_mut() {
         if let Some(why) = i.reason.as_mut() {

@@ -13,6 +13,7 @@
 mod client;
 mod config;
 mod error;
+mod health;
 mod lastbyte;
 mod limits;
 mod outgoing;

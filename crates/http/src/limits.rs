@@ -148,6 +148,15 @@ impl Breaker {
         }
     }
 
+    /// Opens the breaker now: the target stopped answering and did not come back (`health.rs`).
+    pub(crate) fn trip(&self) {
+        if !self.open.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "circuit breaker open: the target stopped answering and did not recover"
+            );
+        }
+    }
+
     /// Any answer, whatever its status, proves the target is up.
     pub(crate) fn success(&self) {
         // Reading first keeps the hot path from writing a shared cache line on every answer.

@@ -18,6 +18,7 @@
 use crate::client::{Client, ReqBody};
 use crate::config::TransportConfig;
 use crate::error::HttpError;
+use crate::health::{Health, Replay};
 use crate::limits::{Breaker, Budget, Permits, RateLimiter};
 use crate::outgoing::Outgoing;
 use crate::prepare::{self, WireBody};
@@ -39,22 +40,24 @@ use url::Url;
 /// A pooled HTTP client (HTTP/1.1, and HTTP/2 where TLS ALPN offers it) behind the scan's
 /// scope and limits. Share it (`Arc`) across tasks: pooling and the limits are per transport.
 pub struct Transport {
-    client: Client,
+    pub(crate) client: Client,
     scope: Scope,
     permits: Permits,
     limiter: Option<RateLimiter>,
-    budget: Budget,
-    breaker: Breaker,
-    deadline: Option<Instant>,
+    pub(crate) budget: Budget,
+    pub(crate) breaker: Breaker,
+    pub(crate) deadline: Option<Instant>,
     dog: Arc<Watchdog>,
     user_agent: HeaderValue,
-    request_timeout: Duration,
-    max_response_bytes: usize,
+    pub(crate) request_timeout: Duration,
+    pub(crate) max_response_bytes: usize,
     max_redirects: usize,
     max_retries: u32,
     max_backoff: Duration,
     /// Bursts run one at a time (see [`Transport::send_burst`]).
     burst_lock: tokio::sync::Mutex<()>,
+    /// Whether the target still answers (`health.rs`).
+    pub(crate) health: Health,
 }
 
 /// The most requests [`Transport::send_burst`] sends at once.
@@ -82,6 +85,7 @@ struct Hop {
     method: Method,
     url: Url,
     body: Option<WireBody>,
+    identity: String,
 }
 
 impl Transport {
@@ -116,6 +120,7 @@ impl Transport {
             max_retries: cfg.max_retries,
             max_backoff: cfg.max_backoff,
             burst_lock: tokio::sync::Mutex::new(()),
+            health: Health::default(),
         })
     }
 
@@ -158,7 +163,7 @@ impl Transport {
     }
 
     /// The stops checked before each attempt (the watchdog ends sends already under way).
-    fn check_stops(&self) -> Result<(), HttpError> {
+    pub(crate) fn check_stops(&self) -> Result<(), HttpError> {
         if self.dog.is_cancelled() {
             return Err(HttpError::Cancelled);
         }
@@ -182,7 +187,12 @@ impl Transport {
         let body = body
             .map(|b| WireBody::encode(b, self.max_response_bytes))
             .transpose()?;
-        let mut hop = Hop { method, url, body };
+        let mut hop = Hop {
+            method,
+            url,
+            body,
+            identity: identity.clone(),
+        };
         // The URL the credentials were meant for; kept only once a redirect moves away from it.
         let mut original: Option<Url> = None;
         let mut redirects = Vec::new();
@@ -270,6 +280,7 @@ impl Transport {
             method,
             url: next,
             body: if keep_body { hop.body.clone() } else { None },
+            identity: hop.identity.clone(),
         }))
     }
 
@@ -322,6 +333,8 @@ impl Transport {
         headers: HeaderMap,
         on_wire: &mut Duration,
     ) -> Result<Outcome, HttpError> {
+        // Nothing starts while the target's liveness is in question (`health.rs`).
+        drop(self.health.pause.read().await);
         let _permit = self.permits.acquire().await;
         if let Some(limiter) = &self.limiter {
             // Boxed, like every wait off the hot path, to keep this future (moved on every
@@ -346,6 +359,13 @@ impl Transport {
             .body
             .as_ref()
             .map_or_else(ReqBody::default, |b| ReqBody::new(b.bytes.clone()));
+        let seq = self.health.begin(Replay {
+            method: hop.method,
+            url: hop.url.clone(),
+            headers: headers.clone(),
+            body: hop.body.clone(),
+            identity: hop.identity.clone(),
+        });
         let mut req = Request::new(body);
         *req.method_mut() = prepare::method(hop.method);
         *req.headers_mut() = headers;
@@ -364,12 +384,22 @@ impl Transport {
             self.dog.expiring(watch, until, fetch).await
         };
         *on_wire += started.elapsed();
-        let outcome = record::conclude(result, partial, self.request_timeout)?;
+        let outcome = record::conclude(result, partial, self.request_timeout);
+        let status = match &outcome {
+            Ok(Outcome::Answered(r, _)) => Some(r.status),
+            _ => None,
+        };
+        self.health.end(seq, status);
+        let outcome = outcome?;
         match &outcome {
             Outcome::Answered(..) => self.breaker.success(),
             Outcome::Failed(reason) => {
                 tracing::debug!(url = %hop.url, %reason, "no answer");
-                self.breaker.failure();
+                if self.health.watching() {
+                    self.on_silence().await;
+                } else {
+                    self.breaker.failure();
+                }
             }
         }
         Ok(outcome)
@@ -512,6 +542,7 @@ impl Transport {
             method: req.method,
             url: req.url,
             body,
+            identity: req.identity.clone(),
         };
         let content_type = hop.body.as_ref().map(|b| b.content_type.as_str());
         let map = prepare::header_map(

@@ -90,6 +90,7 @@ check_ids! {
     AuthWeakRecovery => "auth.weak-recovery",
     AuthPasswordStorage => "auth.password-storage",
     AuthCredentialsInUrl => "auth.credentials-in-url",
+    AvailabilitySingleRequestDos => "availability.single-request-dos",
 }
 
 impl CheckId {

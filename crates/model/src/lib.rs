@@ -10,6 +10,7 @@ pub mod danger;
 pub mod envelope;
 mod exchange;
 mod finding;
+mod health;
 pub mod names;
 mod operation;
 mod redact;
@@ -25,6 +26,7 @@ pub use exchange::{
     ResponseRecord, ANONYMOUS,
 };
 pub use finding::{fingerprint, Evidence, Finding};
+pub use health::{Outage, Retrigger};
 pub use operation::{
     Inventory, Operation, ParamLocation, Parameter, RequestBodySpec, ResponseSpec,
     SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,

@@ -3,6 +3,14 @@
 //! Header-name rules miss a token echoed in a body or a password in a query string; matching
 //! the values themselves does not. Every sink (report, log, evidence) goes through one
 //! `Redactor`, and secrets learnt during the scan (tokens from sign-in) are added as they come.
+//!
+//! Redaction comes before truncation (issue 16, rule 5), but a text may already have been cut
+//! before it reaches a sink: a body read up to the transport's cap, an excerpt a check took
+//! around an error signature. So a cut secret is redacted too: a run of at least
+//! [`MIN_FRAGMENT`] characters that is the start of a secret and ends where the text ends or
+//! where a token could not go on (a space, a quote, a bracket, an ellipsis) is replaced. A value
+//! that merely shares a secret's first characters and then goes on differently (another
+//! token with the same JWT header) is left alone.
 
 use base64::Engine as _;
 use std::sync::RwLock;
@@ -12,6 +20,9 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Values shorter than this are not treated as secrets: redacting every `a` would shred
 /// evidence while protecting nothing.
 const MIN_SECRET_LEN: usize = 4;
+
+/// The shortest start of a secret that is redacted when a cut left only that much of it.
+pub const MIN_FRAGMENT: usize = 6;
 
 #[derive(Debug, Default)]
 pub struct Redactor {
@@ -66,12 +77,15 @@ impl Redactor {
                 out = out.replace(secret.as_str(), REDACTED);
             }
         }
+        for secret in guard.iter() {
+            out = redact_cut(&out, secret);
+        }
         mask_jwt_signatures(&out)
     }
 
     pub fn redact_in_place(&self, text: &mut String) {
         let guard = self.secrets.read().unwrap_or_else(|e| e.into_inner());
-        if guard.iter().any(|s| text.contains(s.as_str())) || text.contains("eyJ") {
+        if guard.iter().any(|s| text.contains(head(s))) || text.contains("eyJ") {
             drop(guard);
             *text = self.redact(text);
         }
@@ -99,6 +113,52 @@ impl Redactor {
             self.redact_in_place(e);
         }
     }
+}
+
+/// The first [`MIN_FRAGMENT`] characters of a secret (all of it when shorter).
+fn head(secret: &str) -> &str {
+    let end = secret
+        .char_indices()
+        .nth(MIN_FRAGMENT)
+        .map_or(secret.len(), |(i, _)| i);
+    &secret[..end]
+}
+
+/// Whether `c` can continue a token, so a run that stops before it was not cut there.
+fn continues_token(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=' | '%')
+}
+
+/// Replaces every cut-off start of `secret` in `text` (see the module header).
+fn redact_cut(text: &str, secret: &str) -> String {
+    let start = head(secret);
+    if start.chars().count() < MIN_FRAGMENT || !text.contains(start) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(start) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let matched: usize = tail
+            .chars()
+            .zip(secret.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a.len_utf8())
+            .sum();
+        let cut = tail[matched..]
+            .chars()
+            .next()
+            .is_none_or(|c| !continues_token(c));
+        if cut {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(&tail[..matched]);
+        }
+        rest = &tail[matched..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Masks the signature of every JWT-shaped value (`eyJ….….<signature>`), keeping header and
@@ -191,6 +251,44 @@ mod tests {
         let mut s = String::from("no token eyJ here");
         r.redact_in_place(&mut s);
         assert_eq!(s, "no token eyJ here");
+    }
+
+    #[test]
+    fn a_secret_cut_short_is_redacted_down_to_six_characters() {
+        let r = Redactor::new();
+        r.add("tok-0123456789abcdef");
+        for cut in ["tok-01", "tok-0123", "tok-0123456789abcde"] {
+            for text in [
+                format!("...{cut}"),
+                format!("token={cut}…"),
+                format!("\"{cut}\""),
+                format!("{cut} more"),
+            ] {
+                let out = r.redact(&text);
+                assert!(!out.contains("tok-01"), "{text} -> {out}");
+                let mut in_place = text.clone();
+                r.redact_in_place(&mut in_place);
+                assert_eq!(in_place, out);
+            }
+        }
+        // Shorter than six characters says nothing; a value that goes on differently is
+        // another value.
+        assert_eq!(r.redact("tok-0 end"), "tok-0 end");
+        assert_eq!(r.redact("tok-0123ZZZZ"), "tok-0123ZZZZ");
+    }
+
+    #[test]
+    fn another_token_with_the_same_jwt_header_is_kept() {
+        let r = Redactor::new();
+        let issued = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        r.add(issued);
+        let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.";
+        assert_eq!(r.redact(forged), forged);
+        let cut = &issued[..30];
+        assert_eq!(
+            r.redact(&format!("Bearer {cut}")),
+            format!("Bearer {REDACTED}")
+        );
     }
 
     #[test]

@@ -121,6 +121,21 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// Applies `redact` to every evidence text (error excerpts may quote a secret).
+    pub fn redact_with(&mut self, mut redact: impl FnMut(&mut String)) {
+        for d in [
+            &mut self.framework,
+            &mut self.server,
+            &mut self.database,
+            &mut self.driver,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            d.evidence.iter_mut().for_each(&mut redact);
+        }
+    }
+
     /// The technologies remediation should be written for.
     pub fn techs(&self) -> Vec<Tech> {
         [&self.framework, &self.server, &self.database, &self.driver]

@@ -33,6 +33,9 @@ pub fn prepare(report: &Report, redactor: &Redactor) -> Report {
         redact_finding(finding, redactor);
         cap_evidence(&mut finding.evidence);
     }
+    if let Some(stack) = out.stack.as_mut() {
+        stack.redact_with(red);
+    }
     for d in &mut out.diagnostics {
         red(&mut d.code);
         red(&mut d.message);

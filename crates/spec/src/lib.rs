@@ -32,7 +32,7 @@ use std::path::Path;
 /// Loads a spec from a file, following relative-file `$ref`s from that file's directory.
 /// Every referenced file is read and parsed once.
 pub fn load_path(path: &Path) -> Result<Inventory, SpecError> {
-    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
+    let bytes = refs::read_capped(path).map_err(|source| SpecError::Read {
         path: path.to_path_buf(),
         source,
     })?;

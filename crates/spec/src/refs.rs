@@ -3,13 +3,26 @@
 //!
 //! Documents are held as `Arc<Value>` so a caller can keep a resolved node alive while the
 //! store loads more files; nothing is cloned out of a document except small leaf values.
+//!
+//! Spec files stay in their folder (issue 16, rule 6): a spec is input we did not write, and a
+//! value read from a referenced file may be sent to the target. So a file reference is read
+//! only when it resolves (symbolic links followed) to a regular file inside the root spec's
+//! folder, no larger than [`MAX_FILE_BYTES`], while all files read stay under
+//! [`MAX_TOTAL_BYTES`]. Absolute paths, `..` out of the folder, `/proc`, devices and FIFOs are
+//! refused with an error naming the reference. Remote references are never fetched.
 
 use crate::parse;
 use middlebrick_model::Diagnostic;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
+
+/// The largest spec file read, the root included.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// The most bytes read over all files one spec references.
+pub const MAX_TOTAL_BYTES: u64 = 128 * 1024 * 1024;
 
 pub(crate) type DocId = usize;
 
@@ -84,12 +97,20 @@ pub(crate) struct Docs {
     docs: Vec<Doc>,
     by_path: HashMap<PathBuf, Result<DocId, String>>,
     external_noted: HashSet<String>,
+    /// The root spec's folder, resolved: the only tree referenced files are read from.
+    root_dir: Option<PathBuf>,
+    /// Bytes of referenced files read so far.
+    read_bytes: u64,
     pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Docs {
     pub fn new(root: Value, label: &str, path: Option<&Path>) -> Self {
-        let path = path.map(normalize);
+        let path = path.map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| normalize(p)));
+        let root_dir = path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf);
         let mut by_path = HashMap::new();
         if let Some(p) = &path {
             by_path.insert(p.clone(), Ok(0));
@@ -102,6 +123,8 @@ impl Docs {
             }],
             by_path,
             external_noted: HashSet::new(),
+            root_dir,
+            read_bytes: 0,
             diagnostics: Vec::new(),
         }
     }
@@ -144,6 +167,7 @@ impl Docs {
                 self.note_external(reference, file);
                 return Err(RefError::External(reference.to_string()));
             };
+            let path = self.contain(reference, &path).map_err(RefError::Broken)?;
             self.load_file(path).map_err(RefError::Broken)?
         };
         let key = Key { doc, pointer };
@@ -192,6 +216,77 @@ impl Docs {
         Some(normalize(&dir.join(percent_decode(file))))
     }
 
+    /// The file `path` resolves to, if the reference may be read: a regular file inside the
+    /// root's folder, within the size caps. Otherwise an error naming the reference, also kept
+    /// as a diagnostic (once per file).
+    fn contain(&mut self, reference: &str, path: &Path) -> Result<PathBuf, Broken> {
+        let refuse = |docs: &mut Docs, why: String| {
+            let message = format!("`$ref: {reference}` {why}; not read");
+            if docs
+                .external_noted
+                .insert(format!("contain:{}", path.display()))
+            {
+                docs.diagnostics
+                    .push(Diagnostic::error("spec.ref-refused", message.clone()).hint(
+                        "a spec's references are read only from files inside its own folder",
+                    ));
+            }
+            Err(Broken(message))
+        };
+        let Some(root) = self.root_dir.clone() else {
+            return refuse(self, "has no folder to resolve in".into());
+        };
+        let resolved = match std::fs::canonicalize(path) {
+            Ok(p) => p,
+            // Missing: reading it fails with the usual broken-file diagnostic, as long as its
+            // spelling stays inside the folder.
+            Err(_) if path.starts_with(&root) => return Ok(path.to_path_buf()),
+            Err(_) => {
+                return refuse(
+                    self,
+                    format!("is outside the spec's folder {}", root.display()),
+                )
+            }
+        };
+        if !resolved.starts_with(&root) {
+            return refuse(
+                self,
+                format!(
+                    "resolves to {}, outside the spec's folder {}",
+                    resolved.display(),
+                    root.display()
+                ),
+            );
+        }
+        if self.by_path.contains_key(&resolved) {
+            return Ok(resolved);
+        }
+        let meta = match std::fs::metadata(&resolved) {
+            Ok(m) => m,
+            Err(e) => return Err(Broken(format!("cannot read {}: {e}", resolved.display()))),
+        };
+        if !meta.is_file() {
+            return refuse(self, "is not a regular file".into());
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return refuse(
+                self,
+                format!(
+                    "is {} bytes, over the {MAX_FILE_BYTES}-byte cap per file",
+                    meta.len()
+                ),
+            );
+        }
+        if self.read_bytes + meta.len() > MAX_TOTAL_BYTES {
+            return refuse(
+                self,
+                format!("would take the files read past the {MAX_TOTAL_BYTES}-byte cap"),
+            );
+        }
+        self.read_bytes += meta.len();
+        Ok(resolved)
+    }
+
     fn load_file(&mut self, path: PathBuf) -> Result<DocId, Broken> {
         if let Some(entry) = self.by_path.get(&path) {
             return entry.clone().map_err(Broken);
@@ -217,8 +312,23 @@ impl Docs {
 
 /// Reads and parses a referenced file; the error names the file.
 pub(crate) fn read_and_parse(path: &Path) -> Result<Value, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = read_capped(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     parse::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] of a file, whatever its size says (a file that grows while
+/// read, or a device named on the command line, is refused rather than read without end).
+pub(crate) fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than the {MAX_FILE_BYTES}-byte cap per spec file"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// `file#fragment` -> (`file`, `fragment`); either may be empty.

@@ -26,6 +26,7 @@ pub mod race_condition;
 pub mod replay_duplicates;
 pub mod security_headers;
 pub mod session_fixation;
+pub mod single_request_dos;
 pub mod sql_injection;
 pub mod throttle_bypass;
 pub mod user_enumeration;

@@ -2,6 +2,7 @@
 //! (scope, redirects, credentials, limits) is shown by what a listener did or did not see.
 
 mod body;
+mod health;
 mod limits;
 mod pool;
 mod record;

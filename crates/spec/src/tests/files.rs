@@ -41,54 +41,54 @@ paths:
         r#"
 get:
   parameters:
-    - $ref: '../../shared/params.yaml#/limit'
+    - $ref: '../shared/params.yaml#/limit'
   responses:
     '200':
       description: ok
       content:
         application/json:
-          schema: {type: array, items: {$ref: '../../shared/models/item.yml'}}
+          schema: {type: array, items: {$ref: '../shared/models/item.yml'}}
 post:
   requestBody:
     content:
       application/json:
-        schema: {$ref: '../../shared/models/item.yml'}
+        schema: {$ref: '../shared/models/item.yml'}
   responses:
-    '201': {$ref: '../../shared/responses.yaml#/Created'}
+    '201': {$ref: '../shared/responses.yaml#/Created'}
 "#,
     );
     dir.write(
         "api/paths/item_get.yaml",
         r#"
 parameters:
-  - {name: id, in: path, schema: {$ref: '../../shared/defs.json#/definitions/a~1b%20c'}}
+  - {name: id, in: path, schema: {$ref: '../shared/defs.json#/definitions/a~1b%20c'}}
 responses:
   '200':
     description: ok
     content:
       application/json:
-        schema: {$ref: '../../shared/./models/../models/item.yml'}
+        schema: {$ref: '../shared/./models/../models/item.yml'}
 "#,
     );
     dir.write("api/paths/broken.yaml", "responses: {200: [unclosed\n");
     dir.write(
-        "shared/defs.json",
+        "api/shared/defs.json",
         r#"{"definitions": {"a/b c": {"type": "string", "format": "uuid"}}}"#,
     );
     dir.write(
-        "shared/models/item.yml",
+        "api/shared/models/item.yml",
         "type: object\nproperties:\n  id: {type: integer}\n  tags: {$ref: 'tag.yml'}\n  parent: {$ref: './item.yml'}\n",
     );
     dir.write(
-        "shared/models/tag.yml",
+        "api/shared/models/tag.yml",
         "type: array\nitems: {type: string}\n",
     );
     dir.write(
-        "shared/params.yaml",
+        "api/shared/params.yaml",
         "limit: {name: limit, in: query, schema: {type: integer}}\n",
     );
     dir.write(
-        "shared/responses.yaml",
+        "api/shared/responses.yaml",
         "Created:\n  description: made\n  content:\n    application/json:\n      schema: {$ref: 'models/item.yml'}\n",
     );
     (dir, root)

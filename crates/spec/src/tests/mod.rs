@@ -2,6 +2,7 @@
 //! temporary directory (removed on drop) without an extra dependency, and inventory lookups.
 
 mod files;
+mod hostile;
 mod openapi3;
 mod robustness;
 mod swagger2;
