@@ -188,8 +188,6 @@ pub fn sequential(values: &[&Value]) -> bool {
     ints.windows(2).all(|w| w[1] - w[0] <= 10) && ints[0] < 1_000_000
 }
 
-/// A short random token for names and markers the scanner creates (process-random keys from
-/// the standard library; no dependency needed for a non-cryptographic nonce).
 /// `op`'s request as `who`, sent to where `owner`'s own request for the object goes (its path
 /// and query: a `{username}` naming the owner, a parent's id): an authorization probe differs
 /// from the owner's request in who asks, never in which object it names.
@@ -206,6 +204,21 @@ pub fn replayed_as(
     r
 }
 
+/// `replayed_as`, with the owner's body too: for an operation whose body names its owner
+/// (`"user_id": 7`), so the other identity sends exactly the owner's request.
+pub fn replayed_whole_as(
+    probe: &dyn crate::probe::Probe,
+    op: &Operation,
+    who: &str,
+    owner: &middlebrick_model::RequestSpec,
+) -> middlebrick_model::RequestSpec {
+    let mut r = replayed_as(probe, op, who, &crate::probe::Overrides::none(), owner);
+    r.body = owner.body.clone();
+    r
+}
+
+/// A short random token for names and markers the scanner creates (process-random keys from
+/// the standard library; no dependency needed for a non-cryptographic nonce).
 pub fn nonce() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::BuildHasher;
@@ -258,8 +271,12 @@ pub fn created_id(body: &Value, param: &str) -> Option<Value> {
     })
 }
 
+/// The longest marker a check writes (`mb-bola-` and a 12-digit nonce, with room to spare).
+const MARKER_ROOM: u64 = 24;
+
 /// A plain text property of an object schema that a check can set to a marker and find again:
-/// a string without enum or format, writable, not an id, a password or an email.
+/// a string without enum, format or pattern, long enough for a marker, writable, not an id,
+/// an owner, a password or an email.
 pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
     schema.properties.iter().find_map(|(k, s)| {
         let k_l = normalize_name(k);
@@ -271,6 +288,9 @@ pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
             && s.format.is_none()
             && !s.read_only
             && !id_like
+            && s.pattern.is_none()
+            && s.max_length.is_none_or(|m| m >= MARKER_ROOM)
+            && !is_owner_key(None, k)
             && !k_l.contains("password")
             && !k_l.contains("email"))
         .then(|| k.clone())

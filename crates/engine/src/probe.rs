@@ -410,6 +410,10 @@ impl Probe for EngineProbe {
         self.config.mode
     }
 
+    fn method_allowed(&self, method: Method) -> bool {
+        self.config.method_allowed(method)
+    }
+
     fn observed(&self) -> Vec<Exchange> {
         self.observed
             .lock()
