@@ -99,33 +99,72 @@ fn walk(
     }
 }
 
-/// Why an operation looks privileged (a path segment or tag such as `admin`, or an OAuth scope
-/// naming admin rights), or `None`.
-pub fn privileged_reason(op: &Operation) -> Option<String> {
-    for seg in op.path.split('/').filter(|s| !s.starts_with('{')) {
-        if PRIVILEGED_WORDS.contains(&norm(seg).as_str()) {
-            return Some(format!("its path has the segment `{seg}`"));
-        }
-    }
-    for tag in &op.tags {
-        if PRIVILEGED_WORDS.iter().any(|w| {
-            norm(tag)
-                .split(|c: char| !c.is_alphanumeric())
-                .any(|t| t == *w)
-        }) {
-            return Some(format!("the spec tags it `{tag}`"));
-        }
+/// Words in an operation's summary that say it is reserved for a role
+/// (narrower than [`PRIVILEGED_WORDS`]: "manage your addresses" reserves nothing).
+const ROLE_WORDS: &[&str] = &[
+    "admin",
+    "admins",
+    "administrator",
+    "administrators",
+    "staff",
+    "superuser",
+    "superusers",
+    "backoffice",
+    "moderator",
+    "moderators",
+];
+
+/// Why an operation looks privileged, and how much that is worth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Privilege {
+    pub reason: String,
+    /// The spec says so (a tag, an admin scope, the summary); `false` when
+    /// only a path segment names it, which alone justifies no more than a tentative note.
+    pub marked: bool,
+}
+
+fn has_word(text: &str, words: &[&str]) -> bool {
+    norm(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|t| words.contains(&t))
+}
+
+/// How an operation is marked privileged: by the spec (tag, admin scope, summary) first, else by a path segment such as `admin`.
+pub fn privilege(op: &Operation) -> Option<Privilege> {
+    let marked = |reason: String| {
+        Some(Privilege {
+            reason,
+            marked: true,
+        })
+    };
+    if let Some(tag) = op.tags.iter().find(|t| has_word(t, PRIVILEGED_WORDS)) {
+        return marked(format!("the spec tags it `{tag}`"));
     }
     if let Some(reqs) = &op.security {
         for r in reqs {
             for (_, scopes) in &r.schemes {
                 if let Some(s) = scopes.iter().find(|s| norm(s).contains("admin")) {
-                    return Some(format!("the spec requires the scope `{s}`"));
+                    return marked(format!("the spec requires the scope `{s}`"));
                 }
             }
         }
     }
-    None
+    if let Some(t) = op.summary.as_deref().filter(|t| has_word(t, ROLE_WORDS)) {
+        return marked(format!("the spec describes it as \"{}\"", t.trim()));
+    }
+    op.path
+        .split('/')
+        .filter(|s| !s.starts_with('{'))
+        .find(|seg| PRIVILEGED_WORDS.contains(&norm(seg).as_str()))
+        .map(|seg| Privilege {
+            reason: format!("its path has the segment `{seg}`"),
+            marked: false,
+        })
+}
+
+/// Why an operation looks privileged (see [`privilege`]), or `None`.
+pub fn privileged_reason(op: &Operation) -> Option<String> {
+    privilege(op).map(|p| p.reason)
 }
 
 /// True for an operation on the caller's own account (`/users/me`, `/profile`, `/whoami`):
@@ -328,6 +367,14 @@ mod tests {
         let mut tagged = Operation::new(Method::Get, "/reports");
         tagged.tags = vec!["Admin tools".into()];
         assert!(privileged_reason(&tagged).is_some());
+        assert!(privilege(&tagged).unwrap().marked);
+        let named = privilege(&Operation::new(Method::Get, "/api/admin/orders")).unwrap();
+        assert!(!named.marked, "a path segment alone is a name, not a mark");
+        let mut described = Operation::new(Method::Get, "/reports");
+        described.summary = Some("List every order (admin role)".into());
+        assert!(privilege(&described).unwrap().marked);
+        described.summary = Some("Manage your saved addresses".into());
+        assert!(privilege(&described).is_none());
         assert!(is_self_path("/api/users/me"));
         assert!(!is_self_path("/api/users/{id}"));
         assert!(!is_self_path("/api/meetings"));
