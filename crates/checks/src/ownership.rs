@@ -314,7 +314,7 @@ pub fn created_id(body: &Value, param: &str) -> Option<Value> {
 const MARKER_ROOM: u64 = 24;
 
 /// A plain text property of an object schema that a check can set to a marker and find again:
-/// a string without enum, format or pattern, long enough for a marker, writable, not an id,
+/// a string without enum or format, long enough for a marker, writable, not an id,
 /// an owner, a password or an email.
 pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
     schema.properties.iter().find_map(|(k, s)| {
@@ -327,7 +327,6 @@ pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
             && s.format.is_none()
             && !s.read_only
             && !id_like
-            && s.pattern.is_none()
             && s.max_length.is_none_or(|m| m >= MARKER_ROOM)
             && !is_owner_key(None, k)
             && !k_l.contains("password")

@@ -13,10 +13,15 @@
 //!   B's own list does not (a list every caller shares is no one's). Four requests
 //!   ([`insert`]).
 //!
+//! - A write-only password change on an account's path (`PUT /users/{id}/password`, no current
+//!   password asked): B sets the password of an account the scan registered, which then signs
+//!   in with it ([`password`]). Six requests.
+//!
 //! B always sends exactly A's request (path, query and, for inserts, body): only who asks
 //! differs, so a refusal is the API's authorization and nothing else.
 
 mod insert;
+mod password;
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::{
@@ -79,6 +84,17 @@ impl Check for BolaWrite {
             purpose,
         };
         match op.method {
+            _ if password::applies(op) => vec![
+                step(
+                    Method::Post,
+                    "the scan registers an account and signs it in",
+                ),
+                step(Method::Get, "the account reads itself (its id)"),
+                step(
+                    op.method,
+                    "identity B sets the account's password through its path",
+                ),
+            ],
             Method::Patch | Method::Put if object_ref(op).is_some() => vec![
                 step(Method::Post, "identity A creates an object"),
                 step(op.method, "identity B updates A's object"),
@@ -108,6 +124,7 @@ impl Check for BolaWrite {
             return Outcome::none();
         };
         let judged = match op.method {
+            _ if password::applies(op) => password::judge(ctx, op, &pair).await,
             Method::Patch | Method::Put => judge_update(ctx, op, &pair).await,
             Method::Delete => judge_delete(ctx, op, &pair).await,
             Method::Post => insert::judge(ctx, op, &pair).await,
