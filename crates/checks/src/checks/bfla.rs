@@ -13,7 +13,8 @@
 //!   regular identity (firm, medium).
 //!
 //! Operations an anonymous caller can also use are left to `auth.missing-authentication`.
-//! No extra requests: it judges the warm-up's answers.
+//! Reads cost no extra request: it judges the warm-up's answers. Writes (active mode) are
+//! verified by their effect on objects and accounts the scan created ([`write`]).
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::{owners_named, privilege};
@@ -25,15 +26,19 @@ use middlebrick_model::{
     Severity, Tech, ANONYMOUS,
 };
 
+mod write;
+
 #[derive(Debug)]
 pub struct Bfla;
 
 static META: CheckMeta = CheckMeta {
     id: CheckId::AuthzBfla,
     title: "Administrative function available to regular users",
-    description: "Calls privileged operations (answered for an admin identity, or marked admin in \
-        the spec) as regular identities. Fires when a regular identity gets the admin's data, or \
-        other users' data, from a back-office operation that anonymous callers are refused.",
+    description: "Calls operations the spec reserves for a role (tag, scope, summary), or whose \
+        siblings refuse regular identities, as regular identities. Fires when a regular identity \
+        gets the admin's data, or other users' data, from such a read that anonymous callers are \
+        refused, or when its write takes effect (in active mode: a created object read back, \
+        the role of an account the scan registered changed). A path segment alone is a low note.",
     cwe: &[285],
     owasp: &[Owasp::Api5],
     severity: Severity::High,
@@ -65,21 +70,41 @@ impl Check for Bfla {
     }
 
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
-        if op.method != Method::Get || ctx.identities == 0 {
+        if ctx.identities == 0 {
             return Vec::new();
         }
-        vec![Planned {
-            method: Method::Get,
-            identity: "*",
-            purpose: "regular and admin identities call the operation",
-        }]
+        match op.method {
+            Method::Get => vec![Planned {
+                method: Method::Get,
+                identity: "*",
+                purpose: "regular and admin identities call the operation",
+            }],
+            // Writes are tried only where the spec marks them (a sibling's 403 is learnt at
+            // run time, so it is planned for every write of a family it could guard).
+            Method::Post | Method::Put | Method::Patch => vec![
+                Planned {
+                    method: op.method,
+                    identity: "*",
+                    purpose: "a regular identity performs the privileged write",
+                },
+                Planned {
+                    method: Method::Get,
+                    identity: "*",
+                    purpose: "the write's effect is read back",
+                },
+            ],
+            _ => Vec::new(),
+        }
     }
 
     async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
         let Some(op) = ctx.op else {
             return Outcome::none();
         };
-        judge(ctx, op).await.unwrap_or_default()
+        match op.method {
+            Method::Get => judge(ctx, op).await.unwrap_or_default(),
+            _ => judge_write(ctx, op).await.unwrap_or_default(),
+        }
     }
 }
 
@@ -141,6 +166,28 @@ async fn guarded_sibling(
         }
     }
     Ok(None)
+}
+
+/// A write is tried only with evidence that it is reserved for a role: the spec's mark or a
+/// guarded sibling, never a name alone.
+async fn judge_write(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
+    let identities = ctx.probe.identities();
+    let admin = identities.iter().find(|i| i.admin);
+    let regulars: Vec<&IdentityInfo> = identities.iter().filter(|i| !i.admin).collect();
+    let Some(regular) = regulars.first() else {
+        return Ok(Outcome::none());
+    };
+    let why = match privilege(op).filter(|p| p.marked) {
+        Some(p) => p.reason,
+        None => match guarded_sibling(ctx, op, admin, &regulars).await? {
+            Some((why, _)) => why,
+            None => return Ok(Outcome::none()),
+        },
+    };
+    Ok(write::judge(ctx, op, regular, &why)
+        .await?
+        .map(Outcome::finding)
+        .unwrap_or_default())
 }
 
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
