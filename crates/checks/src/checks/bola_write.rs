@@ -157,10 +157,12 @@ impl Pair {
 /// Where an operation names the object it acts on: the path's last parameter when the path
 /// ends with one (`/notes/{note_id}`), else an id-like query parameter (`/notes?note_id=`).
 fn object_ref(op: &Operation) -> Option<(ParamLocation, String)> {
-    if collection_of(&op.path).is_some() {
+    if let Some(collection) = collection_of(&op.path) {
+        // The parameter the path ends with, whatever order the spec lists parameters in.
+        let last = op.path[collection.len()..].trim_matches(|c| c == '/' || c == '{' || c == '}');
         return op
             .params_in(ParamLocation::Path)
-            .last()
+            .find(|p| p.name == last)
             .map(|p| (ParamLocation::Path, p.name.clone()));
     }
     id_params(op)
@@ -628,6 +630,25 @@ mod tests {
             .await;
         assert_eq!(out.findings.len(), 1);
         assert_eq!(out.findings[0].evidence.exchanges[1].identity, "bob");
+    }
+
+    #[test]
+    fn the_object_is_the_parameter_the_path_ends_with_in_any_listing_order() {
+        // FastAPI lists a router prefix's `{user_id}` after the route's own `{card_id}`.
+        let mut op = Operation::new(Method::Put, "/users/{user_id}/cards/{card_id}");
+        for name in ["card_id", "user_id"] {
+            op.parameters.push(Parameter {
+                name: name.into(),
+                location: ParamLocation::Path,
+                required: true,
+                schema: Arc::new(Schema::of_type(SchemaType::Integer)),
+                example: None,
+            });
+        }
+        assert_eq!(
+            object_ref(&op),
+            Some((ParamLocation::Path, "card_id".to_string()))
+        );
     }
 
     #[tokio::test]
