@@ -3,12 +3,12 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
 from common.variant import planted
-from fastapi_shop.auth import UNAUTHORIZED, Connection, get_current_user
-from fastapi_shop.schemas import INT4_MAX, NO_NUL, Message
+from fastapi_shop.auth import UNAUTHORIZED, Connection, forgotten_in_vulnerable, get_current_user
+from fastapi_shop.schemas import INT4_MAX, NO_NUL, IdPath, Message
 
 router = APIRouter(prefix="/api/lists", tags=["lists"], responses=UNAUTHORIZED)
 
@@ -58,3 +58,40 @@ async def new_list(body: NewShoppingList, user: CurrentUser, conn: Connection):
         f"INSERT INTO shopping_lists (user_id, name) VALUES ($1, $2) RETURNING {COLUMNS}", body.user_id, body.name
     )
     return dict(row)
+
+
+@router.get(
+    "/{list_id}",
+    response_model=ShoppingList,
+    responses={404: {"model": Message, "description": "No such list"}},
+    summary="Get one of the caller's shopping lists",
+)
+async def get_list(list_id: IdPath, user: CurrentUser, conn: Connection):
+    row = await conn.fetchrow(f"SELECT {COLUMNS} FROM shopping_lists WHERE id = $1 AND user_id = $2", list_id, user["id"])
+    if row is None:
+        raise HTTPException(status_code=404, detail="No such list")
+    return dict(row)
+
+
+# FLAW auth.missing-authentication: in the vulnerable build the delete was written against the
+# optional-user dependency, and without a caller the statement has no owner to match: anyone,
+# signed in or not, deletes any list (the spec still shows the OAuth2 requirement).
+ListDeleter = Annotated[dict | None, Depends(forgotten_in_vulnerable("auth.missing-authentication", get_current_user))]
+
+
+@router.delete(
+    "/{list_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={404: {"model": Message, "description": "No such list"}},
+    summary="Delete one of the caller's shopping lists",
+)
+async def delete_list(list_id: IdPath, caller: ListDeleter, conn: Connection):
+    if caller is None:
+        deleted = await conn.fetchval("DELETE FROM shopping_lists WHERE id = $1 RETURNING id", list_id)
+    else:
+        deleted = await conn.fetchval(
+            "DELETE FROM shopping_lists WHERE id = $1 AND user_id = $2 RETURNING id", list_id, caller["id"]
+        )
+    if deleted is None:
+        raise HTTPException(status_code=404, detail="No such list")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

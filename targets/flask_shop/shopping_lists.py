@@ -4,9 +4,9 @@ from flask import Blueprint, jsonify
 
 from common.variant import planted
 from flask_shop import db
-from flask_shop.auth import current_user, login_required
+from flask_shop.auth import current_user, forgotten_in_vulnerable, login_required
 from flask_shop.errors import ApiError
-from flask_shop.validation import int_field, json_object, string_field
+from flask_shop.validation import int_field, json_object, parse_id, string_field
 
 bp = Blueprint("shopping_lists", __name__, url_prefix="/api/lists")
 
@@ -41,3 +41,33 @@ def new_list():
         (owner, name),
     )
     return jsonify(list_json(row)), 201
+
+
+@bp.get("/<list_id>")
+@login_required
+def get_list(list_id: str):
+    row = db.query_one(
+        f"SELECT {COLUMNS} FROM shopping_lists WHERE id = %s AND user_id = %s",
+        (parse_id(list_id, "list_id"), current_user()["id"]),
+    )
+    if row is None:
+        raise ApiError(404, "not_found", "No such list.")
+    return jsonify(list_json(row))
+
+
+@bp.delete("/<list_id>")
+# FLAW auth.missing-authentication: the vulnerable build forgot @login_required on the delete, and
+# without a caller the statement has no owner to match: anyone, signed in or not, deletes any list.
+@forgotten_in_vulnerable("auth.missing-authentication", login_required)
+def delete_list(list_id: str):
+    caller = current_user()
+    if caller is None:
+        row = db.query_one("DELETE FROM shopping_lists WHERE id = %s RETURNING id", (parse_id(list_id, "list_id"),))
+    else:
+        row = db.query_one(
+            "DELETE FROM shopping_lists WHERE id = %s AND user_id = %s RETURNING id",
+            (parse_id(list_id, "list_id"), caller["id"]),
+        )
+    if row is None:
+        raise ApiError(404, "not_found", "No such list.")
+    return "", 204

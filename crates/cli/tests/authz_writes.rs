@@ -1,6 +1,7 @@
 //! Authorization on every method (issue 15), both ways on the real shops, with `--allow-delete`
-//! and an admin identity configured: every planted `authz.bola-write` and `authz.bfla` flaw is
-//! found with proof naming both identities, the secure twins get nothing of medium or higher
+//! and an admin identity configured: every planted `authz.bola-write` and `authz.bfla` flaw, and
+//! the delete without credentials those checks classify as missing authentication, is found with
+//! proof naming both identities, the secure twins get nothing of medium or higher
 //! from these checks, and the stores every role reads by design get no BFLA finding even though
 //! the admin identity reads them too.
 
@@ -82,7 +83,11 @@ fn every_write_flaw_is_found(app: &'static str) {
     let planted: Vec<_> = truth
         .flaws
         .iter()
-        .filter(|f| CHECKS.split(',').any(|c| c == f.check))
+        // The write checks' own flaws, and the state changes without credentials they classify
+        // as missing authentication (found only with `--allow-delete`).
+        .filter(|f| {
+            CHECKS.split(',').any(|c| c == f.check) || f.mode.as_deref() == Some("allow-delete")
+        })
         .filter(|f| f.variants.iter().any(|v| v == "vulnerable"))
         .collect();
     assert!(

@@ -30,8 +30,8 @@ use crate::ownership::{
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Exchange, Inventory, Method, Operation, Owasp,
-    ParamLocation, Remediation, Severity, Tech,
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Finding, Inventory, Method, Operation,
+    Owasp, ParamLocation, Remediation, Severity, Tech, ANONYMOUS,
 };
 use serde_json::Value;
 
@@ -244,11 +244,54 @@ fn writable_text(op: &Operation, read: &Operation) -> Option<String> {
         .or_else(|| read.success_schema().and_then(|s| plain_text_field(s)))
 }
 
+/// The finding for a change `actor` made to A's object: without credentials it is missing
+/// authentication (CWE-306, reported under that check's id), by another identity it is BOLA.
+/// One class per operation: an anonymous caller who can do it makes the BOLA moot.
+fn classified(
+    op: &Operation,
+    actor: &str,
+    obj: &Created<'_>,
+    what: &str,
+    exchanges: Vec<Exchange>,
+    note: &str,
+) -> Option<Finding> {
+    let evidence = Evidence::new(exchanges).note(note);
+    if actor == ANONYMOUS {
+        let meta = crate::by_id(CheckId::AuthMissingAuthentication)?.meta();
+        let description = format!(
+            "A caller without any credentials {what}; `{}` is meant for signed-in users, yet it \
+             changes state for anyone.",
+            op.key()
+        );
+        return Some(meta.finding(
+            Some(op),
+            "",
+            Severity::Critical,
+            Confidence::Confirmed,
+            description,
+            evidence,
+        ));
+    }
+    let description = format!(
+        "Identity `{actor}` {what}. Any user can change or delete other users' objects \
+         (`{}`).",
+        op.key()
+    );
+    Some(META.finding(
+        Some(op),
+        &obj.at.1,
+        Severity::Critical,
+        Confidence::Confirmed,
+        description,
+        evidence,
+    ))
+}
+
 async fn judge_update(
     ctx: &RunCtx<'_>,
     op: &Operation,
     pair: &Pair,
-) -> Result<Option<middlebrick_model::Finding>, ProbeError> {
+) -> Result<Option<Finding>, ProbeError> {
     let (a, b) = (&pair.a.name, &pair.b.name);
     if object_ref(op).is_none() {
         return Ok(None);
@@ -262,48 +305,48 @@ async fn judge_update(
     let Some(obj) = create_as_owner(ctx, op, a).await? else {
         return Ok(None);
     };
-    let marker = format!("mb-bola-{}", nonce());
-    let mut change = obj.overrides();
-    change
-        .body
-        .push((vec![field.clone()], Some(Value::String(marker.clone()))));
-    // B sends A's own request for it, with B's credentials: only who asks differs.
-    let as_a = ctx.probe.request(op, a, &change);
-    let attack = ctx
-        .probe
-        .send(replayed_as(ctx.probe, op, b, &change, &as_a))
-        .await?;
-    let check = ctx
-        .probe
-        .send(ctx.probe.request(obj.read, a, &obj.overrides()))
-        .await?;
-    let changed = check
-        .response
-        .as_ref()
-        .is_some_and(|r| r.is_success() && r.body.text.contains(&marker));
-    if !changed {
-        return Ok(None);
+    for actor in [ANONYMOUS, b.as_str()] {
+        let marker = format!("mb-bola-{}", nonce());
+        let mut change = obj.overrides();
+        change
+            .body
+            .push((vec![field.clone()], Some(Value::String(marker.clone()))));
+        // The actor sends A's own request for it: only who asks differs.
+        let as_a = ctx.probe.request(op, a, &change);
+        let attack = ctx
+            .probe
+            .send(replayed_as(ctx.probe, op, actor, &change, &as_a))
+            .await?;
+        let check = ctx
+            .probe
+            .send(ctx.probe.request(obj.read, a, &obj.overrides()))
+            .await?;
+        let changed = check
+            .response
+            .as_ref()
+            .is_some_and(|r| r.is_success() && r.body.text.contains(&marker));
+        if !changed {
+            continue;
+        }
+        let what = format!(
+            "changed `{field}` of an object that identity `{a}` created (`{}` = `{}`) through \
+             `{}` (HTTP {}); `{a}`'s own read afterwards shows the new value",
+            obj.at.1,
+            obj.id_text(),
+            op.key(),
+            attack.status().unwrap_or(0),
+        );
+        let exchanges = vec![obj.exchange.clone(), attack, check];
+        return Ok(classified(
+            op,
+            actor,
+            &obj,
+            &what,
+            exchanges,
+            "first: A creates; second: the other caller updates A's object; third: A reads it back",
+        ));
     }
-    let description = format!(
-        "Identity `{b}` changed `{field}` of an object that identity `{a}` created (`{}` = \
-         `{}`) through `{}` (HTTP {}); `{a}`'s own read afterwards shows `{b}`'s value. \
-         Any user can overwrite other users' objects.",
-        obj.at.1,
-        obj.id_text(),
-        op.key(),
-        attack.status().unwrap_or(0),
-    );
-    let param = obj.at.1.clone();
-    let evidence = Evidence::new(vec![obj.exchange, attack, check])
-        .note("first: A creates; second: B updates A's object; third: A reads it back");
-    Ok(Some(META.finding(
-        Some(op),
-        &param,
-        Severity::Critical,
-        Confidence::Confirmed,
-        description,
-        evidence,
-    )))
+    Ok(None)
 }
 
 /// Statuses that say an object is gone.
@@ -315,7 +358,7 @@ async fn judge_delete(
     ctx: &RunCtx<'_>,
     op: &Operation,
     pair: &Pair,
-) -> Result<Option<middlebrick_model::Finding>, ProbeError> {
+) -> Result<Option<Finding>, ProbeError> {
     // Nothing is created for a delete the scan may not send.
     if !ctx.probe.method_allowed(Method::Delete) {
         return Ok(None);
@@ -331,42 +374,45 @@ async fn judge_delete(
     if !before.response.as_ref().is_some_and(|r| r.is_success()) {
         return Ok(None);
     }
-    let as_a = ctx.probe.request(op, a, &obj.overrides());
-    let attack = ctx
-        .probe
-        .send(replayed_as(ctx.probe, op, b, &obj.overrides(), &as_a))
-        .await?;
-    let after = ctx
-        .probe
-        .send(ctx.probe.request(obj.read, a, &obj.overrides()))
-        .await?;
-    if !gone(&after) {
-        return Ok(None);
+    for actor in [ANONYMOUS, b.as_str()] {
+        let as_a = ctx.probe.request(op, a, &obj.overrides());
+        let attack = ctx
+            .probe
+            .send(replayed_as(ctx.probe, op, actor, &obj.overrides(), &as_a))
+            .await?;
+        let after = ctx
+            .probe
+            .send(ctx.probe.request(obj.read, a, &obj.overrides()))
+            .await?;
+        if !gone(&after) {
+            // Still there (or the read failed otherwise): the next actor tries.
+            if after.response.as_ref().is_some_and(|r| r.is_success()) {
+                continue;
+            }
+            return Ok(None);
+        }
+        let what = format!(
+            "deleted an object that identity `{a}` created (`{}` = `{}`) through `{}` (HTTP {}): \
+             `{a}`'s own read answered HTTP {} before and HTTP {} after",
+            obj.at.1,
+            obj.id_text(),
+            op.key(),
+            attack.status().unwrap_or(0),
+            before.status().unwrap_or(0),
+            after.status().unwrap_or(0),
+        );
+        let exchanges = vec![obj.exchange.clone(), before, attack, after];
+        return Ok(classified(
+            op,
+            actor,
+            &obj,
+            &what,
+            exchanges,
+            "first: A creates; second: A reads it; third: the other caller deletes A's object; \
+             fourth: A's read finds it gone",
+        ));
     }
-    let description = format!(
-        "Identity `{b}` deleted an object that identity `{a}` created (`{}` = `{}`) through \
-         `{}` (HTTP {}): `{a}`'s own read answered HTTP {} before and HTTP {} after. Any user \
-         can delete other users' objects.",
-        obj.at.1,
-        obj.id_text(),
-        op.key(),
-        attack.status().unwrap_or(0),
-        before.status().unwrap_or(0),
-        after.status().unwrap_or(0),
-    );
-    let param = obj.at.1.clone();
-    let evidence = Evidence::new(vec![obj.exchange, before, attack, after]).note(
-        "first: A creates; second: A reads it; third: B deletes A's object; fourth: A's read \
-         finds it gone",
-    );
-    Ok(Some(META.finding(
-        Some(op),
-        &param,
-        Severity::Critical,
-        Confidence::Confirmed,
-        description,
-        evidence,
-    )))
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -422,8 +468,13 @@ mod tests {
             .await
     }
 
-    /// A notes API whose note 41 anyone may delete (`vulnerable`) or only its owner.
+    /// A notes API whose note 41 any signed-in caller may delete (`vulnerable`) or only its
+    /// owner.
     fn deletable(vulnerable: bool) -> FakeProbe {
+        deletable_by(move |who| who == "alice" || (vulnerable && who != ANONYMOUS))
+    }
+
+    fn deletable_by(may: impl Fn(&str) -> bool + Send + Sync + 'static) -> FakeProbe {
         let exists = Arc::new(Mutex::new(true));
         let (e1, e2) = (exists.clone(), exists);
         FakeProbe::new()
@@ -435,7 +486,7 @@ mod tests {
             )
             .on_dynamic(move |r: &RequestSpec| {
                 (r.method == Method::Delete).then(|| {
-                    if vulnerable || r.identity == "alice" {
+                    if may(&r.identity) {
                         *e1.lock().unwrap() = false;
                         response(204, "application/json", "")
                     } else {
@@ -461,6 +512,17 @@ mod tests {
         assert_eq!(f.evidence.exchanges[3].status(), Some(404));
         assert!(f.description.contains("`bob` deleted") && f.description.contains("`alice`"));
         assert!(run_on(&deletable(false), &inv, 3).await.findings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_delete_without_credentials_is_missing_authentication_not_bola() {
+        let inv = inventory();
+        let out = run_on(&deletable_by(|_| true), &inv, 3).await;
+        assert_eq!(out.findings.len(), 1);
+        let f = &out.findings[0];
+        assert_eq!(f.check, CheckId::AuthMissingAuthentication);
+        assert_eq!(f.cwe, vec![306]);
+        assert_eq!(f.evidence.exchanges[2].identity, ANONYMOUS);
     }
 
     #[tokio::test]
@@ -597,7 +659,8 @@ mod tests {
             .on(
                 move |r: &RequestSpec| {
                     let update = matches!(r.method, Method::Patch | Method::Put);
-                    if update && (vulnerable || r.identity == "alice") {
+                    let signed_in = r.identity != ANONYMOUS;
+                    if update && ((vulnerable && signed_in) || r.identity == "alice") {
                         if let Some(middlebrick_model::RequestBody::Json(v)) = &r.body {
                             *t1.lock().unwrap() = v["title"].as_str().unwrap_or("").to_string();
                         }
