@@ -123,8 +123,17 @@ impl Check for BolaWrite {
         let Some(pair) = Pair::of(ctx) else {
             return Outcome::none();
         };
+        if password::applies(op) {
+            return match password::judge(ctx, op, &pair).await {
+                Ok(Ok(found)) => found.map(Outcome::finding).unwrap_or_default(),
+                Ok(Err(skipped)) => Outcome {
+                    findings: Vec::new(),
+                    diagnostics: vec![skipped],
+                },
+                Err(_) => Outcome::none(),
+            };
+        }
         let judged = match op.method {
-            _ if password::applies(op) => password::judge(ctx, op, &pair).await,
             Method::Patch | Method::Put => judge_update(ctx, op, &pair).await,
             Method::Delete => judge_delete(ctx, op, &pair).await,
             Method::Post => insert::judge(ctx, op, &pair).await,

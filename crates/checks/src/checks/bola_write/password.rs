@@ -15,7 +15,7 @@ use crate::probe::{Overrides, ProbeError};
 use crate::session::mask;
 use middlebrick_model::names::{name_words, normalize_name};
 use middlebrick_model::{
-    Confidence, Evidence, Exchange, Finding, Method, Operation, ParamLocation, Severity,
+    Confidence, Diagnostic, Evidence, Exchange, Finding, Method, Operation, ParamLocation, Severity,
 };
 use serde_json::Value;
 
@@ -93,17 +93,33 @@ fn new_password() -> String {
     format!("Mb-Pw-{}-{}!7", nonce(), nonce())
 }
 
+/// Why the operation was not tested: a configured identity's password is never changed.
+fn skipped(op: &Operation, why: &str) -> Diagnostic {
+    Diagnostic::info(
+        "check.needs-own-account",
+        format!(
+            "authz.bola-write did not test `{}`: it changes an account's password, which the \
+             scan does only on an account it registers itself (active mode and a registration \
+             operation), never on a configured identity's ({why})",
+            op.key()
+        ),
+    )
+}
+
+/// A finding, nothing (`Ok(None)`), or why the operation could not be tested (`Err`).
+type Judged = Result<Option<Finding>, Diagnostic>;
+
 pub(super) async fn judge(
     ctx: &RunCtx<'_>,
     op: &Operation,
     pair: &Pair,
-) -> Result<Option<Finding>, ProbeError> {
+) -> Result<Judged, ProbeError> {
     let (Some(param), Some(me)) = (account_param(op), self_read(ctx.inventory)) else {
-        return Ok(None);
+        return Ok(Ok(None));
     };
     let victim = match ctx.probe.own_account().await {
         Ok(v) => v,
-        Err(ProbeError::Refused(_)) => return Ok(None),
+        Err(ProbeError::Refused(why)) => return Ok(Err(skipped(op, &why))),
         Err(e) => return Err(e),
     };
     let own_read = ctx
@@ -114,7 +130,7 @@ pub(super) async fn judge(
         .success_json()
         .and_then(|j| account_value(&j, &param))
     else {
-        return Ok(None);
+        return Ok(Ok(None));
     };
     let password = new_password();
     let before = ctx
@@ -123,7 +139,7 @@ pub(super) async fn judge(
         .await
         .map(|ex| mask(ex, &password))?;
     if !crate::authflow::sign_in_refused(&before) {
-        return Ok(None);
+        return Ok(Ok(None));
     }
     let mut change = Overrides::param(ParamLocation::Path, &param, account.clone());
     for p in new_password_properties(op) {
@@ -143,15 +159,15 @@ pub(super) async fn judge(
         &password,
     );
     if !crate::authflow::signed_in(&after, Some(&before)) {
-        return Ok(None);
+        return Ok(Ok(None));
     }
-    Ok(Some(finding(
+    Ok(Ok(Some(finding(
         op,
         &param,
         b,
         &victim.username,
         [own_read, before, attack, after],
-    )))
+    ))))
 }
 
 /// The account's value for the path parameter, from its own record: a field named like the
@@ -287,7 +303,10 @@ mod tests {
             op: Some(&inv.operations[0]),
         };
         let pair = Pair::of(&ctx).unwrap();
-        judge(&ctx, &inv.operations[0], &pair).await.unwrap()
+        judge(&ctx, &inv.operations[0], &pair)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     #[tokio::test]
@@ -302,6 +321,39 @@ mod tests {
         let all = serde_json::to_string(&f.evidence).unwrap();
         assert!(!all.contains("Mb-Pw-"), "the new password is masked: {all}");
         assert!(run(&api(false)).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn without_an_account_of_its_own_the_scan_says_why_it_did_not_test() {
+        // Registration fails: the configured identities' accounts are never used instead.
+        let p = crate::fake::FakeProbe::new()
+            .identity("alice", &["alice"])
+            .identity("bob", &["bob"])
+            .on(
+                |r: &middlebrick_model::RequestSpec| r.path == "/fake-register",
+                crate::similarity::response(403, "application/json", "{}"),
+            );
+        let mut inv =
+            middlebrick_model::Inventory::empty(middlebrick_model::SpecVersion::OpenApi30);
+        inv.operations = vec![
+            op(&["new_password"], &[]),
+            Operation::new(Method::Get, "/me"),
+        ];
+        let ctx = RunCtx {
+            probe: &p,
+            inventory: &inv,
+            op: Some(&inv.operations[0]),
+        };
+        let pair = Pair::of(&ctx).unwrap();
+        let out = judge(&ctx, &inv.operations[0], &pair).await.unwrap();
+        let d = out.expect_err("a diagnostic");
+        assert_eq!(d.code, "check.needs-own-account");
+        assert!(p
+            .sent
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|r| r.identity == "anonymous"));
     }
 
     #[test]
