@@ -81,18 +81,20 @@ impl Check for Bfla {
             }],
             // Writes are tried only where the spec marks them (a sibling's 403 is learnt at
             // run time, so it is planned for every write of a family it could guard).
-            Method::Post | Method::Put | Method::Patch => vec![
-                Planned {
-                    method: op.method,
-                    identity: "*",
-                    purpose: "a regular identity performs the privileged write",
-                },
-                Planned {
-                    method: Method::Get,
-                    identity: "*",
-                    purpose: "the write's effect is read back",
-                },
-            ],
+            Method::Post | Method::Put | Method::Patch if crate::authflow::role(op).is_none() => {
+                vec![
+                    Planned {
+                        method: op.method,
+                        identity: "*",
+                        purpose: "a regular identity performs the privileged write",
+                    },
+                    Planned {
+                        method: Method::Get,
+                        identity: "*",
+                        purpose: "the write's effect is read back",
+                    },
+                ]
+            }
             _ => Vec::new(),
         }
     }
@@ -103,7 +105,10 @@ impl Check for Bfla {
         };
         match op.method {
             Method::Get => judge(ctx, op).await.unwrap_or_default(),
-            _ => judge_write(ctx, op).await.unwrap_or_default(),
+            _ if crate::authflow::role(op).is_none() => {
+                judge_write(ctx, op).await.unwrap_or_default()
+            }
+            _ => Outcome::none(),
         }
     }
 }

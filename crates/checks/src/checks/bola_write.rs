@@ -75,7 +75,8 @@ impl Check for BolaWrite {
     }
 
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
-        if ctx.identities < 2 {
+        // Sign-in, registration, reset and sign-out act on credentials, not on objects.
+        if ctx.identities < 2 || crate::authflow::role(op).is_some() {
             return Vec::new();
         }
         let step = |method, purpose| Planned {
@@ -120,7 +121,7 @@ impl Check for BolaWrite {
         let Some(op) = ctx.op else {
             return Outcome::none();
         };
-        let Some(pair) = Pair::of(ctx) else {
+        let Some(pair) = Pair::of(ctx).filter(|_| crate::authflow::role(op).is_none()) else {
             return Outcome::none();
         };
         if password::applies(op) {

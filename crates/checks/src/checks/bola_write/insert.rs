@@ -1,20 +1,22 @@
 //! The POST half of `authz.bola-write`: B adds an object to A's collection by sending A's own
 //! request, whose path, query or body names A (`/users/{user_id}/cards`, `"user_id": 7`).
 //!
-//! The engine fills a parameter or body property that names a user with the sending identity's
-//! own value, so the places where A's request carries A's own value and B's request carries
-//! something else are exactly the owner references. With none, the operation does not say whose
+//! The engine fills a parameter or required body property that names a user with the sending
+//! identity's own value (this check fills optional owner-like properties the same way), so the
+//! places where A's request carries A's own value and B's request carries something else are
+//! exactly the owner references. With none, the operation does not say whose
 //! collection it adds to and there is nothing to judge. Proof: A's own list shows B's marker,
 //! and B's own list does not (a list every caller shares is nobody's).
 
 use super::{find, Pair, META};
 use crate::check::RunCtx;
 use crate::ownership::{is_owner_key, nonce, plain_text_field, replayed_whole_as};
-use crate::probe::{Overrides, ProbeError};
+use crate::probe::{IdentityInfo, Overrides, ProbeError};
+use middlebrick_model::names::{is_id_word, name_words, normalize_name};
 use middlebrick_model::scalar_text;
 use middlebrick_model::{
     Confidence, Evidence, Exchange, Finding, Method, Operation, ParamLocation, RequestBody,
-    RequestSpec, Severity,
+    RequestSpec, Schema, SchemaType, Severity,
 };
 use serde_json::Value;
 
@@ -73,6 +75,46 @@ pub(super) fn owner_references(
     refs
 }
 
+/// The identity's own value for an optional owner-like body property, which the engine leaves
+/// out (it fills required ones only): an id-like name takes the id, a username-like one the
+/// username, an e-mail-like one the e-mail, a bare `owner`/`user` the id when numeric.
+fn own_value(name: &str, schema: &Schema, who: &IdentityInfo) -> Option<Value> {
+    let n = normalize_name(name);
+    let numeric = matches!(
+        schema.effective_type(),
+        Some(SchemaType::Integer | SchemaType::Number)
+    );
+    let id_like = name_words(name).last().is_some_and(|w| is_id_word(w));
+    let text = if n.contains("email") {
+        who.own.email.clone()?
+    } else if n.contains("username") || n.contains("login") || !(id_like || numeric) {
+        who.own.username.clone()?
+    } else {
+        scalar_text(who.own.id.as_ref()?)?
+    };
+    Some(match numeric {
+        true => Value::from(text.parse::<i64>().ok()?),
+        false => Value::String(text),
+    })
+}
+
+/// Overrides that name `who` as the owner in the optional owner-like body properties.
+fn owner_fields(op: &Operation, who: &IdentityInfo) -> Vec<(Vec<String>, Option<Value>)> {
+    let Some(schema) = op
+        .request_body
+        .as_ref()
+        .and_then(|b| b.content.values().next())
+    else {
+        return Vec::new();
+    };
+    schema
+        .properties
+        .iter()
+        .filter(|(k, s)| is_owner_key(None, k) && !schema.required.contains(k) && !s.read_only)
+        .filter_map(|(k, s)| Some((vec![k.clone()], Some(own_value(k, s, who)?))))
+        .collect()
+}
+
 fn shows(ex: &Exchange, marker: &str) -> bool {
     ex.response
         .as_ref()
@@ -97,9 +139,13 @@ pub(super) async fn judge(
         return Ok(None);
     };
     let marker = format!("mb-bola-{}", nonce());
-    let with_marker = Overrides::body_field(vec![field.clone()], Value::String(marker.clone()));
-    let as_a = ctx.probe.request(op, a, &with_marker);
-    let b_own = ctx.probe.request(op, b, &with_marker);
+    let asked = |who: &IdentityInfo| {
+        let mut o = Overrides::body_field(vec![field.clone()], Value::String(marker.clone()));
+        o.body.extend(owner_fields(op, who));
+        o
+    };
+    let as_a = ctx.probe.request(op, a, &asked(&pair.a));
+    let b_own = ctx.probe.request(op, b, &asked(&pair.b));
     let refs = owner_references(&op.path, &as_a, &b_own, &pair.a.markers);
     if refs.is_empty() {
         return Ok(None);
@@ -170,6 +216,41 @@ mod tests {
         );
         let refs = owner_references("/users/{user_id}/cards", &a, &b, &["7".into()]);
         assert_eq!(refs, vec!["user_id", "owner_id"]);
+    }
+
+    #[test]
+    fn optional_owner_properties_take_the_identitys_own_value() {
+        let mut who = IdentityInfo {
+            name: "alice".into(),
+            session_cookies: Vec::new(),
+            cookie_same_site: Vec::new(),
+            token_header: None,
+            markers: Vec::new(),
+            own: Default::default(),
+            admin: false,
+        };
+        who.own.id = Some(serde_json::json!(7));
+        who.own.username = Some("alice".into());
+        let int = Schema::of_type(SchemaType::Integer);
+        let text = Schema::of_type(SchemaType::String);
+        assert_eq!(own_value("ownerId", &int, &who), Some(serde_json::json!(7)));
+        assert_eq!(
+            own_value("user_id", &text, &who),
+            Some(serde_json::json!("7"))
+        );
+        assert_eq!(
+            own_value("username", &text, &who),
+            Some(serde_json::json!("alice"))
+        );
+        assert_eq!(
+            own_value("owner", &text, &who),
+            Some(serde_json::json!("alice"))
+        );
+        assert_eq!(
+            own_value("customer_email", &text, &who),
+            None,
+            "no e-mail known"
+        );
     }
 
     #[test]
