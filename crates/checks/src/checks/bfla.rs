@@ -189,10 +189,7 @@ async fn judge_write(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeE
             None => return Ok(Outcome::none()),
         },
     };
-    Ok(write::judge(ctx, op, regular, &why)
-        .await?
-        .map(Outcome::finding)
-        .unwrap_or_default())
+    write::judge(ctx, op, regular, &why).await
 }
 
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {

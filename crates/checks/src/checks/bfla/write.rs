@@ -8,14 +8,14 @@
 //!   resource's item or list read (`/products/{id}`). Two or three requests.
 
 use super::META;
-use crate::check::RunCtx;
+use crate::check::{Outcome, RunCtx};
 use crate::ownership::{created_id, is_owner_key, nonce, plain_text_field, self_read};
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use middlebrick_model::envelope::unwrap_envelope;
 use middlebrick_model::names::{normalize_name, singular};
 use middlebrick_model::{
-    Confidence, Evidence, Exchange, Finding, Method, Operation, ParamLocation, Schema, Severity,
-    ANONYMOUS,
+    Confidence, Diagnostic, Evidence, Exchange, Finding, Method, Operation, ParamLocation, Schema,
+    Severity, ANONYMOUS,
 };
 use serde_json::Value;
 
@@ -60,20 +60,23 @@ fn field<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
     record.get(key).or_else(|| unwrap_envelope(record).get(key))
 }
 
-/// Runs the write flow that fits `op`; `None` when none does.
+/// Runs the write flow that fits `op`.
 pub(super) async fn judge(
     ctx: &RunCtx<'_>,
     op: &Operation,
     regular: &IdentityInfo,
     why: &str,
-) -> Result<Option<Finding>, ProbeError> {
+) -> Result<Outcome, ProbeError> {
     if !ctx.probe.method_allowed(op.method) {
-        return Ok(None);
+        return Ok(Outcome::none());
     }
     match op.method {
         Method::Put | Method::Patch => account_change(ctx, op, regular, why).await,
-        Method::Post => create(ctx, op, regular, why).await,
-        _ => Ok(None),
+        Method::Post => Ok(create(ctx, op, regular, why)
+            .await?
+            .map(Outcome::finding)
+            .unwrap_or_default()),
+        _ => Ok(Outcome::none()),
     }
 }
 
@@ -82,29 +85,42 @@ async fn account_change(
     op: &Operation,
     regular: &IdentityInfo,
     why: &str,
-) -> Result<Option<Finding>, ProbeError> {
+) -> Result<Outcome, ProbeError> {
     let (Some(param), Some((prop, members)), Some(me)) = (
         account_param(op),
         enum_property(op),
         self_read(ctx.inventory),
     ) else {
-        return Ok(None);
+        return Ok(Outcome::none());
     };
     let account = match ctx.probe.own_account().await {
         Ok(a) => a,
-        Err(ProbeError::Refused(_)) => return Ok(None),
+        Err(ProbeError::Refused(why)) => {
+            return Ok(Outcome {
+                findings: Vec::new(),
+                diagnostics: vec![Diagnostic::info(
+                    "check.needs-own-account",
+                    format!(
+                        "authz.bfla did not test `{}`: it changes an account's `{prop}`, which \
+                         the scan does only on an account it registers itself (active mode and \
+                         a registration operation), never on a configured identity's ({why})",
+                        op.key()
+                    ),
+                )],
+            })
+        }
         Err(e) => return Err(e),
     };
     let read = || ctx.probe.request(me, &account.identity, &Overrides::none());
     let before = ctx.probe.send(read()).await?;
     let Some(record) = before.success_json() else {
-        return Ok(None);
+        return Ok(Outcome::none());
     };
     let (Some(id), Some(current)) = (created_id(&record, &param), field(&record, &prop)) else {
-        return Ok(None);
+        return Ok(Outcome::none());
     };
     let Some(chosen) = members.iter().find(|m| *m != current).cloned() else {
-        return Ok(None);
+        return Ok(Outcome::none());
     };
     let mut change = Overrides::param(ParamLocation::Path, &param, id);
     change.body.push((vec![prop.clone()], Some(chosen.clone())));
@@ -115,7 +131,7 @@ async fn account_change(
     let after = ctx.probe.send(read()).await?;
     let now = after.success_json();
     if now.as_ref().and_then(|r| field(r, &prop)) != Some(&chosen) {
-        return Ok(None);
+        return Ok(Outcome::none());
     }
     let description = format!(
         "The operation is administrative ({why}), yet the regular identity `{}` changed `{prop}` \
@@ -126,7 +142,7 @@ async fn account_change(
         account.username,
         attack.status().unwrap_or(0),
     );
-    Ok(Some(finding(
+    Ok(Outcome::finding(finding(
         op,
         description,
         vec![before, attack, after],
@@ -267,6 +283,9 @@ mod tests {
         judge(&ctx, &inv.operations[0], &alice, "the spec tags it `admin`")
             .await
             .unwrap()
+            .findings
+            .into_iter()
+            .next()
     }
 
     /// `PATCH /admin/users/{id}` sets account 77's role for anyone (`vulnerable`) or nobody
