@@ -134,3 +134,23 @@ CREATE TABLE password_resets (
     used       boolean     NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Saved payment cards, under their account's path (/api/users/{user_id}/cards): a nickname and the
+-- holder's name only; card numbers never reach the shop.
+CREATE TABLE cards (
+    id         serial       PRIMARY KEY,
+    user_id    integer      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    nickname   varchar(60)  NOT NULL,
+    holder     varchar(100) NOT NULL,
+    created_at timestamptz  NOT NULL DEFAULT now()
+);
+CREATE INDEX cards_user_id ON cards (user_id);
+
+-- Shopping lists. The single-page front end sends the owner's id with every new list.
+CREATE TABLE shopping_lists (
+    id         serial       PRIMARY KEY,
+    user_id    integer      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name       varchar(80)  NOT NULL,
+    created_at timestamptz  NOT NULL DEFAULT now()
+);
+CREATE INDEX shopping_lists_user_id ON shopping_lists (user_id);

@@ -16,6 +16,7 @@ from fastapi_shop import browser_session, order_actions, preferences, tokens
 from fastapi_shop import addresses, invoices, note_edits, stores
 from fastapi_shop import wallet
 from fastapi_shop import recovery, sessions
+from fastapi_shop import back_office, cards, password_change, shopping_lists
 
 
 def create_app(database_url: str, secret_key: str):
@@ -44,6 +45,8 @@ def create_app(database_url: str, secret_key: str):
         app.include_router(module.router)
     app.include_router(wallet.router)
     for module in (sessions, recovery):
+        app.include_router(module.router)
+    for module in (cards, shopping_lists, password_change, back_office):
         app.include_router(module.router)
     browser_session.install_cors(app)
 

@@ -31,6 +31,8 @@ pub struct FakeProbe {
     /// How many accounts `own_account` has registered.
     pub own_accounts: std::sync::atomic::AtomicUsize,
     pub settings: CheckSettings,
+    /// Methods `method_allowed` refuses (DELETE without `--allow-delete`).
+    pub forbidden: Vec<Method>,
 }
 
 impl FakeProbe {
@@ -48,6 +50,7 @@ impl FakeProbe {
             sign_ins: Vec::new(),
             own_accounts: std::sync::atomic::AtomicUsize::new(0),
             settings: CheckSettings::default(),
+            forbidden: Vec::new(),
         }
     }
 
@@ -186,6 +189,10 @@ impl Probe for FakeProbe {
 
     fn observed(&self) -> Vec<Exchange> {
         self.observed.clone()
+    }
+
+    fn method_allowed(&self, method: Method) -> bool {
+        !self.forbidden.contains(&method)
     }
 
     fn known_values(&self, _op: &Operation, param: &str) -> Vec<(serde_json::Value, Vec<String>)> {

@@ -99,33 +99,72 @@ fn walk(
     }
 }
 
-/// Why an operation looks privileged (a path segment or tag such as `admin`, or an OAuth scope
-/// naming admin rights), or `None`.
-pub fn privileged_reason(op: &Operation) -> Option<String> {
-    for seg in op.path.split('/').filter(|s| !s.starts_with('{')) {
-        if PRIVILEGED_WORDS.contains(&norm(seg).as_str()) {
-            return Some(format!("its path has the segment `{seg}`"));
-        }
-    }
-    for tag in &op.tags {
-        if PRIVILEGED_WORDS.iter().any(|w| {
-            norm(tag)
-                .split(|c: char| !c.is_alphanumeric())
-                .any(|t| t == *w)
-        }) {
-            return Some(format!("the spec tags it `{tag}`"));
-        }
+/// Words in an operation's summary that say it is reserved for a role
+/// (narrower than [`PRIVILEGED_WORDS`]: "manage your addresses" reserves nothing).
+const ROLE_WORDS: &[&str] = &[
+    "admin",
+    "admins",
+    "administrator",
+    "administrators",
+    "staff",
+    "superuser",
+    "superusers",
+    "backoffice",
+    "moderator",
+    "moderators",
+];
+
+/// Why an operation looks privileged, and how much that is worth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Privilege {
+    pub reason: String,
+    /// The spec says so (a tag, an admin scope, the summary); `false` when
+    /// only a path segment names it, which alone justifies no more than a tentative note.
+    pub marked: bool,
+}
+
+fn has_word(text: &str, words: &[&str]) -> bool {
+    norm(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|t| words.contains(&t))
+}
+
+/// How an operation is marked privileged: by the spec (tag, admin scope, summary) first, else by a path segment such as `admin`.
+pub fn privilege(op: &Operation) -> Option<Privilege> {
+    let marked = |reason: String| {
+        Some(Privilege {
+            reason,
+            marked: true,
+        })
+    };
+    if let Some(tag) = op.tags.iter().find(|t| has_word(t, PRIVILEGED_WORDS)) {
+        return marked(format!("the spec tags it `{tag}`"));
     }
     if let Some(reqs) = &op.security {
         for r in reqs {
             for (_, scopes) in &r.schemes {
                 if let Some(s) = scopes.iter().find(|s| norm(s).contains("admin")) {
-                    return Some(format!("the spec requires the scope `{s}`"));
+                    return marked(format!("the spec requires the scope `{s}`"));
                 }
             }
         }
     }
-    None
+    if let Some(t) = op.summary.as_deref().filter(|t| has_word(t, ROLE_WORDS)) {
+        return marked(format!("the spec describes it as \"{}\"", t.trim()));
+    }
+    op.path
+        .split('/')
+        .filter(|s| !s.starts_with('{'))
+        .find(|seg| PRIVILEGED_WORDS.contains(&norm(seg).as_str()))
+        .map(|seg| Privilege {
+            reason: format!("its path has the segment `{seg}`"),
+            marked: false,
+        })
+}
+
+/// Why an operation looks privileged (see [`privilege`]), or `None`.
+pub fn privileged_reason(op: &Operation) -> Option<String> {
+    privilege(op).map(|p| p.reason)
 }
 
 /// True for an operation on the caller's own account (`/users/me`, `/profile`, `/whoami`):
@@ -188,8 +227,6 @@ pub fn sequential(values: &[&Value]) -> bool {
     ints.windows(2).all(|w| w[1] - w[0] <= 10) && ints[0] < 1_000_000
 }
 
-/// A short random token for names and markers the scanner creates (process-random keys from
-/// the standard library; no dependency needed for a non-cryptographic nonce).
 /// `op`'s request as `who`, sent to where `owner`'s own request for the object goes (its path
 /// and query: a `{username}` naming the owner, a parent's id): an authorization probe differs
 /// from the owner's request in who asks, never in which object it names.
@@ -206,6 +243,21 @@ pub fn replayed_as(
     r
 }
 
+/// `replayed_as`, with the owner's body too: for an operation whose body names its owner
+/// (`"user_id": 7`), so the other identity sends exactly the owner's request.
+pub fn replayed_whole_as(
+    probe: &dyn crate::probe::Probe,
+    op: &Operation,
+    who: &str,
+    owner: &middlebrick_model::RequestSpec,
+) -> middlebrick_model::RequestSpec {
+    let mut r = replayed_as(probe, op, who, &crate::probe::Overrides::none(), owner);
+    r.body = owner.body.clone();
+    r
+}
+
+/// A short random token for names and markers the scanner creates (process-random keys from
+/// the standard library; no dependency needed for a non-cryptographic nonce).
 pub fn nonce() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::BuildHasher;
@@ -258,8 +310,12 @@ pub fn created_id(body: &Value, param: &str) -> Option<Value> {
     })
 }
 
+/// The longest marker a check writes (`mb-bola-` and a 12-digit nonce, with room to spare).
+const MARKER_ROOM: u64 = 24;
+
 /// A plain text property of an object schema that a check can set to a marker and find again:
-/// a string without enum or format, writable, not an id, a password or an email.
+/// a string without enum or format, long enough for a marker, writable, not an id,
+/// an owner, a password or an email.
 pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
     schema.properties.iter().find_map(|(k, s)| {
         let k_l = normalize_name(k);
@@ -271,6 +327,8 @@ pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
             && s.format.is_none()
             && !s.read_only
             && !id_like
+            && s.max_length.is_none_or(|m| m >= MARKER_ROOM)
+            && !is_owner_key(None, k)
             && !k_l.contains("password")
             && !k_l.contains("email"))
         .then(|| k.clone())
@@ -308,6 +366,14 @@ mod tests {
         let mut tagged = Operation::new(Method::Get, "/reports");
         tagged.tags = vec!["Admin tools".into()];
         assert!(privileged_reason(&tagged).is_some());
+        assert!(privilege(&tagged).unwrap().marked);
+        let named = privilege(&Operation::new(Method::Get, "/api/admin/orders")).unwrap();
+        assert!(!named.marked, "a path segment alone is a name, not a mark");
+        let mut described = Operation::new(Method::Get, "/reports");
+        described.summary = Some("List every order (admin role)".into());
+        assert!(privilege(&described).unwrap().marked);
+        described.summary = Some("Manage your saved addresses".into());
+        assert!(privilege(&described).is_none());
         assert!(is_self_path("/api/users/me"));
         assert!(!is_self_path("/api/users/{id}"));
         assert!(!is_self_path("/api/meetings"));

@@ -103,6 +103,12 @@ pub trait Probe: Send + Sync {
 
     fn mode(&self) -> Mode;
 
+    /// Whether the scan may send `method` at all (DELETE needs `--allow-delete` on top of
+    /// active mode), so a check can stay silent before creating anything it could not use.
+    fn method_allowed(&self, _method: Method) -> bool {
+        true
+    }
+
     /// A bounded sample of exchanges the scan has made so far (for API-wide passive checks).
     fn observed(&self) -> Vec<Exchange>;
 

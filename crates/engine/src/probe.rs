@@ -642,6 +642,10 @@ impl Probe for EngineProbe {
         self.transport.retrigger(index).await
     }
 
+    fn method_allowed(&self, method: Method) -> bool {
+        self.config.method_allowed(method)
+    }
+
     fn observed(&self) -> Vec<Exchange> {
         self.observed
             .lock()

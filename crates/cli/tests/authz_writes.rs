@@ -1,0 +1,177 @@
+//! Authorization on every method (issue 15), both ways on the real shops, with `--allow-delete`
+//! and an admin identity configured: every planted `authz.bola-write` and `authz.bfla` flaw, and
+//! the delete without credentials those checks classify as missing authentication, is found with
+//! proof naming both identities, the secure twins get nothing of medium or higher
+//! from these checks, and the stores every role reads by design get no BFLA finding even though
+//! the admin identity reads them too.
+
+mod common;
+
+use common::{ground_truth, run, targets_ready, Target, IDENTITIES};
+use serde_json::Value;
+
+const CHECKS: &str = "authz.bola-write,authz.bfla";
+
+/// alice and bob, plus the seeded admin marked as such.
+fn config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("middlebrick.toml");
+    let admin = "\n[[identity]]\nname = \"admin\"\nusername = \"admin\"\npassword = \"Admin-pass-1234\"\nadmin = true\n";
+    std::fs::write(&path, format!("{IDENTITIES}{admin}")).expect("config");
+    path
+}
+
+fn scan(target: &Target) -> Value {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = config(dir.path());
+    let out_path = dir.path().join("report.json");
+    let out = run(&[
+        "scan",
+        &target.url,
+        "--config",
+        cfg.to_str().unwrap(),
+        "--mode",
+        "active",
+        "--allow-delete",
+        "--checks",
+        CHECKS,
+        "--no-progress",
+        "--format",
+        "json",
+        "-o",
+        out_path.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&out_path).unwrap_or_else(|_| {
+        panic!(
+            "no report; stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let report: Value = serde_json::from_str(&text).expect("JSON");
+    eprintln!(
+        "FIGURES {} {} ({CHECKS}, active, --allow-delete): requests_sent={} duration_ms={}",
+        target.app, target.variant, report["requests_sent"], report["duration_ms"]
+    );
+    report
+}
+
+fn findings(report: &Value) -> Vec<&Value> {
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .collect()
+}
+
+fn line(f: &Value) -> String {
+    format!(
+        "{} {} {} {} ({})",
+        f["severity"].as_str().unwrap_or(""),
+        f["check"].as_str().unwrap_or(""),
+        f["method"].as_str().unwrap_or("*"),
+        f["path"].as_str().unwrap_or("*"),
+        f["confidence"].as_str().unwrap_or("")
+    )
+}
+
+fn every_write_flaw_is_found(app: &'static str) {
+    if !targets_ready() {
+        return;
+    }
+    let report = scan(&Target::start(app, "vulnerable"));
+    let all = findings(&report);
+    let truth = ground_truth(app);
+    let planted: Vec<_> = truth
+        .flaws
+        .iter()
+        // The write checks' own flaws, and the state changes without credentials they classify
+        // as missing authentication (found only with `--allow-delete`).
+        .filter(|f| {
+            CHECKS.split(',').any(|c| c == f.check) || f.mode.as_deref() == Some("allow-delete")
+        })
+        .filter(|f| f.variants.iter().any(|v| v == "vulnerable"))
+        .collect();
+    assert!(
+        planted.len() >= 8,
+        "{app}: the issue 15 plants are in the ground truth"
+    );
+    let mut missed = Vec::new();
+    for flaw in &planted {
+        let found = all.iter().find(|f| {
+            f["check"] == flaw.check.as_str()
+                && f["method"] == flaw.method.as_str()
+                && f["path"] == flaw.path.as_str()
+        });
+        match found {
+            None => missed.push(format!("{} {} {}", flaw.check, flaw.method, flaw.path)),
+            Some(f) if flaw.check == "authz.bola-write" => {
+                // Who changed it, and whose object or account it was.
+                let d = f["description"].as_str().unwrap_or("");
+                assert!(
+                    d.contains("`bob`") && (d.contains("`alice`") || d.contains("registered")),
+                    "{app}: proof names both identities: {d}"
+                );
+                assert_eq!(f["confidence"], "confirmed", "{}", line(f));
+            }
+            Some(f) => assert_eq!(f["confidence"], "confirmed", "{}", line(f)),
+        }
+    }
+    let summary: Vec<String> = all.iter().map(|f| line(f)).collect();
+    assert!(
+        missed.is_empty(),
+        "{app} vulnerable missed:\n{}\nfindings:\n{}",
+        missed.join("\n"),
+        summary.join("\n")
+    );
+    assert_shared_lists_are_silent(app, &all);
+}
+
+fn secure_twin_is_silent(app: &'static str) {
+    if !targets_ready() {
+        return;
+    }
+    let report = scan(&Target::start(app, "secure"));
+    let all = findings(&report);
+    let loud: Vec<String> = all
+        .iter()
+        .filter(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical")))
+        .map(|f| line(f))
+        .collect();
+    assert!(loud.is_empty(), "{app} secure:\n{}", loud.join("\n"));
+    assert_shared_lists_are_silent(app, &all);
+}
+
+/// The stores are read by every role, the admin identity included: that is no evidence of a
+/// privileged function, so no BFLA finding of any severity.
+fn assert_shared_lists_are_silent(app: &str, all: &[&Value]) {
+    let on_stores: Vec<String> = all
+        .iter()
+        .filter(|f| f["check"] == "authz.bfla")
+        .filter(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/stores"))
+        })
+        .map(|f| line(f))
+        .collect();
+    assert!(on_stores.is_empty(), "{app}: {on_stores:?}");
+}
+
+#[test]
+fn flask_vulnerable_every_write_authorization_flaw_is_found() {
+    every_write_flaw_is_found("flask");
+}
+
+#[test]
+fn fastapi_vulnerable_every_write_authorization_flaw_is_found() {
+    every_write_flaw_is_found("fastapi");
+}
+
+#[test]
+fn flask_secure_twin_gets_no_write_authorization_finding() {
+    secure_twin_is_silent("flask");
+}
+
+#[test]
+fn fastapi_secure_twin_gets_no_write_authorization_finding() {
+    secure_twin_is_silent("fastapi");
+}
