@@ -12,6 +12,7 @@ mod checks;
 mod explain;
 mod json_walk;
 pub mod jwt;
+pub mod jwt_crack;
 pub mod ownership;
 mod probe;
 mod session;
