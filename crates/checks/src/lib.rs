@@ -11,6 +11,7 @@ mod check;
 mod checks;
 mod explain;
 mod json_walk;
+pub mod jwk;
 pub mod jwt;
 pub mod jwt_crack;
 pub mod ownership;
@@ -52,6 +53,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::jwt_none::JwtNone,
     &checks::jwt_signature::JwtSignature,
     &checks::jwt_weak_secret::JwtWeakSecret,
+    &checks::jwt_alg_confusion::JwtAlgConfusion,
     &checks::jwt_lifetime::JwtLifetime,
     &checks::cookie_flags::CookieFlags,
     &checks::session_fixation::SessionFixation,

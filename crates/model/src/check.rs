@@ -80,6 +80,7 @@ check_ids! {
     AuthJwtSignature => "auth.jwt-signature",
     AuthJwtWeakSecret => "auth.jwt-weak-secret",
     AuthJwtLifetime => "auth.jwt-lifetime",
+    AuthJwtAlgConfusion => "auth.jwt-alg-confusion",
     AuthLoginThrottling => "auth.login-throttling",
     AuthThrottleBypass => "auth.throttle-bypass",
     AuthUserEnumeration => "auth.user-enumeration",
