@@ -32,6 +32,7 @@ KNOWN_CHECKS = frozenset(
         "auth.jwt-signature",
         "auth.jwt-none",
         "auth.jwt-weak-secret",
+        "auth.jwt-alg-confusion",
         "cors.misconfiguration",
         "csrf.cookie-state-change",
         "csrf.preflight-bypass",

@@ -16,6 +16,7 @@ from fastapi_shop import browser_session, order_actions, preferences, tokens
 from fastapi_shop import addresses, invoices, note_edits, stores
 from fastapi_shop import wallet
 from fastapi_shop import recovery, sessions
+from fastapi_shop import partner
 
 
 def create_app(database_url: str, secret_key: str):
@@ -46,6 +47,7 @@ def create_app(database_url: str, secret_key: str):
     for module in (sessions, recovery):
         app.include_router(module.router)
     browser_session.install_cors(app)
+    partner.mount(app)
 
     @app.get("/health", tags=["meta"], summary="Liveness check")
     async def health() -> dict[str, str]:
