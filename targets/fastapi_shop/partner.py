@@ -7,8 +7,8 @@ and a scan reaches them by their own URL (`http://host:port/partner`).
   its `kid`.
 - `/kiosk`: the in-store kiosks' API, HS256 tokens signed with a key of its own.
 
-Both sign the shop's accounts in with JSON `{"username","password"}` at `POST /auth/login` and serve
-`GET /me` and `GET /orders` (the caller's). The keys are new at every start.
+Both sign the shop's accounts in with JSON `{"username","password"}` at `POST /auth/login`, register
+new ones at `POST /auth/register` and serve `GET /me` and `GET /orders` (the caller's). The keys are new at every start.
 """
 
 import base64
@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from common.passwords import hash_password
 from common.variant import planted
 from fastapi_shop import account_passwords, throttle
-from fastapi_shop.schemas import USERNAME_PATTERN, Token
+from fastapi_shop.schemas import EMAIL_PATTERN, USERNAME_PATTERN, Token
 
 TOKEN_TTL_SECONDS = 3600
 _HS_DIGESTS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -45,6 +45,12 @@ if not planted("auth.login-throttling"):
 class Credentials(BaseModel):
     username: str = Field(max_length=64, examples=["alice"])
     password: str = Field(max_length=128, examples=["Alice-pass-1234"])
+
+
+class Registration(BaseModel):
+    username: str = Field(pattern=USERNAME_PATTERN, examples=["carol"])
+    password: str = Field(min_length=8, max_length=128, examples=["Carol-pass-1234"])
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, examples=["carol@example.com"])
 
 
 class Account(BaseModel):
@@ -187,6 +193,23 @@ def _app(shop: FastAPI, title: str, asymmetric: bool) -> FastAPI:
         claims = {"sub": str(user["id"]), "username": user["username"], "iat": now, "exp": now + TOKEN_TTL_SECONDS}
         return {"access_token": request.app.state.signer.sign(claims), "token_type": "bearer",
                 "expires_in": TOKEN_TTL_SECONDS}
+
+    @app.post("/auth/register", response_model=Account, status_code=201,
+              responses={400: {"description": "Password not acceptable"}, 409: {"description": "Username taken"}})
+    async def register(body: Registration, conn: Connection):
+        problem = account_passwords.policy_problem(body.username, body.password)
+        if problem is not None:
+            raise HTTPException(400, problem)
+        row = await conn.fetchrow(
+            "INSERT INTO users (username, email, password_hash, role) VALUES ($1, $2, $3, 'customer')"
+            " ON CONFLICT (username) DO NOTHING RETURNING id, username, email, full_name",
+            body.username,
+            body.email,
+            await run_in_threadpool(hash_password, body.password),  # scrypt in both builds
+        )
+        if row is None:
+            raise HTTPException(409, "Username taken")
+        return dict(row)
 
     @app.get("/me", response_model=Account, responses={401: {"description": "Not authenticated"}})
     async def me(user: CurrentUser):

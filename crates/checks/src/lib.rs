@@ -22,6 +22,7 @@ pub mod similarity;
 mod sqli;
 pub mod stack;
 pub mod stateful;
+mod timing;
 
 pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 pub use explain::explain;
