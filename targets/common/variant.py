@@ -33,6 +33,7 @@ KNOWN_CHECKS = frozenset(
         "auth.jwt-none",
         "auth.jwt-weak-secret",
         "auth.jwt-alg-confusion",
+        "auth.jwt-kid-injection",
         "cors.misconfiguration",
         "csrf.cookie-state-change",
         "csrf.preflight-bypass",

@@ -11,13 +11,17 @@ Both sign the shop's accounts in with JSON `{"username","password"}` at `POST /a
 new ones at `POST /auth/register` and serve `GET /me` and `GET /orders` (the caller's). The keys are new at every start.
 """
 
+import atexit
 import base64
 import hashlib
 import hmac
 import json
 import re
 import secrets
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Annotated
 
 import asyncpg
@@ -86,11 +90,17 @@ class Signer:
             self.secret = f"{secrets.randbelow(10**6):06d}".encode()
         else:
             self.secret = secrets.token_bytes(32)
+        if not asymmetric:
+            # The kiosk keys live in files named after their kid, so a key can be rotated by
+            # dropping in a new file.
+            self.key_dir = Path(tempfile.mkdtemp(prefix="kiosk-keys-"))
+            (self.key_dir / self.kid).write_bytes(self.secret)
+            atexit.register(shutil.rmtree, self.key_dir, True)
 
     def sign(self, claims: dict) -> str:
         if self.asymmetric:
             return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": self.kid})
-        return jwt.encode(claims, self.secret, algorithm="HS256")
+        return jwt.encode(claims, self.secret, algorithm="HS256", headers={"kid": self.kid})
 
     def jwks(self) -> dict:
         numbers = self.public.public_numbers()
@@ -101,6 +111,15 @@ class Signer:
     def claims(self, token: str) -> dict | None:
         try:
             if not self.asymmetric:
+                header = jwt.get_unverified_header(token)
+                if planted("auth.jwt-kid-injection") and header.get("alg") in _HS_DIGESTS:
+                    # FLAW auth.jwt-kid-injection: the kid is joined to the key directory as it
+                    # is, so `../../../../dev/null` makes the empty file the key (and the
+                    # hand-written verifier takes an empty key).
+                    key = (self.key_dir / str(header.get("kid", ""))).read_bytes()
+                    return _legacy_hmac_claims(token, key, _HS_DIGESTS[header["alg"]])
+                if header.get("kid") != self.kid:
+                    return None
                 return jwt.decode(token, self.secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
             alg = jwt.get_unverified_header(token).get("alg", "")
             if planted("auth.jwt-alg-confusion") and alg in _HS_DIGESTS:
@@ -109,7 +128,7 @@ class Signer:
                 # PEM becomes the HMAC secret, and that key is published in the JWKS.
                 return _legacy_hmac_claims(token, self.public_pem, _HS_DIGESTS[alg])
             return jwt.decode(token, self.public, algorithms=["RS256"], options={"require": ["exp", "sub"]})
-        except (jwt.InvalidTokenError, ValueError):
+        except (jwt.InvalidTokenError, ValueError, OSError):
             return None
 
 

@@ -55,6 +55,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::jwt_signature::JwtSignature,
     &checks::jwt_weak_secret::JwtWeakSecret,
     &checks::jwt_alg_confusion::JwtAlgConfusion,
+    &checks::jwt_kid_injection::JwtKidInjection,
     &checks::jwt_lifetime::JwtLifetime,
     &checks::cookie_flags::CookieFlags,
     &checks::session_fixation::SessionFixation,

@@ -81,6 +81,7 @@ check_ids! {
     AuthJwtWeakSecret => "auth.jwt-weak-secret",
     AuthJwtLifetime => "auth.jwt-lifetime",
     AuthJwtAlgConfusion => "auth.jwt-alg-confusion",
+    AuthJwtKidInjection => "auth.jwt-kid-injection",
     AuthLoginThrottling => "auth.login-throttling",
     AuthThrottleBypass => "auth.throttle-bypass",
     AuthUserEnumeration => "auth.user-enumeration",
