@@ -32,6 +32,8 @@ KNOWN_CHECKS = frozenset(
         "auth.jwt-signature",
         "auth.jwt-none",
         "auth.jwt-weak-secret",
+        "auth.jwt-alg-confusion",
+        "auth.jwt-kid-injection",
         "cors.misconfiguration",
         "csrf.cookie-state-change",
         "csrf.preflight-bypass",

@@ -173,6 +173,23 @@ fn same_shape(a: &ResponseRecord, b: &ResponseRecord) -> bool {
     }
 }
 
+/// Sends `token` as the only credential to `op`, in the header `identity` sends its own in.
+pub async fn send_token(
+    probe: &dyn Probe,
+    op: &Operation,
+    identity: &str,
+    token: &str,
+) -> Result<Exchange, ProbeError> {
+    let mut req = probe.request(op, ANONYMOUS, &Default::default());
+    req.credentials = CredentialUse::None;
+    let (name, value) = probe.token_header_for(identity, token);
+    req.headers.retain(|(k, _)| {
+        !k.eq_ignore_ascii_case("authorization") && !k.eq_ignore_ascii_case(&name)
+    });
+    req.headers.push((name, value));
+    probe.send(req).await
+}
+
 /// Sends `forged` as the bearer token (no other credential) to each candidate operation that
 /// rejects anonymous callers and serves `identity` data; returns the first that accepts it.
 pub async fn try_forged<'a>(
@@ -193,14 +210,7 @@ pub async fn try_forged<'a>(
         if !matches!(anonymous.status(), Some(401 | 403)) {
             continue;
         }
-        let mut req = probe.request(op, ANONYMOUS, &Default::default());
-        req.credentials = CredentialUse::None;
-        let (name, value) = probe.token_header_for(identity, forged);
-        req.headers.retain(|(k, _)| {
-            !k.eq_ignore_ascii_case("authorization") && !k.eq_ignore_ascii_case(&name)
-        });
-        req.headers.push((name, value));
-        let sent = probe.send(req).await?;
+        let sent = send_token(probe, op, identity, forged).await?;
         // The baseline may be old: other checks change the profile during a scan, so the
         // forged answer is compared with the genuine token's answer of now.
         let genuine = probe

@@ -11,7 +11,9 @@ mod check;
 mod checks;
 mod explain;
 mod json_walk;
+pub mod jwk;
 pub mod jwt;
+pub mod jwt_crack;
 pub mod ownership;
 mod probe;
 mod session;
@@ -20,6 +22,7 @@ pub mod similarity;
 mod sqli;
 pub mod stack;
 pub mod stateful;
+mod timing;
 
 pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 pub use explain::explain;
@@ -51,6 +54,8 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::jwt_none::JwtNone,
     &checks::jwt_signature::JwtSignature,
     &checks::jwt_weak_secret::JwtWeakSecret,
+    &checks::jwt_alg_confusion::JwtAlgConfusion,
+    &checks::jwt_kid_injection::JwtKidInjection,
     &checks::jwt_lifetime::JwtLifetime,
     &checks::cookie_flags::CookieFlags,
     &checks::session_fixation::SessionFixation,

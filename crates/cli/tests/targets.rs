@@ -155,7 +155,7 @@ fn recall(app: &'static str) {
     for flaw in truth
         .flaws
         .iter()
-        .filter(|f| f.variants.iter().any(|v| v == "vulnerable"))
+        .filter(|f| f.variants.iter().any(|v| v == "vulnerable") && f.base.is_none())
         .filter(|f| f.mode.as_deref() != Some("allow-delete"))
     {
         planted += 1;

@@ -80,6 +80,8 @@ check_ids! {
     AuthJwtSignature => "auth.jwt-signature",
     AuthJwtWeakSecret => "auth.jwt-weak-secret",
     AuthJwtLifetime => "auth.jwt-lifetime",
+    AuthJwtAlgConfusion => "auth.jwt-alg-confusion",
+    AuthJwtKidInjection => "auth.jwt-kid-injection",
     AuthLoginThrottling => "auth.login-throttling",
     AuthThrottleBypass => "auth.throttle-bypass",
     AuthUserEnumeration => "auth.user-enumeration",

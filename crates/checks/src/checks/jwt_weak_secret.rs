@@ -1,15 +1,17 @@
 //! `auth.jwt-weak-secret`: the HMAC key that signs the API's tokens is guessable
 //! (CWE-798, CWE-521).
 //!
-//! Cracks a signed-in identity's HS256/384/512 token offline (no requests) against the bundled
-//! list of common and default secrets (`jwt_secrets.txt`) plus candidates derived from the
-//! target (its host, the spec's title with the usual `-secret` suffixes). When a key signs the
+//! Cracks a signed-in identity's HS256/384/512 token offline (no requests, `crate::jwt_crack`):
+//! the bundled list of known weak secrets (`jwt_secrets.txt`) in their usual spellings,
+//! candidates derived from the target (its host, the spec's title with the usual `-secret`
+//! suffixes), then every decimal key of up to six digits. When a key signs the
 //! token, proves it: a token for the same subject with fresh `iat`/`exp`, signed with that key,
 //! is sent alone to an operation that rejects anonymous callers. Budget: one request per
 //! candidate operation, only after a key was found.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
 use crate::jwt::{encode, jwt_identity, now, try_forged, Jwt};
+use crate::jwt_crack::{self, Target};
 use async_trait::async_trait;
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Evidence, Inventory, Operation, Owasp, Remediation, Severity,
@@ -20,14 +22,12 @@ use serde_json::json;
 #[derive(Debug)]
 pub struct JwtWeakSecret;
 
-const WORDLIST: &str = include_str!("../jwt_secrets.txt");
-
 static META: CheckMeta = CheckMeta {
     id: CheckId::AuthJwtWeakSecret,
     title: "JWT signed with a guessable secret",
     description: "Cracks a signed-in identity's HMAC-signed JWT offline against common and default \
-        secrets and names derived from the target; when a key matches, forges a token for the same \
-        subject and fires when the API accepts it.",
+        secrets, names derived from the target and every decimal key of up to six digits; when a \
+        key matches, forges a token for the same subject and fires when the API accepts it.",
     cwe: &[798, 521],
     owasp: &[Owasp::Api2],
     severity: Severity::Critical,
@@ -92,31 +92,25 @@ fn host_of(url: &str) -> Option<&str> {
         .map_or(Some(authority), |(h, _)| Some(h))
 }
 
-/// The key among the candidates that signed `jwt`, and where it came from.
+/// The key that signed `jwt` (offline, see `crate::jwt_crack`), and where it came from.
 pub(crate) fn crack(
     jwt: &Jwt,
     inv: &Inventory,
     host: Option<&str>,
 ) -> Option<(String, &'static str)> {
-    if !jwt.alg().starts_with("HS") {
-        return None;
-    }
-    WORDLIST
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| (l.to_string(), "the bundled list of common secrets"))
-        .chain(
-            derived(inv, host)
-                .into_iter()
-                .map(|c| (c, "names derived from the target")),
-        )
-        .find(|(k, _)| jwt.signed_with(k.as_bytes()))
+    let target = Target::new(jwt)?;
+    jwt_crack::crack(&target, &derived(inv, host)).map(|(k, s)| (k, s.describe()))
 }
 
-/// A key shown in a report: enough to recognise it, not the whole value.
+/// A key shown in a report: its length and alphabet, never any of its characters (a prefix
+/// of a six-digit key is a third of it).
 fn masked(key: &str) -> String {
-    let head: String = key.chars().take(2).collect();
-    format!("`{head}…` ({} characters)", key.chars().count())
+    let kind = if key.bytes().all(|b| b.is_ascii_digit()) {
+        "decimal digits"
+    } else {
+        "characters"
+    };
+    format!("of {} {kind}", key.chars().count())
 }
 
 #[async_trait]
@@ -190,7 +184,10 @@ mod tests {
     async fn default_key_is_cracked_and_a_forged_token_accepted() {
         let out = run_api_check(&JwtWeakSecret, &api(|j| j.signed_with(b"dev"))).await;
         assert_eq!(out.findings.len(), 1);
-        assert!(out.findings[0].description.contains("`de…` (3 characters)"));
+        assert!(out.findings[0]
+            .description
+            .contains("the key of 3 characters"));
+        assert!(!out.findings[0].description.contains("`de"));
         assert_eq!(out.findings[0].confidence, Confidence::Confirmed);
     }
 
@@ -203,6 +200,19 @@ mod tests {
         )
         .await;
         assert_eq!(out.findings.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn six_digit_numeric_key_is_cracked_and_not_shown() {
+        let t = token_with(json!({"sub":"1","exp":3700}), b"604713");
+        let out = run_api_check(&JwtWeakSecret, &api_with(t, |j| j.signed_with(b"604713"))).await;
+        assert_eq!(out.findings.len(), 1);
+        let d = &out.findings[0].description;
+        assert!(
+            d.contains("of 6 decimal digits") && d.contains("six digits"),
+            "{d}"
+        );
+        assert!(!d.contains("60"), "{d}");
     }
 
     #[tokio::test]

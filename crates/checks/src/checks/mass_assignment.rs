@@ -188,29 +188,81 @@ fn escalated(name: &str, schema: Option<&Schema>) -> Value {
     }
 }
 
-/// Privileged properties to try: those the profile documents, else the common names the
-/// registration body does not already take.
-fn privileged_fields(register: &Operation, profile: &Operation) -> Vec<(String, Value)> {
+/// A value for `name` that differs from the account's `current` one, most telling first: the
+/// admin identity's own value, another member of the documented enum (privileged-sounding
+/// ones first), `true` for a flag that is false, then the generic escalation; `None` when
+/// nothing differs (a flag already raised).
+fn differing(
+    name: &str,
+    schema: Option<&Schema>,
+    current: Option<&Value>,
+    admin: Option<&Value>,
+) -> Option<Value> {
+    let differs = |v: &Value| Some(v) != current && !v.is_null();
+    let enum_members = schema.map(|s| s.enum_values.clone()).unwrap_or_default();
+    let mut ranked = enum_members.clone();
+    ranked.sort_by_key(|v| escalated(name, schema) != *v);
+    // A flag is only ever raised: `verified: false` on one's own account proves nothing and
+    // `is_active: false` would lock the scan out of it.
+    let raised = (current.and_then(Value::as_bool) == Some(false)).then(|| json!(true));
+    admin
+        .cloned()
+        .into_iter()
+        .chain(ranked)
+        .chain(raised)
+        .chain(std::iter::once(escalated(name, schema)))
+        .find(differs)
+}
+
+/// Privileged properties to try and the value for each: those in the account's own record as
+/// read (documented or not) and those the profile documents, else the common names; never one
+/// the registration body already takes. Each value differs from the record's current one.
+fn privileged_fields(
+    register: &Operation,
+    profile: &Operation,
+    own: Option<&serde_json::Map<String, Value>>,
+    admin: Option<&serde_json::Map<String, Value>>,
+) -> Vec<(String, Value)> {
     let accepted: Vec<String> = fields_of(register).iter().map(|k| norm(k)).collect();
     let documented = profile
         .success_schema()
         .map(|s| record_schema(s).properties.clone())
         .unwrap_or_default();
-    let mut out: Vec<(String, Value)> = documented
-        .iter()
-        .filter(|(k, _)| {
-            PRIVILEGED.iter().any(|p| norm(p) == norm(k)) && !accepted.contains(&norm(k))
-        })
-        .map(|(k, s)| (k.clone(), escalated(k, Some(s))))
+    let privileged =
+        |k: &str| PRIVILEGED.iter().any(|p| norm(p) == norm(k)) && !accepted.contains(&norm(k));
+    let mut names: Vec<String> = own
+        .into_iter()
+        .flat_map(|r| r.keys())
+        .chain(documented.keys())
+        .filter(|k| privileged(k))
+        .cloned()
         .collect();
-    if out.is_empty() {
-        out = ["role", "is_admin"]
-            .iter()
-            .map(|k| (k.to_string(), escalated(k, None)))
-            .collect();
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|k| seen.insert(k.clone()));
+    if names.is_empty() {
+        names = vec!["role".into(), "is_admin".into()];
     }
+    let mut out: Vec<(String, Value)> = names
+        .iter()
+        .filter_map(|k| {
+            let schema = documented.get(k).map(|s| s.as_ref());
+            let current = own.and_then(|r| r.get(k));
+            let admin_value = admin.and_then(|r| r.get(k));
+            differing(k, schema, current, admin_value).map(|v| (k.clone(), v))
+        })
+        .collect();
     out.truncate(4);
     out
+}
+
+/// The admin identity's own record, read through the profile operation (its baseline).
+async fn admin_record(
+    ctx: &RunCtx<'_>,
+    profile: &Operation,
+) -> Option<serde_json::Map<String, Value>> {
+    let admin = ctx.probe.identities().into_iter().find(|i| i.admin)?;
+    let ex = ctx.probe.baseline(profile, &admin.name).await.ok()?;
+    own_record(&ex.success_json()?).cloned()
 }
 
 /// Where a body property goes: inside the wrapper the body puts its fields in
@@ -344,10 +396,16 @@ async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
     let (Some(register), Some(profile)) = (register_op(inv), self_read(inv)) else {
         return Ok(Outcome::none());
     };
-    let fields = privileged_fields(register, profile);
     let Some((control_name, _, control_read)) = account(ctx, register, profile, &[]).await? else {
         return Ok(Outcome::none());
     };
+    let own = control_read.success_json();
+    let own = own.as_ref().and_then(own_record);
+    let admin = admin_record(ctx, profile).await;
+    let fields = privileged_fields(register, profile, own, admin.as_ref());
+    if fields.is_empty() {
+        return Ok(Outcome::none());
+    }
     let mut outcome = Outcome::none();
     if let Some((_, created, read)) = account(ctx, register, profile, &fields).await? {
         let took: Vec<&(String, Value)> = fields
@@ -631,7 +689,67 @@ mod tests {
             json!(1_000_000)
         );
         let inv = inventory();
-        let fields = privileged_fields(register_op(&inv).unwrap(), self_read(&inv).unwrap());
+        let fields = privileged_fields(
+            register_op(&inv).unwrap(),
+            self_read(&inv).unwrap(),
+            None,
+            None,
+        );
         assert_eq!(fields, vec![("role".to_string(), json!("admin"))]);
+    }
+
+    #[test]
+    fn values_differ_from_the_current_one_admin_first_then_other_members() {
+        let mut role = Schema::of_type(SchemaType::String);
+        role.enum_values = vec![json!("member"), json!("owner"), json!("staff")];
+        // The admin identity's value wins when it differs.
+        let v = differing(
+            "role",
+            Some(&role),
+            Some(&json!("member")),
+            Some(&json!("staff")),
+        );
+        assert_eq!(v, Some(json!("staff")));
+        // Without an admin: the privileged-sounding member, never the current one.
+        assert_eq!(
+            differing("role", Some(&role), Some(&json!("member")), None),
+            Some(json!("owner"))
+        );
+        assert_eq!(
+            differing(
+                "role",
+                Some(&role),
+                Some(&json!("owner")),
+                Some(&json!("owner"))
+            ),
+            Some(json!("member"))
+        );
+        // Flags are raised, never lowered.
+        assert_eq!(
+            differing("is_admin", None, Some(&json!(false)), None),
+            Some(json!(true))
+        );
+        assert_eq!(differing("verified", None, Some(&json!(true)), None), None);
+    }
+
+    #[test]
+    fn undocumented_privileged_keys_of_the_own_record_are_tried() {
+        let inv = inventory();
+        let own = json!({"username": "mb_x", "role": "customer", "is_staff": false, "plan": null});
+        let admin = json!({"username": "admin", "role": "admin", "is_staff": true});
+        let fields = privileged_fields(
+            register_op(&inv).unwrap(),
+            self_read(&inv).unwrap(),
+            own.as_object(),
+            admin.as_object(),
+        );
+        assert_eq!(
+            fields,
+            vec![
+                ("role".to_string(), json!("admin")),
+                ("is_staff".to_string(), json!(true)),
+                ("plan".to_string(), json!("admin")),
+            ]
+        );
     }
 }

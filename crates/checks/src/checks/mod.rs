@@ -13,6 +13,8 @@ pub mod csrf_preflight_bypass;
 pub mod csrf_state_change_on_get;
 pub mod data_exposure;
 pub mod dev_server;
+pub mod jwt_alg_confusion;
+pub mod jwt_kid_injection;
 pub mod jwt_lifetime;
 pub mod jwt_none;
 pub mod jwt_signature;

@@ -13,10 +13,11 @@
 //! The finding needs the two answers of each side to agree with each other, and the sides to
 //! differ: in status, or in body once volatile values (timestamps, UUIDs, request ids, the
 //! usernames themselves) are normalised away. Any 429, `Retry-After` or 5xx, or a wrong password
-//! that signs in, ends the check silently. Timing is not judged: a gap in answer times is noisy
-//! over a network and is left to a dedicated check. Budget per operation: 4 requests, plus a
-//! registration and a profile read (reset requests asking for an e-mail) when a scan-owned account
-//! is needed.
+//! that signs in, ends the check silently. When the answers are the same both ways, their times
+//! are judged (`user_enumeration_timing.rs`: two rounds of interleaved attempts with a scan-owned
+//! account, Mann–Whitney U, a stated false-alarm rate). Budget per operation: 4 requests, then at
+//! most 64 for the timing rounds, plus a registration and a profile read (reset requests asking
+//! for an e-mail) when a scan-owned account is needed.
 
 use crate::authflow::{
     is_email_property, is_reset_request, is_sign_in, is_throttled, nonexistent_username, norm,
@@ -33,6 +34,10 @@ use middlebrick_model::{
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
+#[path = "user_enumeration_timing.rs"]
+mod timing_trials;
+use timing_trials::Attempt;
+
 #[derive(Debug)]
 pub struct UserEnumeration;
 
@@ -42,8 +47,10 @@ static META: CheckMeta = CheckMeta {
     description: "In active mode, sends a sign-in with a wrong password (or a password-reset \
         request for a scan-owned account) for an existing and for a non-existent username, twice \
         each. Fires when the answers for each side agree and the two sides differ in status or \
-        in body once volatile values are normalised.",
-    cwe: &[204],
+        in body once volatile values are normalised, or, when they are the same, when two rounds \
+        of interleaved attempts with a scan-owned account differ in answer time (Mann-Whitney U, \
+        p < 0.001 each).",
+    cwe: &[204, 208],
     owasp: &[Owasp::Api2],
     severity: Severity::Medium,
     kind: CheckKind::StateChanging,
@@ -105,17 +112,36 @@ impl Check for UserEnumeration {
         } else {
             return Outcome::none();
         };
-        match answers {
-            Ok(Some(a)) => judge(op, a),
-            _ => Outcome::none(),
+        let Ok(Some(a)) = answers else {
+            return Outcome::none();
+        };
+        if let Some(found) = judge(op, &a) {
+            return found;
         }
+        timing(ctx, op, a).await.unwrap_or_else(|_| Outcome::none())
     }
+}
+
+/// The same answers both ways: whether their times differ (`user_enumeration_timing.rs`), with
+/// a scan-owned account as the existing side.
+async fn timing(ctx: &RunCtx<'_>, op: &Operation, a: Answers) -> Result<Outcome, ProbeError> {
+    let (how, existing) = match a.reset_property {
+        Some(property) => (Attempt::Reset(property), a.existing),
+        None => {
+            let own = ctx.probe.own_account().await?;
+            (Attempt::SignIn(wrong_password()), own.username)
+        }
+    };
+    let made_up = || made_up_like(&existing, op);
+    timing_trials::trial(ctx, &META, op, how, a.kind, &existing, &made_up).await
 }
 
 /// The four answers, in the order sent (existing, made-up, existing, made-up), and the two
 /// usernames.
 struct Answers {
     kind: &'static str,
+    /// The reset request's account property (`None`: a sign-in).
+    reset_property: Option<String>,
     existing: String,
     made_up: String,
     exchanges: Vec<Exchange>,
@@ -163,6 +189,7 @@ async fn sign_in_answers(ctx: &RunCtx<'_>, op: &Operation) -> Result<Option<Answ
     }
     Ok(Some(Answers {
         kind: "sign-in with a wrong password",
+        reset_property: None,
         existing,
         made_up,
         exchanges,
@@ -221,6 +248,7 @@ async fn reset_answers(ctx: &RunCtx<'_>, op: &Operation) -> Result<Option<Answer
     }
     Ok(Some(Answers {
         kind: "password-reset request",
+        reset_property: Some(property),
         existing,
         made_up,
         exchanges,
@@ -292,21 +320,16 @@ fn difference([e1, n1, e2, n2]: [&Exchange; 4], volatile: &[&str]) -> Option<Str
     ))
 }
 
-fn judge(op: &Operation, a: Answers) -> Outcome {
+fn judge(op: &Operation, a: &Answers) -> Option<Outcome> {
     let volatile = [a.existing.as_str(), a.made_up.as_str()];
-    let [e1, n1, e2, n2] = match <[Exchange; 4]>::try_from(a.exchanges) {
-        Ok(x) => x,
-        Err(_) => return Outcome::none(),
-    };
+    let [e1, n1, e2, n2] = <[Exchange; 4]>::try_from(a.exchanges.clone()).ok()?;
     if [&e1, &n1, &e2, &n2]
         .iter()
         .any(|e| e.status().is_none_or(|s| s >= 500))
     {
-        return Outcome::none();
+        return Some(Outcome::none());
     }
-    let Some(what) = difference([&e1, &n1, &e2, &n2], &volatile) else {
-        return Outcome::none();
-    };
+    let what = difference([&e1, &n1, &e2, &n2], &volatile)?;
     let description = format!(
         "`{}` tells whether an account exists: a {} answers {what}, the same way on both of two \
          tries. An attacker can test a list of names or addresses and then aim password \
@@ -318,14 +341,14 @@ fn judge(op: &Operation, a: Answers) -> Outcome {
         "first: an existing account; second: a non-existent one (each was sent twice and both \
          answers of a side agreed)",
     );
-    Outcome::finding(META.finding(
+    Some(Outcome::finding(META.finding(
         Some(op),
         "",
         Severity::Medium,
         Confidence::Firm,
         description,
         evidence,
-    ))
+    )))
 }
 
 #[cfg(test)]

@@ -288,6 +288,10 @@ pub struct Flaw {
     /// cookie's name for `auth.cookie-flags`).
     #[serde(default)]
     pub parameter: Option<String>,
+    /// Where an API mounted inside the app lives (`/partner`): its flaws are found by scanning
+    /// that URL, not the app's own.
+    #[serde(default)]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
