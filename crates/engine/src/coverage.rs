@@ -74,7 +74,10 @@ pub fn records(
 /// the `scan.untested` diagnostic only.
 pub fn add_refusals(records: &mut [CheckRun], refused: &[crate::ledger::Untested]) {
     for u in refused {
-        let Some(r) = u.check.and_then(|id| records.iter_mut().find(|r| r.check == id)) else {
+        let Some(r) = u
+            .check
+            .and_then(|id| records.iter_mut().find(|r| r.check == id))
+        else {
             continue;
         };
         let reason = format!("refused by the object ledger: {}", u.reason);

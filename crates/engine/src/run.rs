@@ -410,7 +410,10 @@ pub async fn scan_with(
             };
             let run = check.run(&ctx);
             let id = check.meta().id;
-            report_outcome(crate::ledger::CURRENT_CHECK.scope(id, run).await, (id, None));
+            report_outcome(
+                crate::ledger::CURRENT_CHECK.scope(id, run).await,
+                (id, None),
+            );
         }
     }
 
