@@ -7,7 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$field_root/../.."
 
-mode="${MB_FIELD_MODE:-active}"
+mode="${MB_FIELD_MODE:-disposable}"
 out="${MB_FIELD_OUT:-target/field/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
@@ -50,6 +50,8 @@ scan_target() {
         local stem="$out/$name-$run-$i"
         start_server "$name" "$stem.server.log" || { say "$name did not start; see $stem.server.log"; stop_server; return 1; }
         local args=(scan "http://127.0.0.1:$PORT$base" --mode "$mode" --no-progress --format json -o "$stem.json")
+        # The data is reset before every scan: deletes are allowed wherever the mode writes.
+        case "$mode" in active | disposable) args+=(--allow-delete) ;; esac
         if [ "$run" = ident ]; then
             args+=(--config "$here/identities.toml")
             [ -n "$spec" ] && args+=(--spec "http://127.0.0.1:$PORT$spec")
