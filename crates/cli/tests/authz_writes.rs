@@ -1,5 +1,6 @@
-//! Authorization on every method (issue 15), both ways on the real shops, with `--allow-delete`
-//! and an admin identity configured: every planted `authz.bola-write` and `authz.bfla` flaw, and
+//! Authorization on every method (issue 15), both ways on the real shops, in disposable mode
+//! (writes may reach the configured identities' own accounts) with `--allow-delete` and an admin
+//! identity configured: every planted `authz.bola-write` and `authz.bfla` flaw, and
 //! the delete without credentials those checks classify as missing authentication, is found with
 //! proof naming both identities, the secure twins get nothing of medium or higher
 //! from these checks, and the stores every role reads by design get no BFLA finding even though
@@ -21,6 +22,10 @@ fn config(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 fn scan(target: &Target) -> Value {
+    scan_in(target, "disposable")
+}
+
+fn scan_in(target: &Target, mode: &str) -> Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = config(dir.path());
     let out_path = dir.path().join("report.json");
@@ -30,7 +35,7 @@ fn scan(target: &Target) -> Value {
         "--config",
         cfg.to_str().unwrap(),
         "--mode",
-        "active",
+        mode,
         "--allow-delete",
         "--checks",
         CHECKS,
@@ -48,7 +53,7 @@ fn scan(target: &Target) -> Value {
     });
     let report: Value = serde_json::from_str(&text).expect("JSON");
     eprintln!(
-        "FIGURES {} {} ({CHECKS}, active, --allow-delete): requests_sent={} duration_ms={}",
+        "FIGURES {} {} ({CHECKS}, {mode}, --allow-delete): requests_sent={} duration_ms={}",
         target.app, target.variant, report["requests_sent"], report["duration_ms"]
     );
     report
@@ -154,6 +159,49 @@ fn assert_shared_lists_are_silent(app: &str, all: &[&Value]) {
         .map(|f| line(f))
         .collect();
     assert!(on_stores.is_empty(), "{app}: {on_stores:?}");
+}
+
+/// Active mode with configured identities: a change to an account the scan did not register
+/// (a password) is refused by the object ledger, so it is neither sent nor reported, and the
+/// report says, under the check, what it could not test there.
+#[test]
+fn active_mode_lists_the_writes_the_object_ledger_refused() {
+    if !targets_ready() {
+        return;
+    }
+    let report = scan_in(&Target::start("flask", "vulnerable"), "active");
+    let checks = report["coverage"]["checks"]
+        .as_array()
+        .expect("coverage.checks");
+    let bola_write = checks
+        .iter()
+        .find(|c| c["check"] == "authz.bola-write")
+        .expect("authz.bola-write recorded");
+    let refused: Vec<&str> = bola_write["skipped_on"]
+        .as_array()
+        .map(|v| v.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| {
+            s["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("refused by the object ledger"))
+        })
+        .filter_map(|s| s["operation"].as_str())
+        .collect();
+    assert!(
+        refused.iter().any(|op| op.ends_with("/password")),
+        "the refused password change of a configured account is listed: {bola_write}"
+    );
+    let on_password: Vec<String> = findings(&report)
+        .iter()
+        .filter(|f| f["path"].as_str().is_some_and(|p| p.ends_with("/password")))
+        .map(|f| line(f))
+        .collect();
+    assert!(
+        on_password.is_empty(),
+        "nothing refused is reported: {on_password:?}"
+    );
 }
 
 #[test]

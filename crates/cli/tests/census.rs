@@ -174,8 +174,11 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
             _ => {
                 let ids = ids_in(text(e, "path"));
                 let who_is_ours = e["who"].as_str().is_none_or(|w| created.contains(w));
-                if !ids.is_empty() {
-                    match ids.iter().find(|id| !created.contains(*id)) {
+                // The object acted on is the one the path ends with (the gate's rule too):
+                // `/users/1/cards/5` changes card 5, which the scan must have created; the
+                // account it sits under is its container, not what is written.
+                if let Some(last) = ids.last() {
+                    match Some(last).filter(|id| !created.contains(*id)) {
                         Some(id) => c
                             .violations
                             .push(format!("{line}: {id} is no object the scan created")),
