@@ -61,7 +61,9 @@ scan_target() {
             "$bin" "${args[@]}" ${MB_FIELD_ARGS:-} >/dev/null 2>"$stem.log" || true
         stop_server
         local wall rss
-        read -r wall rss <"$stem.time" || { wall=0; rss=0; }
+        # GNU time puts "Command exited with non-zero status N" first when the scan's exit is
+        # not 0 (4: stopped early, 5: an identity did not sign in); the figures are the last line.
+        read -r wall rss < <(tail -n 1 "$stem.time") || { wall=0; rss=0; }
         wall_total=$(python3 -c "print($wall_total + $wall)")
         [ "$rss" -gt "$rss_max" ] && rss_max=$rss
         [ -f "$stem.json" ] && reports+=(--report "$stem.json") || say "$name $run: no report (see $stem.log)"
