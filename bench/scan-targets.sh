@@ -21,7 +21,7 @@ for app in flask fastapi; do
     out="$(mktemp -t mb-bench-XXXX.json)"
     /usr/bin/time -f '%e %M' -o "$out.time" ./target/release/middlebrick scan "http://127.0.0.1:$port" \
         --config "$config" --mode "$mode" --no-progress --format json -o "$out" ${MB_SCAN_ARGS:-} >/dev/null 2>&1 || true
-    read -r wall rss <"$out.time"
+    read -r wall rss < <(tail -n 1 "$out.time")   # a non-zero exit adds a line before the figures
     python3 - "$out" "$app" "$variant" "$mode" "$wall" "$rss" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
