@@ -9,8 +9,15 @@
 //!    escalated value, while the control's does not, was mass-assigned on registration;
 //! 3. as the control account, update the profile with the same properties and read it again.
 //!
+//! 4. on every create and update of the objects the scan makes, the server-set properties the
+//!    operation does not take (or the spec marks read-only) are sent with other values and the
+//!    object is read back ([`objects`]).
+//!
 //! The registration and profile operations are found by their shape (a POST whose body takes a
-//! password; a GET/PATCH/PUT on `…/me`, `…/profile`). Budget: about 8 requests per scan.
+//! password; a GET/PATCH/PUT on `…/me`, `…/profile`). Budget: about 8 requests per scan for the
+//! account, four per create and update tried.
+
+mod objects;
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
 use crate::ownership::{is_self_path, nonce, self_read};
@@ -69,7 +76,8 @@ static META: CheckMeta = CheckMeta {
     title: "Privileged properties accepted from the client (mass assignment)",
     description: "In active mode, registers scanner-owned accounts with and without privileged \
         properties (role, is_admin, permissions, verified, balance, …) and updates a profile \
-        with them; fires when a follow-up read shows the escalated value persisted.",
+        with them, and creates and updates its own objects with the server-set properties those \
+        operations do not take; fires when a follow-up read shows the value sent persisted.",
     cwe: &[915],
     owasp: &[Owasp::Api3],
     severity: Severity::High,
@@ -110,7 +118,11 @@ impl Check for MassAssignment {
     }
 
     async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
-        judge(ctx).await.unwrap_or_default()
+        let mut outcome = judge(ctx).await.unwrap_or_default();
+        if let Ok(found) = objects::judge(ctx).await {
+            outcome.findings.extend(found);
+        }
+        outcome
     }
 }
 
