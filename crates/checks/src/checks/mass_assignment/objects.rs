@@ -1,25 +1,29 @@
 //! Mass assignment on the objects the scan creates and updates itself.
 //!
 //! For every create (a POST to a collection `X` whose item `X/{id}` has a GET) and every update
-//! (a PUT/PATCH of `X/{id}` whose object a POST to `X` makes), as the first regular identity:
-//! 1. a control object is created with the ordinary body and read back: what the server sets;
+//! (a PUT/PATCH of `X/{id}` that has a GET), as the first regular identity:
+//! 1. a control object is created with the ordinary body and read back: what the server sets
+//!    (for an update: an object of the identity's is read, one the scan makes for the purpose,
+//!    or in disposable mode one it already owns, never the identity's own account);
 //! 2. the server-set properties of that record that the operation does not take (absent from its
 //!    documented request body, or documented `readOnly`) are the privileged ones, each given a
 //!    value that differs from the server's (another enum member, a raised flag, …);
-//! 3. the create (or the update of the control object) is sent again with them, and the object
-//!    is read back: a property that holds the value sent, while the control did not, was
+//! 3. the create is sent again with them (or the update of the object), and the object is read
+//!    back: a property that holds the value sent, while the control did not, was
 //!    assigned from the client.
 //!
 //! Identifiers and owner references (BOLA's business), timestamps, values that are not scalars,
 //! and money the server computes (`design.client-controlled-values` judges those) are left out.
-//! Only objects the scan creates are written to. Budget: four requests per create and four per
-//! update, at most [`MAX_OPS`] of each.
+//! Only objects the scan creates are written to in active mode (the engine's ledger refuses the
+//! rest). Budget: four requests per create and four per update, at most [`MAX_OPS`] of each.
 
 use super::{differing, fields_of, own_record, record_schema, META};
 use crate::check::RunCtx;
 use crate::ownership::{collection_of, created_id};
-use crate::probe::{Overrides, ProbeError};
+use crate::probe::{IdentityInfo, Overrides, ProbeError};
+use crate::stateful::Candidates;
 use middlebrick_model::names::{is_id_word, name_words, normalize_name};
+use middlebrick_model::scalar_text;
 use middlebrick_model::{
     Confidence, Evidence, Exchange, Finding, Inventory, Method, Operation, ParamLocation, Schema,
     SchemaType, Severity,
@@ -42,12 +46,6 @@ fn item_read<'a>(inv: &'a Inventory, collection: &str) -> Option<(&'a Operation,
         (o.method == Method::Get && !param.contains(['/', '{', '}']))
             .then(|| (o, param.to_string()))
     })
-}
-
-fn find<'a>(inv: &'a Inventory, method: Method, path: &str) -> Option<&'a Operation> {
-    inv.operations
-        .iter()
-        .find(|o| o.method == method && o.path == path)
 }
 
 /// The body schema's own properties (inside its wrapper) that a client may set: documented and
@@ -256,19 +254,48 @@ async fn judge_create(
     Ok(Some(report(create, &took, "an object created", evidence)))
 }
 
-/// An update whose privileged properties stick on an object the scan created.
+/// Whether `id` names the identity's own account (its id, or an identifier its record gives):
+/// a configured identity is a user's account and is never escalated; the account's own
+/// properties are judged on accounts the scan registers ([`super::account`]).
+fn own_account(who: &IdentityInfo, id: &Value) -> bool {
+    let text = scalar_text(id);
+    text.is_some()
+        && who
+            .own
+            .id
+            .iter()
+            .chain(who.own.fields.iter().map(|(_, v)| v))
+            .any(|v| scalar_text(v) == text)
+}
+
+/// An update whose privileged properties stick on an object of the identity's: one the scan
+/// makes for the purpose, or in disposable mode one the identity already owns
+/// ([`Candidates`]), never its own account.
 async fn judge_update(
     ctx: &RunCtx<'_>,
     update: &Operation,
-    create: &Operation,
     read: &(&Operation, String),
-    who: &str,
+    who: &IdentityInfo,
 ) -> Result<Option<Finding>, ProbeError> {
-    let made = ctx
+    let mut candidates = Candidates::new();
+    let id = loop {
+        match candidates.next(ctx, update, &read.1, &who.name).await? {
+            Some(id) if own_account(who, &id) => continue,
+            Some(id) => break id,
+            None => return Ok(None),
+        }
+    };
+    let at = || Overrides::param(ParamLocation::Path, &read.1, id.clone());
+    let before_read = ctx
         .probe
-        .send(ctx.probe.request(create, who, &Overrides::none()))
+        .send(ctx.probe.request(read.0, &who.name, &at()))
         .await?;
-    let Some((id, before_read, before)) = reread(ctx, read, &made, who).await? else {
+    let Some(before) = before_read
+        .success_json()
+        .as_ref()
+        .and_then(own_record)
+        .cloned()
+    else {
         return Ok(None);
     };
     let read_schema = read.0.success_schema().map(record_schema);
@@ -276,25 +303,16 @@ async fn judge_update(
     if fields.is_empty() {
         return Ok(None);
     }
-    let o = Overrides::param(ParamLocation::Path, &read.1, id.clone());
-    let sent = match ctx
+    let sent = ctx
         .probe
         .send(
             ctx.probe
-                .request(update, who, &with_fields(update, o, &fields)),
+                .request(update, &who.name, &with_fields(update, at(), &fields)),
         )
-        .await
-    {
-        Err(ProbeError::Refused(_)) => return Ok(None),
-        other => other?,
-    };
+        .await?;
     let after_read = ctx
         .probe
-        .send(ctx.probe.request(
-            read.0,
-            who,
-            &Overrides::param(ParamLocation::Path, &read.1, id),
-        ))
+        .send(ctx.probe.request(read.0, &who.name, &at()))
         .await?;
     let Some(after) = after_read
         .success_json()
@@ -308,27 +326,21 @@ async fn judge_update(
     if took.is_empty() {
         return Ok(None);
     }
-    let evidence = Evidence::new(vec![sent, after_read, made, before_read]).note(
-        "first: the update with the extra properties; second: the object read back; third and \
-         fourth: the object's create and its read before the update",
+    let evidence = Evidence::new(vec![sent, after_read, before_read]).note(
+        "first: the update with the extra properties; second: the object read back; third: the \
+         object read before the update",
     );
     Ok(Some(report(
         update,
         &took,
-        "an update of an object the scan created",
+        &format!("an update of {}'s own object", who.name),
         evidence,
     )))
 }
 
 /// Every create and update the scan may write to, judged as the first regular identity.
 pub(super) async fn judge(ctx: &RunCtx<'_>) -> Result<Vec<Finding>, ProbeError> {
-    let Some(who) = ctx
-        .probe
-        .identities()
-        .into_iter()
-        .find(|i| !i.admin)
-        .map(|i| i.name)
-    else {
+    let Some(who) = ctx.probe.identities().into_iter().find(|i| !i.admin) else {
         return Ok(Vec::new());
     };
     let inv = ctx.inventory;
@@ -342,7 +354,7 @@ pub(super) async fn judge(ctx: &RunCtx<'_>) -> Result<Vec<Finding>, ProbeError> 
         .filter_map(|o| item_read(inv, &o.path).map(|r| (o, r)))
         .take(MAX_OPS);
     for (create, read) in creates {
-        match judge_create(ctx, create, &read, &who).await {
+        match judge_create(ctx, create, &read, &who.name).await {
             Ok(Some(f)) => findings.push(f),
             Ok(None) | Err(ProbeError::Refused(_)) => {}
             Err(e) => return Err(e),
@@ -355,14 +367,12 @@ pub(super) async fn judge(ctx: &RunCtx<'_>) -> Result<Vec<Finding>, ProbeError> 
         .filter(plain)
         .filter(|o| ctx.probe.method_allowed(o.method))
         .filter_map(|o| {
-            let collection = collection_of(&o.path)?;
-            let create = find(inv, Method::Post, collection)?;
-            let read = item_read(inv, collection).filter(|(r, _)| r.path == o.path)?;
-            Some((o, create, read))
+            let read = item_read(inv, collection_of(&o.path)?).filter(|(r, _)| r.path == o.path)?;
+            Some((o, read))
         })
         .take(MAX_OPS);
-    for (update, create, read) in updates {
-        match judge_update(ctx, update, create, &read, &who).await {
+    for (update, read) in updates {
+        match judge_update(ctx, update, &read, &who).await {
             Ok(Some(f)) => findings.push(f),
             Ok(None) | Err(ProbeError::Refused(_)) => {}
             Err(e) => return Err(e),

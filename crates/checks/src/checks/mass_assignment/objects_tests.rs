@@ -68,7 +68,12 @@ fn sets_status(r: &RequestSpec) -> Option<String> {
 /// A fake API that keeps its objects; `create` / `update` say whether those take `status` from
 /// the body (the secure twin ignores it).
 fn api(create: bool, update: bool) -> FakeProbe {
-    let store: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    seeded(create, update, 0)
+}
+
+/// [`api`] with `seed` objects already stored (ids 1..=seed).
+fn seeded(create: bool, update: bool, seed: usize) -> FakeProbe {
+    let store: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(vec!["placed".into(); seed]));
     let mut p = FakeProbe::new().identity("alice", &[]).on_dynamic(move |r| {
         let mut s = store.lock().unwrap();
         let record = |id: usize, status: &str| {
@@ -83,7 +88,7 @@ fn api(create: bool, update: bool) -> FakeProbe {
                 Some(response(201, "application/json", &record(s.len(), &status)))
             }
             (m, p) if p.starts_with("/things/") => {
-                let i: usize = p["/things/".len()..].parse().ok()?;
+                let i: usize = p["/things/".len()..].parse().ok().filter(|i| *i <= s.len())?;
                 if m == Method::Patch && update {
                     if let Some(v) = sets_status(r) {
                         s[i - 1] = v;
@@ -133,6 +138,28 @@ async fn an_undocumented_status_that_sticks_is_firm_and_medium() {
 async fn ignored_properties_are_silent() {
     let inv = inventory(true);
     assert!(findings(&api(false, false), &inv).await.is_empty());
+}
+
+#[tokio::test]
+async fn disposable_mode_updates_an_owned_object_never_the_identitys_own_account() {
+    let mut inv = inventory(true);
+    inv.operations.remove(0); // no create: only objects the identity already has
+    let mut p = seeded(false, true, 2);
+    p.mode = middlebrick_model::Mode::Disposable;
+    p.identities[0].own.id = Some(json!(1));
+    p.known = vec![
+        ("thing_id".into(), json!(1), vec!["alice".into()]),
+        ("thing_id".into(), json!(2), vec!["alice".into()]),
+    ];
+    let out = findings(&p, &inv).await;
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].location(), "PATCH /things/{thing_id}");
+    assert!(out[0].description.contains("alice's own object"));
+    let sent = p.sent.lock().unwrap();
+    assert!(sent.iter().all(|r| r.path != "/things/1"));
+    assert!(sent
+        .iter()
+        .any(|r| r.method == Method::Patch && r.path == "/things/2"));
 }
 
 #[test]
