@@ -83,8 +83,10 @@ static META: CheckMeta = CheckMeta {
     title: "Privileged properties accepted from the client (mass assignment)",
     description: "In active mode, registers scanner-owned accounts with and without privileged \
         properties (role, is_admin, permissions, verified, balance, …) and updates a profile \
-        with them, and creates and updates its own objects with the server-set properties those \
-        operations do not take; fires when a follow-up read shows the value sent persisted.",
+        with them (verified by a read, or the token of a fresh sign-in), and sends every create \
+        and update of objects it made (in disposable mode also those the identity owns) with the \
+        server-set properties those operations do not take; fires when a follow-up read shows \
+        the value sent persisted.",
     cwe: &[915],
     owasp: &[Owasp::Api3],
     severity: Severity::High,
