@@ -27,6 +27,8 @@ def order_json(row: dict) -> dict:
 
 
 STATUSES = ("placed", "shipped")
+# Every state an order can be in (the list filter takes the first two only).
+ORDER_STATES = ("placed", "shipped", "cancelled")
 
 
 def _checked_filters() -> dict:
@@ -101,6 +103,12 @@ def create_order():
     client_total = body.get("total") if planted("design.client-controlled-values") else None
     if not isinstance(client_total, (int, float)) or isinstance(client_total, bool):
         client_total = None
+    # FLAW authz.mass-assignment: the vulnerable build stores a `status` from the body although the
+    # spec documents it read-only, so a customer places an order that reads as already "shipped".
+    # The secure build always starts an order at "placed".
+    client_status = body.get("status") if planted("authz.mass-assignment") else None
+    if client_status not in ORDER_STATES:
+        client_status = None
 
     with db.conn().transaction():
         product = db.query_one(
@@ -112,9 +120,18 @@ def create_order():
                 raise ApiError(404, "not_found", "No such product.")
             raise ApiError(409, "out_of_stock", "Not enough stock for that quantity.")
         created = db.query_one(
-            "INSERT INTO orders (user_id, product_id, quantity, unit_price, total)"
-            " VALUES (%s, %s, %s, %s, COALESCE(%s, %s * %s)) RETURNING id",
-            (current_user()["id"], product_id, quantity, product["price"], client_total, product["price"], quantity),
+            "INSERT INTO orders (user_id, product_id, quantity, unit_price, total, status)"
+            " VALUES (%s, %s, %s, %s, COALESCE(%s, %s * %s), COALESCE(%s, 'placed')) RETURNING id",
+            (
+                current_user()["id"],
+                product_id,
+                quantity,
+                product["price"],
+                client_total,
+                product["price"],
+                quantity,
+                client_status,
+            ),
         )
     row = db.query_one(f"{SELECT} WHERE o.id = %s", (created["id"],))
     return jsonify(order_json(row)), 201

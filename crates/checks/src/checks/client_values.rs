@@ -106,7 +106,7 @@ fn item_read<'a>(inv: &'a Inventory, create: &Operation) -> Option<&'a Operation
 }
 
 /// Money-like properties the server should compute, with why.
-fn candidates(op: &Operation, inv: &Inventory) -> Vec<(String, &'static str)> {
+pub(crate) fn candidates(op: &Operation, inv: &Inventory) -> Vec<(String, &'static str)> {
     let Some(body) = body_schema(op) else {
         return Vec::new();
     };

@@ -1,24 +1,38 @@
 //! `authz.mass-assignment`: create and update bodies extended with privileged properties are
 //! accepted and persisted.
 //!
-//! Active mode only, and only on accounts the scanner registers itself:
-//! 1. register a control account with an ordinary body and read its profile;
-//! 2. register a second account whose body adds privileged properties (named in the profile's
-//!    schema, or common ones: `role`, `is_admin`, `permissions`, `verified`, `balance`, …) with
-//!    escalated values, sign in as it and read its profile: a property that now holds the
-//!    escalated value, while the control's does not, was mass-assigned on registration;
-//! 3. as the control account, update the profile with the same properties and read it again.
+//! Active mode only, on accounts and objects the scanner makes itself:
+//! 1. register a control account with an ordinary body and look at it: through the read of the
+//!    caller's own account, else through the claims of the token its sign-in issued
+//!    ([`account`]);
+//! 2. register a second account whose body adds privileged properties (those of the account's
+//!    own record, or the profile's schema, that sound privileged: `role`, `is_admin`,
+//!    `permissions`, `verified`, `balance`, …), each with a value that differs from the
+//!    control's (the admin identity's value, another enum member, a raised flag), and look at it
+//!    the same way: a property that holds the value sent, while the control's does not, was
+//!    mass-assigned on registration;
+//! 3. as the control account, update its own record with the same properties and look again;
+//!    when the read does not show them (or there is no read), sign the account in again in a
+//!    new session and look through that;
+//! 4. on every create and update of the objects the scan makes, the server-set properties the
+//!    operation does not take (or the spec marks read-only) are sent with other values and the
+//!    object is read back ([`objects`]).
 //!
 //! The registration and profile operations are found by their shape (a POST whose body takes a
-//! password; a GET/PATCH/PUT on `…/me`, `…/profile`). Budget: about 8 requests per scan.
+//! password; a GET/PATCH/PUT on `…/me`, `…/profile`). Budget: about 10 requests per scan for the
+//! account, four per create and update tried.
+
+mod account;
+mod objects;
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
-use crate::ownership::{is_self_path, nonce, self_read};
+use crate::ownership::{is_self_path, self_read};
 use crate::probe::{Overrides, ProbeError};
+use account::{account, signed_in_again, Seen};
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Exchange, Inventory, Method, Operation, Owasp,
-    Remediation, Schema, SchemaType, Severity, Tech, ANONYMOUS,
+    CheckId, CheckKind, Confidence, Evidence, Inventory, Method, Operation, Owasp, Remediation,
+    Schema, SchemaType, Severity, Tech,
 };
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -69,7 +83,10 @@ static META: CheckMeta = CheckMeta {
     title: "Privileged properties accepted from the client (mass assignment)",
     description: "In active mode, registers scanner-owned accounts with and without privileged \
         properties (role, is_admin, permissions, verified, balance, …) and updates a profile \
-        with them; fires when a follow-up read shows the escalated value persisted.",
+        with them (verified by a read, or the token of a fresh sign-in), and sends every create \
+        and update of objects it made (in disposable mode also those the identity owns) with the \
+        server-set properties those operations do not take; fires when a follow-up read shows \
+        the value sent persisted.",
     cwe: &[915],
     owasp: &[Owasp::Api3],
     severity: Severity::High,
@@ -110,7 +127,11 @@ impl Check for MassAssignment {
     }
 
     async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
-        judge(ctx).await.unwrap_or_default()
+        let mut outcome = judge(ctx).await.unwrap_or_default();
+        if let Ok(found) = objects::judge(ctx).await {
+            outcome.findings.extend(found);
+        }
+        outcome
     }
 }
 
@@ -219,13 +240,13 @@ fn differing(
 /// the registration body already takes. Each value differs from the record's current one.
 fn privileged_fields(
     register: &Operation,
-    profile: &Operation,
+    profile: Option<&Operation>,
     own: Option<&serde_json::Map<String, Value>>,
     admin: Option<&serde_json::Map<String, Value>>,
 ) -> Vec<(String, Value)> {
     let accepted: Vec<String> = fields_of(register).iter().map(|k| norm(k)).collect();
     let documented = profile
-        .success_schema()
+        .and_then(|p| p.success_schema())
         .map(|s| record_schema(s).properties.clone())
         .unwrap_or_default();
     let privileged =
@@ -304,55 +325,6 @@ fn credentials_body(register: &Operation, username: &str, password: &str) -> Ove
     o
 }
 
-/// Registers an account, signs in as it and reads its profile.
-async fn account(
-    ctx: &RunCtx<'_>,
-    register: &Operation,
-    profile: &Operation,
-    extra: &[(String, Value)],
-) -> Result<Option<(String, Exchange, Exchange)>, ProbeError> {
-    let tag = nonce();
-    let (username, password, name) = (
-        format!("mb_{tag}"),
-        format!("Mb-{tag}-x9!Q"),
-        format!("mb-account-{tag}"),
-    );
-    let mut o = credentials_body(register, &username, &password);
-    for (k, v) in extra {
-        o.body.push((at(register, k), Some(v.clone())));
-    }
-    let created = ctx
-        .probe
-        .send(ctx.probe.request(register, ANONYMOUS, &o))
-        .await?;
-    if !created.response.as_ref().is_some_and(|r| r.is_success()) {
-        return Ok(None);
-    }
-    if ctx
-        .probe
-        .sign_in_account(&name, &username, &password)
-        .await
-        .is_err()
-    {
-        return Ok(None);
-    }
-    let read = ctx
-        .probe
-        .send(ctx.probe.request(profile, &name, &Overrides::none()))
-        .await?;
-    Ok(Some((name, created, read)))
-}
-
-/// True when the account's own record, read inside any wrapper (`{"data": {...}}`), holds
-/// `value` under `field`.
-fn holds(read: &Exchange, field: &str, value: &Value) -> bool {
-    read.success_json().is_some_and(|j| {
-        own_record(&j)
-            .and_then(|r| r.get(field))
-            .is_some_and(|v| v == value)
-    })
-}
-
 /// The account's record in a profile answer: inside envelopes, and inside a lone object
 /// property of any name (`{"user": {...}}`).
 fn own_record(json: &Value) -> Option<&serde_json::Map<String, Value>> {
@@ -391,37 +363,62 @@ fn record_schema(schema: &Arc<Schema>) -> Arc<Schema> {
     cur
 }
 
+fn listed(took: &[&(String, Value)]) -> String {
+    let list: Vec<String> = took.iter().map(|(k, v)| format!("`{k}` = {v}")).collect();
+    list.join(", ")
+}
+
+fn how(seen: &Seen) -> &'static str {
+    if seen.by_sign_in {
+        "the claims of the token a fresh sign-in issues"
+    } else {
+        "the account's own profile"
+    }
+}
+
 async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
     let inv = ctx.inventory;
-    let (Some(register), Some(profile)) = (register_op(inv), self_read(inv)) else {
+    let Some(register) = register_op(inv) else {
         return Ok(Outcome::none());
     };
-    let Some((control_name, _, control_read)) = account(ctx, register, profile, &[]).await? else {
+    let profile = self_read(inv);
+    let Some((control_name, _, control)) = account(ctx, register, profile, &[]).await? else {
         return Ok(Outcome::none());
     };
-    let own = control_read.success_json();
-    let own = own.as_ref().and_then(own_record);
-    let admin = admin_record(ctx, profile).await;
-    let fields = privileged_fields(register, profile, own, admin.as_ref());
+    // Without a record of the control account there is nothing to compare with.
+    if control.record.is_none() {
+        return Ok(Outcome::none());
+    }
+    let admin = match profile {
+        Some(p) => admin_record(ctx, p).await,
+        None => ctx
+            .probe
+            .identities()
+            .into_iter()
+            .find(|i| i.admin)
+            .and_then(|a| ctx.probe.sign_in_exchange(&a.name))
+            .and_then(|ex| account::claims(&ex)),
+    };
+    let fields = privileged_fields(register, profile, control.record.as_ref(), admin.as_ref());
     if fields.is_empty() {
         return Ok(Outcome::none());
     }
     let mut outcome = Outcome::none();
-    if let Some((_, created, read)) = account(ctx, register, profile, &fields).await? {
+    if let Some((_, created, seen)) = account(ctx, register, profile, &fields).await? {
         let took: Vec<&(String, Value)> = fields
             .iter()
-            .filter(|(k, v)| holds(&read, k, v) && !holds(&control_read, k, v))
+            .filter(|(k, v)| seen.holds(k, v) && !control.holds(k, v))
             .collect();
         if !took.is_empty() {
-            let list: Vec<String> = took.iter().map(|(k, v)| format!("`{k}` = {v}")).collect();
             let description = format!(
                 "Registration accepted privileged properties from the client: an account registered \
-                 with {} reads them back as set, while an account registered without them does not. \
-                 Anyone can register as an administrator.",
-                list.join(", ")
+                 with {} shows them as set ({}), while an account registered without them does \
+                 not. Anyone can register with these privileges.",
+                listed(&took),
+                how(&seen)
             );
-            let evidence = Evidence::new(vec![created, read, control_read.clone()])
-                .note("first: the registration with extra properties; second: that account's profile; third: the control account's profile");
+            let evidence = Evidence::new(vec![created, seen.exchange, control.exchange.clone()])
+                .note("first: the registration with extra properties; second: how that account looks (its profile, or its sign-in answer); third: the control account, looked at the same way");
             outcome.findings.push(META.finding(
                 Some(register),
                 &took[0].0,
@@ -434,8 +431,8 @@ async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
     }
     let update = inv.operations.iter().find(|o| {
         matches!(o.method, Method::Patch | Method::Put)
-            && o.path == profile.path
             && is_self_path(&o.path)
+            && profile.is_none_or(|p| o.path == p.path)
     });
     if let Some(update) = update {
         let mut o = Overrides::none();
@@ -446,28 +443,37 @@ async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
             .probe
             .send(ctx.probe.request(update, &control_name, &o))
             .await?;
-        let after = ctx
-            .probe
-            .send(
+        let stuck = |seen: &Seen| -> Vec<&(String, Value)> {
+            fields
+                .iter()
+                .filter(|(k, v)| seen.holds(k, v) && !control.holds(k, v))
+                .collect()
+        };
+        let mut after = match profile {
+            Some(p) => Some(Seen::read(
                 ctx.probe
-                    .request(profile, &control_name, &Overrides::none()),
-            )
-            .await?;
-        let took: Vec<&(String, Value)> = fields
-            .iter()
-            .filter(|(k, v)| holds(&after, k, v) && !holds(&control_read, k, v))
-            .collect();
-        if !took.is_empty() {
-            let list: Vec<String> = took.iter().map(|(k, v)| format!("`{k}` = {v}")).collect();
+                    .send(ctx.probe.request(p, &control_name, &Overrides::none()))
+                    .await?,
+            )),
+            None => None,
+        };
+        if after.as_ref().is_none_or(|a| stuck(a).is_empty()) {
+            after = signed_in_again(ctx, &control_name, profile)
+                .await?
+                .or(after);
+        }
+        let took = after.as_ref().map(stuck).unwrap_or_default();
+        if let (Some(after), false) = (&after, took.is_empty()) {
             let description = format!(
-                "A profile update accepted privileged properties: after `{}` with {}, the account's \
-                 own profile reads them back as set (they were not before). A user can grant \
-                 themselves these privileges.",
+                "A profile update accepted privileged properties: after `{}` with {}, {} shows \
+                 them as set (they were not before). A user can grant themselves these \
+                 privileges.",
                 update.key(),
-                list.join(", ")
+                listed(&took),
+                how(after)
             );
-            let evidence = Evidence::new(vec![sent, after, control_read])
-                .note("first: the update; second: the profile after it; third: the profile before");
+            let evidence = Evidence::new(vec![sent, after.exchange.clone(), control.exchange])
+                .note("first: the update; second: the account after it (its profile, or a fresh sign-in); third: the account before");
             outcome.findings.push(META.finding(
                 Some(update),
                 &took[0].0,
@@ -482,274 +488,4 @@ async fn judge(ctx: &RunCtx<'_>) -> Result<Outcome, ProbeError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fake::FakeProbe;
-    use crate::similarity::response;
-    use middlebrick_model::{RequestBody, RequestBodySpec, RequestSpec, ResponseSpec, SpecVersion};
-    use std::sync::Arc;
-
-    fn inventory() -> Inventory {
-        let mut reg = Operation::new(Method::Post, "/api/auth/register");
-        let mut body = Schema::of_type(SchemaType::Object);
-        for k in ["username", "password", "email"] {
-            body.properties
-                .insert(k.into(), Arc::new(Schema::of_type(SchemaType::String)));
-        }
-        reg.request_body = Some(RequestBodySpec {
-            required: true,
-            content: [("application/json".to_string(), Arc::new(body))]
-                .into_iter()
-                .collect(),
-        });
-        let mut me = Operation::new(Method::Get, "/api/users/me");
-        let mut profile = Schema::of_type(SchemaType::Object);
-        profile.properties.insert(
-            "username".into(),
-            Arc::new(Schema::of_type(SchemaType::String)),
-        );
-        profile
-            .properties
-            .insert("role".into(), Arc::new(Schema::of_type(SchemaType::String)));
-        me.responses.push(ResponseSpec {
-            status: "200".into(),
-            media_type: None,
-            schema: Some(Arc::new(profile)),
-        });
-        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
-        inv.operations = vec![reg, me, Operation::new(Method::Patch, "/api/users/me")];
-        inv
-    }
-
-    fn sets_role(r: &RequestSpec) -> bool {
-        matches!(&r.body, Some(RequestBody::Json(v)) if v.get("role").is_some())
-    }
-
-    async fn run(p: &FakeProbe) -> Outcome {
-        let inv = inventory();
-        MassAssignment
-            .run(&RunCtx {
-                probe: p,
-                inventory: &inv,
-                op: None,
-            })
-            .await
-    }
-
-    /// A fake API that persists `role` from registration (when `vulnerable`) and from updates
-    /// (when `vulnerable`), keyed by the scanner's account names.
-    fn api(vulnerable: bool) -> FakeProbe {
-        use std::sync::{Arc, Mutex};
-        #[derive(Default)]
-        struct State {
-            escalated_users: Vec<String>,
-            escalated_names: Vec<String>,
-        }
-        let state = Arc::new(Mutex::new(State::default()));
-        let (s1, s2, s3, s4) = (state.clone(), state.clone(), state.clone(), state.clone());
-        FakeProbe::new()
-            .on(
-                move |r: &RequestSpec| {
-                    if r.path.ends_with("register") && sets_role(r) && vulnerable {
-                        if let Some(RequestBody::Json(v)) = &r.body {
-                            s1.lock()
-                                .unwrap()
-                                .escalated_users
-                                .push(v["username"].as_str().unwrap_or("").to_string());
-                        }
-                    }
-                    r.path.ends_with("register")
-                },
-                response(201, "application/json", r#"{"id":9}"#),
-            )
-            .on(
-                move |r: &RequestSpec| {
-                    if r.path == "/fake-sign-in" {
-                        let mut st = s2.lock().unwrap();
-                        let op = r.operation.clone().unwrap_or_default();
-                        if st
-                            .escalated_users
-                            .iter()
-                            .any(|u| !u.is_empty() && op.ends_with(u.as_str()))
-                        {
-                            st.escalated_names.push(r.identity.clone());
-                        }
-                    }
-                    r.path == "/fake-sign-in"
-                },
-                response(
-                    200,
-                    "application/json",
-                    r#"{"access_token":"t0k3n-abcdef"}"#,
-                ),
-            )
-            .on(
-                move |r: &RequestSpec| {
-                    if r.method == Method::Patch && sets_role(r) && vulnerable {
-                        s3.lock().unwrap().escalated_names.push(r.identity.clone());
-                    }
-                    r.method == Method::Patch
-                },
-                response(200, "application/json", r#"{"ok":true}"#),
-            )
-            .on(
-                move |r: &RequestSpec| {
-                    r.method == Method::Get
-                        && s4.lock().unwrap().escalated_names.contains(&r.identity)
-                },
-                response(
-                    200,
-                    "application/json",
-                    r#"{"username":"x","role":"admin"}"#,
-                ),
-            )
-            .on(
-                |r: &RequestSpec| r.method == Method::Get,
-                response(
-                    200,
-                    "application/json",
-                    r#"{"username":"x","role":"customer"}"#,
-                ),
-            )
-    }
-
-    #[tokio::test]
-    async fn role_persisted_from_registration_and_update_is_confirmed() {
-        let out = run(&api(true)).await;
-        let ops: Vec<String> = out.findings.iter().map(|f| f.location()).collect();
-        assert_eq!(ops, vec!["POST /api/auth/register", "PATCH /api/users/me"]);
-        assert!(out
-            .findings
-            .iter()
-            .all(|f| f.confidence == Confidence::Confirmed));
-    }
-
-    #[tokio::test]
-    async fn ignored_properties_are_silent() {
-        assert!(run(&api(false)).await.findings.is_empty());
-    }
-
-    #[test]
-    fn wrapped_profiles_are_read_inside_their_envelope() {
-        let mut role = Schema::of_type(SchemaType::String);
-        role.enum_values = vec![json!("customer"), json!("admin")];
-        let mut record = Schema::of_type(SchemaType::Object);
-        record
-            .properties
-            .insert("id".into(), Arc::new(Schema::of_type(SchemaType::String)));
-        record.properties.insert("role".into(), Arc::new(role));
-        let mut wrapper = Schema::of_type(SchemaType::Object);
-        wrapper.properties.insert(
-            "status".into(),
-            Arc::new(Schema::of_type(SchemaType::String)),
-        );
-        wrapper.properties.insert("data".into(), Arc::new(record));
-        let inner = record_schema(&Arc::new(wrapper));
-        assert!(inner.properties.contains_key("role"));
-        assert_eq!(
-            escalated("role", inner.properties.get("role").map(|s| s.as_ref())),
-            json!("admin")
-        );
-        let read = crate::fake::exchange_for(
-            &middlebrick_model::RequestSpec::new(Method::Get, "/me"),
-            Some(crate::similarity::response(
-                200,
-                "application/json",
-                r#"{"status":"success","data":{"id":"u1","role":"admin"}}"#,
-            )),
-        );
-        assert!(holds(&read, "role", &json!("admin")));
-        assert!(!holds(&read, "role", &json!("customer")));
-        // A lone object property of any name wraps the record too.
-        let read = crate::fake::exchange_for(
-            &middlebrick_model::RequestSpec::new(Method::Get, "/user"),
-            Some(crate::similarity::response(
-                200,
-                "application/json",
-                r#"{"user":{"username":"mb","admin":true}}"#,
-            )),
-        );
-        assert!(holds(&read, "admin", &json!(true)));
-        let mut lone = Schema::of_type(SchemaType::Object);
-        lone.properties
-            .insert("user".into(), Arc::new((*inner).clone()));
-        assert!(record_schema(&Arc::new(lone))
-            .properties
-            .contains_key("role"));
-    }
-
-    #[test]
-    fn escalated_values_follow_the_schema() {
-        let mut role = Schema::of_type(SchemaType::String);
-        role.enum_values = vec![json!("customer"), json!("admin")];
-        assert_eq!(escalated("role", Some(&role)), json!("admin"));
-        assert_eq!(escalated("is_admin", None), json!(true));
-        assert_eq!(
-            escalated("balance", Some(&Schema::of_type(SchemaType::Number))),
-            json!(1_000_000)
-        );
-        let inv = inventory();
-        let fields = privileged_fields(
-            register_op(&inv).unwrap(),
-            self_read(&inv).unwrap(),
-            None,
-            None,
-        );
-        assert_eq!(fields, vec![("role".to_string(), json!("admin"))]);
-    }
-
-    #[test]
-    fn values_differ_from_the_current_one_admin_first_then_other_members() {
-        let mut role = Schema::of_type(SchemaType::String);
-        role.enum_values = vec![json!("member"), json!("owner"), json!("staff")];
-        // The admin identity's value wins when it differs.
-        let v = differing(
-            "role",
-            Some(&role),
-            Some(&json!("member")),
-            Some(&json!("staff")),
-        );
-        assert_eq!(v, Some(json!("staff")));
-        // Without an admin: the privileged-sounding member, never the current one.
-        assert_eq!(
-            differing("role", Some(&role), Some(&json!("member")), None),
-            Some(json!("owner"))
-        );
-        assert_eq!(
-            differing(
-                "role",
-                Some(&role),
-                Some(&json!("owner")),
-                Some(&json!("owner"))
-            ),
-            Some(json!("member"))
-        );
-        // Flags are raised, never lowered.
-        assert_eq!(
-            differing("is_admin", None, Some(&json!(false)), None),
-            Some(json!(true))
-        );
-        assert_eq!(differing("verified", None, Some(&json!(true)), None), None);
-    }
-
-    #[test]
-    fn undocumented_privileged_keys_of_the_own_record_are_tried() {
-        let inv = inventory();
-        let own = json!({"username": "mb_x", "role": "customer", "is_staff": false, "plan": null});
-        let admin = json!({"username": "admin", "role": "admin", "is_staff": true});
-        let fields = privileged_fields(
-            register_op(&inv).unwrap(),
-            self_read(&inv).unwrap(),
-            own.as_object(),
-            admin.as_object(),
-        );
-        assert_eq!(
-            fields,
-            vec![
-                ("role".to_string(), json!("admin")),
-                ("is_staff".to_string(), json!(true)),
-                ("plan".to_string(), json!("admin")),
-            ]
-        );
-    }
-}
+mod tests;
