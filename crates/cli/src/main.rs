@@ -55,7 +55,7 @@ fn main() {
         Command::Audit(a) => report_errors(audit::run(a)),
         Command::Diff(a) => diff::run(&a),
         Command::History(a) => history::run(&a),
-        Command::Mcp(a) => mcp::run(&a),
+        Command::Mcp(a) => mcp::run(&a, redactor),
         Command::Baseline(a) => report_errors(write_baseline(&a)),
         Command::Explain(a) => explain_check(&a),
         Command::Completions(a) => docs::completions(&a.shell),

@@ -43,7 +43,7 @@ fn resolve(input: &ScanApiInput) -> Result<middlebrick_engine::ScanConfig, Strin
     config::resolve(&args, file).map_err(|e| format!("{e:#}"))
 }
 
-pub fn run(args: &McpArgs) -> i32 {
+pub fn run(args: &McpArgs, log_redactor: Arc<middlebrick_model::Redactor>) -> i32 {
     let store = if args.no_history {
         Store::open_in_memory().map_err(anyhow::Error::from)
     } else {
@@ -62,6 +62,7 @@ pub fn run(args: &McpArgs) -> i32 {
         },
         allow_active: args.allow_active,
         allow_disposable: args.allow_disposable,
+        log_redactor: middlebrick_mcp::LogRedactor(log_redactor),
     };
     let resolver: Resolve = Arc::new(resolve);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -13,7 +13,7 @@ mod server;
 pub mod types;
 
 pub use allow::Allowlist;
-pub use server::{Options, Server};
+pub use server::{LogRedactor, Options, Server};
 
 use middlebrick_engine::ScanConfig;
 use middlebrick_store::Store;

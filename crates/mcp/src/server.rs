@@ -31,6 +31,19 @@ pub struct Options {
     pub allow_active: bool,
     /// `--allow-disposable`: without it, disposable mode is refused whatever the tool call asks.
     pub allow_disposable: bool,
+    /// The redactor the server's log writer shares: every scan adds the secrets it learns to
+    /// it, so the log never prints one (issue 16, rule 5).
+    pub log_redactor: LogRedactor,
+}
+
+/// A shared [`Redactor`] that never prints what it holds.
+#[derive(Clone, Default)]
+pub struct LogRedactor(pub Arc<Redactor>);
+
+impl std::fmt::Debug for LogRedactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogRedactor")
+    }
 }
 
 #[derive(Clone)]
@@ -188,7 +201,8 @@ impl Server {
             cancel: cancel.child_token(),
         };
         let sink = progress_sink(&meta, peer);
-        let out = match middlebrick_engine::scan(cfg, sink, handle.clone()).await {
+        let redactor = self.opts.log_redactor.0.clone();
+        let out = match middlebrick_engine::scan_with(cfg, sink, handle.clone(), redactor).await {
             Ok(out) => out,
             Err(e) => {
                 let _ = self.db().fail(id, &e.to_string());
