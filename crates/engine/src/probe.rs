@@ -73,6 +73,10 @@ pub struct EngineProbe {
     /// Objects made for the writes of active mode, by (operation path, path parameter): what
     /// a write's last path parameter gets unless a check sets it (`supply_objects`).
     supplied: Mutex<HashMap<(String, String), serde_json::Value>>,
+    /// The salt of the next state-changing request that asks for none: random per scan, then
+    /// counted, so the names and titles of every creation differ within a scan and across scans
+    /// of the same live API (a slug made from a title, a unique product name).
+    next_salt: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -138,6 +142,7 @@ impl EngineProbe {
             answered: Mutex::new(HashSet::new()),
             not_found: Mutex::new(None),
             accounts: Mutex::new(Vec::new()),
+            next_salt: std::sync::atomic::AtomicU64::new(crate::register::random_salt()),
             own_accounts: std::sync::atomic::AtomicUsize::new(0),
             sign_outs,
             sign_in_memo: Arc::default(),
@@ -585,7 +590,13 @@ impl Probe for EngineProbe {
         let pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         let everyone = self.selves.all();
         let knowledge = Knowledge::new(&pool, &everyone);
-        let merged = knowledge.with_own_values(op, identity, to_synth(overrides));
+        let mut merged = knowledge.with_own_values(op, identity, to_synth(overrides));
+        if !op.method.is_safe() && merged.salt == 0 {
+            merged.salt = self
+                .next_salt
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .max(1);
+        }
         let mut req = synthesize(op, &pool, identity, &merged);
         req.identity = identity.to_string();
         req

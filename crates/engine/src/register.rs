@@ -211,6 +211,11 @@ pub fn why_failed(ex: &Exchange, redactor: &middlebrick_model::Redactor) -> Stri
     }
 }
 
+/// A random salt for synthesized values (`EngineProbe`'s creations).
+pub(crate) fn random_salt() -> u64 {
+    u64::from_le_bytes(random_bytes::<8>())
+}
+
 /// `n` bytes from the operating system's random source.
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];

@@ -116,7 +116,7 @@ pub(crate) fn by_name(name: &str, salt: u64) -> Option<Hint> {
     if let Some(h) = time_hint(&n, last) {
         return Some(h);
     }
-    place_or_text_hint(&n, last)
+    place_or_text_hint(&n, last, salt)
 }
 
 fn numeric_hint(n: &str, last: &str) -> Option<Hint> {
@@ -182,7 +182,7 @@ fn time_hint(n: &str, last: &str) -> Option<Hint> {
     None
 }
 
-fn place_or_text_hint(n: &str, last: &str) -> Option<Hint> {
+fn place_or_text_hint(n: &str, last: &str, salt: u64) -> Option<Hint> {
     let has = |set: &[&str]| set.contains(&n) || set.contains(&last);
     let text = |s: &str| Some(Hint::Text(s.to_string()));
     if has(&["zip", "zipcode", "postalcode", "postcode", "postal"]) {
@@ -235,14 +235,16 @@ fn place_or_text_hint(n: &str, last: &str) -> Option<Hint> {
         "company",
         "organization",
         "organisation",
-        "q",
-        "query",
-        "search",
-        "term",
-        "keyword",
-        "keywords",
-        "tag",
-        "tags",
+    ]) {
+        // APIs keep names unique or derive a unique slug from a title: a salted request (a
+        // creation) gets its own.
+        return match salt {
+            0 => text(TEXT),
+            _ => Some(Hint::Text(format!("{TEXT}-{}", tag(salt)))),
+        };
+    }
+    if has(&[
+        "q", "query", "search", "term", "keyword", "keywords", "tag", "tags",
     ]) {
         return text(TEXT);
     }
@@ -287,7 +289,21 @@ mod tests {
         assert_eq!(text("email"), text("email"));
         assert_ne!(by_name("email", 1), by_name("email", 2));
         assert_ne!(by_name("username", 1), by_name("username", 2));
-        assert_eq!(by_name("title", 1), by_name("title", 2));
+        assert_eq!(by_name("description", 1), by_name("description", 2));
+        assert_eq!(by_name("q", 1), by_name("q", 2));
         assert_eq!(tag(7).len(), 8);
+    }
+
+    #[test]
+    fn a_salted_creation_gets_its_own_name_and_title() {
+        // capital derives an article's unique slug from its title: two creations with one
+        // title collide (the second answers 400).
+        assert_eq!(by_name("title", 0), Some(Hint::Text(TEXT.into())));
+        assert_ne!(by_name("title", 1), by_name("title", 2));
+        assert_ne!(by_name("productName", 1), by_name("productName", 2));
+        match by_name("title", 1) {
+            Some(Hint::Text(t)) => assert!(t.starts_with("middlebrick-") && t.len() == 20),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -103,7 +103,16 @@ impl Gen<'_> {
 
     /// The name's suggestion, when it satisfies the schema.
     fn hinted(&self, schema: &Schema, name: &str) -> Option<Value> {
-        let hint = convention::by_name(name, self.salt)?;
+        self.hinted_with(schema, name, self.salt).or_else(|| {
+            // A salted name too long for the schema: the plain one may still fit.
+            (self.salt != 0)
+                .then(|| self.hinted_with(schema, name, 0))
+                .flatten()
+        })
+    }
+
+    fn hinted_with(&self, schema: &Schema, name: &str, salt: u64) -> Option<Value> {
+        let hint = convention::by_name(name, salt)?;
         let ty = schema.effective_type();
         let v = match (hint, ty) {
             (Hint::Text(s), Some(SchemaType::String) | None) => Value::String(s),
