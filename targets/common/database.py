@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from common.passwords import hash_password
 
@@ -107,6 +108,25 @@ def create(dbname: str, schema: Path = SCHEMA, seed=None) -> None:
     with psycopg.connect(dsn(dbname)) as conn:
         conn.execute(schema.read_text())
         (seed or _seed)(conn)
+
+
+def reseed(conn: psycopg.Connection) -> None:
+    """Empty every table of the shops' schema and seed it again (the demo reset of
+    flask_shop/maintenance.py and fastapi_shop/maintenance.py): every row anyone added is gone,
+    the seeded rows come back with their fixed ids."""
+    with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = [r[0] for r in cur.fetchall()]
+        cur.execute(
+            sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(map(sql.Identifier, tables)))
+        )
+        _seed(conn)
+
+
+def reseed_dsn(url: str) -> None:
+    """`reseed` on its own connection to `url` (for the asyncpg app)."""
+    with psycopg.connect(url) as conn:
+        reseed(conn)
 
 
 def _seed(conn: psycopg.Connection) -> None:

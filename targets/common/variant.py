@@ -34,6 +34,7 @@ KNOWN_CHECKS = frozenset(
         "auth.jwt-weak-secret",
         "auth.jwt-alg-confusion",
         "auth.jwt-kid-injection",
+        "auth.anonymous-state-change",
         "cors.misconfiguration",
         "csrf.cookie-state-change",
         "csrf.preflight-bypass",

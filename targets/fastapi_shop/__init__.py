@@ -17,7 +17,7 @@ from fastapi_shop import addresses, invoices, note_edits, stores
 from fastapi_shop import wallet
 from fastapi_shop import recovery, sessions
 from fastapi_shop import back_office, cards, password_change, shopping_lists
-from fastapi_shop import partner
+from fastapi_shop import maintenance, partner
 
 
 def create_app(database_url: str, secret_key: str):
@@ -49,6 +49,7 @@ def create_app(database_url: str, secret_key: str):
         app.include_router(module.router)
     for module in (cards, shopping_lists, password_change, back_office):
         app.include_router(module.router)
+    app.include_router(maintenance.router)
     browser_session.install_cors(app)
     partner.mount(app)
 

@@ -68,6 +68,8 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::login_throttling::LoginThrottling,
     &checks::throttle_bypass::ThrottleBypass,
     &checks::single_request_dos::SingleRequestDos,
+    // Last of all: it may reset the application (disposable mode only).
+    &checks::anonymous_state_change::AnonymousStateChange,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {

@@ -152,6 +152,13 @@ impl Ledger {
         if op.is_some_and(|o| exempt.0.contains(&o.key())) {
             return Ok(());
         }
+        if let Some(word) = op
+            .filter(|_| mode >= Mode::Active)
+            .filter(|o| middlebrick_checks::authflow::role(o).is_none())
+            .and_then(danger::wholesale_word)
+        {
+            return wholesale(mode, word);
+        }
         match mode {
             Mode::Passive | Mode::Safe if read => Err(format!(
                 "its path or name signals a state change, which {mode} mode never sends"
@@ -328,6 +335,25 @@ impl Ledger {
                 .clone(),
             self.refused_total.load(std::sync::atomic::Ordering::SeqCst),
         )
+    }
+}
+
+/// The gate for an operation that acts on the whole application (`POST /admin/reset`,
+/// `GET /initdb`): it may change every object, whoever made them, and undo the scan's own
+/// mid-scan. Only disposable mode sends it, and only `auth.anonymous-state-change`, which runs
+/// after every other check.
+fn wholesale(mode: Mode, word: &str) -> Result<(), String> {
+    let last = middlebrick_model::CheckId::AuthAnonymousStateChange;
+    match mode {
+        Mode::Disposable if CURRENT_CHECK.try_with(|c| *c).ok() == Some(last) => Ok(()),
+        Mode::Disposable => Err(format!(
+            "it acts on the whole application (`{word}`): only {last} sends it, after every \
+             other check, so that it cannot undo the scan's own objects mid-scan"
+        )),
+        _ => Err(format!(
+            "it acts on the whole application (`{word}`), which only --mode disposable sends, \
+             and only {last}"
+        )),
     }
 }
 
@@ -621,20 +647,49 @@ mod tests {
     }
 
     #[test]
+    fn operations_on_the_whole_application_are_left_to_the_check_that_runs_last() {
+        let l = Ledger::default();
+        let anon = Actor {
+            name: "anonymous".into(),
+            ..Actor::default()
+        };
+        for r in [
+            req(
+                Method::Get,
+                "/admin/reset-db",
+                "/admin/reset-db",
+                "anonymous",
+            ),
+            req(Method::Post, "/admin/reset", "/admin/reset", "anonymous"),
+        ] {
+            // Active mode never sends it, even without credentials (no object is named).
+            assert!(judge(&l, Mode::Active, &r, &anon).is_err());
+            // Disposable mode: not by the other checks, mid-scan.
+            let other = CURRENT_CHECK.sync_scope(middlebrick_model::CheckId::InjectionSql, || {
+                judge(&l, Mode::Disposable, &r, &anon)
+            });
+            assert!(other.unwrap_err().contains("auth.anonymous-state-change"));
+            let last = middlebrick_model::CheckId::AuthAnonymousStateChange;
+            for _ in 0..2 {
+                let ok = CURRENT_CHECK.sync_scope(last, || judge(&l, Mode::Disposable, &r, &anon));
+                assert!(ok.is_ok(), "{ok:?}");
+            }
+        }
+    }
+
+    #[test]
     fn reads_named_for_a_state_change_are_gated_and_sent_once_when_disposable() {
         let l = Ledger::default();
-        let r = req(Method::Get, "/admin/reset-db", "/admin/reset-db", "alice");
-        assert!(judge(&l, Mode::Safe, &r, &alice()).is_err());
-        assert!(judge(&l, Mode::Active, &r, &alice()).is_err());
-        assert!(judge(&l, Mode::Disposable, &r, &alice()).is_ok());
-        assert!(judge(&l, Mode::Disposable, &r, &alice()).is_err());
         let cancel = req(
             Method::Get,
             "/orders/{order_id}/cancel",
             "/api/orders/9/cancel",
             "alice",
         );
+        assert!(judge(&l, Mode::Safe, &cancel, &alice()).is_err());
         assert!(judge(&l, Mode::Active, &cancel, &alice()).is_err());
+        assert!(judge(&l, Mode::Disposable, &cancel, &alice()).is_ok());
+        assert!(judge(&l, Mode::Disposable, &cancel, &alice()).is_err());
         let plain = req(Method::Get, "/notes/{note_id}", "/notes/3", "alice");
         assert!(judge(&l, Mode::Safe, &plain, &alice()).is_ok());
     }

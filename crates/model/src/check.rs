@@ -93,6 +93,7 @@ check_ids! {
     AuthPasswordStorage => "auth.password-storage",
     AuthCredentialsInUrl => "auth.credentials-in-url",
     AvailabilitySingleRequestDos => "availability.single-request-dos",
+    AuthAnonymousStateChange => "auth.anonymous-state-change",
 }
 
 impl CheckId {

@@ -74,6 +74,48 @@ pub fn is_dangerous_read(op: &Operation) -> bool {
     matches!(op.method, Method::Get | Method::Head) && state_change_word(op).is_some()
 }
 
+/// The state-change words that act on a whole application rather than on one object: a
+/// reset, an initialisation, a purge.
+pub const WHOLESALE_WORDS: &[&str] = &[
+    "reset",
+    "init",
+    "initialize",
+    "initialise",
+    "seed",
+    "populate",
+    "drop",
+    "purge",
+    "truncate",
+    "wipe",
+    "flush",
+    "restart",
+    "shutdown",
+    "destroy",
+    "migrate",
+    "rebuild",
+];
+
+/// The wholesale word (see [`WHOLESALE_WORDS`]) `op` is named for, when its path names no
+/// object (no path parameter): `POST /admin/reset-db`, `PUT /demo-data` whose operationId is
+/// `initializeDemoData`, `GET /initdb`. Such an operation may change every object the
+/// application holds, whoever created them. Whether it is a sign-in flow's own reset (a
+/// password reset) is the caller's business: that takes the checks crate's recogniser.
+pub fn wholesale_word(op: &Operation) -> Option<&'static str> {
+    if op.path.contains('{') {
+        return None;
+    }
+    // A password's or a PIN's reset is one account's.
+    let credential = op
+        .path
+        .split(['/', '-', '_', '.'])
+        .flat_map(humps)
+        .any(|w| matches!(w.as_str(), "password" | "passwd" | "pin" | "mfa" | "otp"));
+    if credential {
+        return None;
+    }
+    state_change_word(op).filter(|w| WHOLESALE_WORDS.contains(w))
+}
+
 /// True when a path (of a link a crawl found, of a request without an operation) carries a
 /// state-change word.
 pub fn path_signals_state_change(path: &str) -> bool {
@@ -186,6 +228,26 @@ mod tests {
         op.description = Some("Returns orders; deleted ones are left out.".into());
         op.operation_id = Some("listOrders".into());
         assert!(!is_dangerous_read(&op));
+    }
+
+    #[test]
+    fn wholesale_operations_name_no_object() {
+        let mut op = Operation::new(Method::Post, "/api/admin/demo-reset");
+        assert_eq!(wholesale_word(&op), Some("reset"));
+        op.path = "/api/users/{id}/reset".into();
+        assert_eq!(wholesale_word(&op), None, "one object's reset");
+        let mut op = Operation::new(Method::Put, "/api/demo-data");
+        op.operation_id = Some("initializeDemoData".into());
+        assert_eq!(wholesale_word(&op), Some("initialize"));
+        assert_eq!(wholesale_word(&get("/initdb")), Some("init"));
+        let op = Operation::new(Method::Post, "/api/password/reset");
+        assert_eq!(wholesale_word(&op), None, "an account's password reset");
+        let op = Operation::new(Method::Post, "/api/orders/cancel");
+        assert_eq!(wholesale_word(&op), None, "a cancel is not wholesale");
+        assert_eq!(
+            wholesale_word(&Operation::new(Method::Post, "/api/orders")),
+            None
+        );
     }
 
     #[test]

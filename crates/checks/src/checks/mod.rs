@@ -1,5 +1,6 @@
 //! One file per check, each with its tests.
 
+pub mod anonymous_state_change;
 pub mod bfla;
 pub mod bola;
 pub mod bola_write;
