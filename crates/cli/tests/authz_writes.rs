@@ -202,6 +202,23 @@ fn active_mode_lists_the_writes_the_object_ledger_refused() {
         on_password.is_empty(),
         "nothing refused is reported: {on_password:?}"
     );
+    // Regression: a write under a configured account's sub-collection. The card the scan makes
+    // as alice (under alice's own account) is bob's to change, so the BOLA is found in active
+    // mode; bob's addition to alice's collection would create data in an account the scan did
+    // not make, so it is refused and listed. Before, the engine filled the creation's owner
+    // parameter with an id read from another resource's answer (an address's `user_id`), the
+    // creation failed, and neither was said.
+    let found: Vec<String> = findings(&report).iter().map(|f| line(f)).collect();
+    assert!(
+        found
+            .iter()
+            .any(|l| l.contains("PUT /api/users/{user_id}/cards/{card_id}")),
+        "the card BOLA is found in active mode: {found:?}"
+    );
+    assert!(
+        refused.contains(&"POST /api/users/{user_id}/cards"),
+        "the addition to another account's collection is listed as refused: {bola_write}"
+    );
 }
 
 #[test]

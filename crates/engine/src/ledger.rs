@@ -71,10 +71,22 @@ pub struct Accounts {
 #[derive(Debug, Clone, Default)]
 pub struct Exempt(pub HashSet<String>);
 
+/// Where an object the scan made lives.
+#[derive(Debug, Clone)]
+struct Made {
+    /// The collection's template, every parameter written `{}` (`/users/{}/cards`); `None` when
+    /// not known.
+    collection: Option<String>,
+    /// The parameter its items go by (`card_id`).
+    param: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Ledger {
-    /// Object ids the scan created (as text), with the identity that created each.
-    created: Mutex<HashMap<String, String>>,
+    /// Object ids the scan created (as text), with where each was made. One id may name
+    /// objects of several collections (card 1 and user 1): a write is judged against the
+    /// collection its parameter names, so making card 1 is no licence to write to user 1.
+    created: Mutex<HashMap<String, Vec<Made>>>,
     /// Operations named for a state change sent once in disposable mode.
     once: Mutex<HashSet<String>>,
     refused: Mutex<Vec<Untested>>,
@@ -82,19 +94,43 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Adds an object the scan made through a producer (`checks::stateful::fresh_object`).
-    pub fn add_created(&self, value: &str, identity: &str) {
+    /// Adds an object the scan made through a producer (`checks::stateful::fresh_object`) for
+    /// `param` of the operation at `template`.
+    pub fn add_created(&self, value: &str, template: &str, param: &str) {
         self.lock_created()
             .entry(value.to_string())
-            .or_insert_with(|| identity.to_string());
+            .or_default()
+            .push(Made {
+                collection: Some(collection_before(template, param)),
+                param: Some(param.to_string()),
+            });
     }
 
-    /// Whether `value` (as text) is an object this scan created.
-    pub fn created(&self, value: &str) -> bool {
-        self.lock_created().contains_key(value)
+    /// Whether `value` of path parameter `name` in `template` is an object this scan created
+    /// in the collection that parameter names (or one whose items go by the same name).
+    fn created_at(&self, template: &str, name: &str, value: &str) -> bool {
+        let collection = collection_before(template, name);
+        self.lock_created().get(value).is_some_and(|made| {
+            made.iter().any(|m| {
+                m.collection.is_none()
+                    || m.collection.as_deref() == Some(collection.as_str())
+                    || m.param.as_deref().is_some_and(|p| same_name(p, name))
+            })
+        })
     }
 
-    fn lock_created(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    /// Whether `value` of a query or body reference `name` (`card_id`, `id`) is an object this
+    /// scan created whose items go by that name.
+    fn created_ref(&self, name: &str, value: &str) -> bool {
+        self.lock_created().get(value).is_some_and(|made| {
+            made.iter().any(|m| {
+                names::normalize_name(name) == "id"
+                    || m.param.as_deref().is_none_or(|p| same_name(p, name))
+            })
+        })
+    }
+
+    fn lock_created(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Made>>> {
         self.created.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -110,8 +146,9 @@ impl Ledger {
             return;
         }
         let mut ids = Vec::new();
+        let item = item_param(inv, op);
         if let Some(json) = ex.success_json() {
-            let param = item_param(inv, op).unwrap_or_else(|| "id".to_string());
+            let param = item.clone().unwrap_or_else(|| "id".to_string());
             ids.extend(
                 middlebrick_checks::ownership::created_id(&json, &param)
                     .and_then(|v| scalar_text(&v)),
@@ -123,7 +160,10 @@ impl Ledger {
         }
         let mut created = self.lock_created();
         for id in ids {
-            created.entry(id).or_insert_with(|| ex.identity.clone());
+            created.entry(id).or_default().push(Made {
+                collection: Some(normal_template(&op.path)),
+                param: item.clone(),
+            });
         }
     }
 
@@ -194,7 +234,7 @@ impl Ledger {
         accounts: &Accounts,
         exempt: &Exempt,
     ) -> Result<(), String> {
-        let ours = |v: &str| self.created(v) || accounts.registered.iter().any(|r| same(r, v));
+        let account = |v: &str| accounts.registered.iter().any(|r| same(r, v));
         // A request under another method than the spec's (`GET` to `POST /orders/{id}/cancel`)
         // names its template in its operation key all the same.
         let template = op.map(|o| o.path.as_str()).or_else(|| {
@@ -206,11 +246,14 @@ impl Ledger {
         let params = template
             .map(|t| path_values(t, &req.path))
             .unwrap_or_default();
+        let ours = |name: &str, v: &str| {
+            account(v) || template.is_some_and(|t| self.created_at(t, name, v))
+        };
         let creation =
             req.method == Method::Post && op.is_some_and(|o| is_creation(inv, o, exempt));
         if creation {
             for (name, v) in &params {
-                if !ours(v) && !actor.own.values().iter().any(|o| same(o, v)) {
+                if !ours(name, v) && !actor.own.values().iter().any(|o| same(o, v)) {
                     return Err(format!(
                         "it creates under `{name}` = `{v}`, which is neither an object this scan \
                          created nor the account of `{}`",
@@ -221,7 +264,7 @@ impl Ledger {
             return self.judge_account(op, req, actor, accounts);
         }
         if let Some((name, v)) = params.last() {
-            if !ours(v) {
+            if !ours(name, v) {
                 return Err(format!(
                     "`{name}` = `{v}` names an object this scan did not create"
                 ));
@@ -229,7 +272,10 @@ impl Ledger {
             return self.judge_account(op, req, actor, accounts);
         }
         let refs = id_references(req);
-        if let Some((name, v)) = refs.iter().find(|(_, v)| !ours(v)) {
+        if let Some((name, v)) = refs
+            .iter()
+            .find(|(name, v)| !account(v) && !self.created_ref(name, v))
+        {
             return Err(format!(
                 "`{name}` = `{v}` names an object this scan did not create"
             ));
@@ -411,6 +457,28 @@ fn is_collection(inv: &Inventory, op: &Operation) -> bool {
             .any(|o| o.method == Method::Get && o.path == op.path)
 }
 
+/// A template with every parameter written `{}` and no trailing slash, so that two spellings of
+/// one collection compare equal (`/users/{id}/cards`, `/users/{user_id}/cards`).
+fn normal_template(template: &str) -> String {
+    template
+        .trim_end_matches('/')
+        .split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The collection path parameter `name` of `template` picks an item of
+/// (`/users/{}/cards` for `card_id` of `/users/{user_id}/cards/{card_id}`), normalised.
+fn collection_before(template: &str, name: &str) -> String {
+    let marker = format!("/{{{name}}}");
+    normal_template(template.split(&marker).next().unwrap_or(template))
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    names::normalize_name(a) == names::normalize_name(b)
+}
+
 /// The values of a template's path parameters in a filled path, in order.
 pub fn path_values(template: &str, path: &str) -> Vec<(String, String)> {
     let t: Vec<&str> = template.trim_matches('/').split('/').collect();
@@ -563,6 +631,40 @@ mod tests {
             elapsed_ms: 0,
         };
         l.record(&inv, Some(op), &exempt(), &ex);
+    }
+
+    /// Regression: card 1 made under alice's account licensed a write to user 1's collection
+    /// as bob (ids of different collections were one set).
+    #[test]
+    fn an_id_the_scan_made_is_ours_only_in_its_own_collection() {
+        let l = Ledger::default();
+        created(&l, "POST /users/{username}/pets", json!({"petId": 1}));
+        let bob = Actor {
+            name: "bob".into(),
+            ..Actor::default()
+        };
+        let pet = req(
+            Method::Put,
+            "/users/{username}/pets/{petId}",
+            "/users/alice/pets/1",
+            "bob",
+        );
+        assert!(judge(&l, Mode::Active, &pet, &bob).is_ok());
+        let note = req(Method::Patch, "/notes/{note_id}", "/notes/1", "bob");
+        let err = judge(&l, Mode::Active, &note, &bob).unwrap_err();
+        assert!(err.contains("`note_id` = `1`"), "{err}");
+        let mut by_ref = req(
+            Method::Post,
+            "/orders/{order_id}/cancel",
+            "/orders/x/cancel",
+            "bob",
+        );
+        by_ref.operation = None;
+        by_ref.path = "/refunds".into();
+        by_ref.body = Some(RequestBody::Json(json!({"note_id": 1})));
+        assert!(judge(&l, Mode::Active, &by_ref, &bob).is_err());
+        by_ref.body = Some(RequestBody::Json(json!({"pet_id": 1})));
+        assert!(judge(&l, Mode::Active, &by_ref, &bob).is_ok());
     }
 
     #[test]

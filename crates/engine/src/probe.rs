@@ -178,6 +178,13 @@ impl EngineProbe {
             if !self.config.method_allowed(op.method) || self.sign_outs.contains(&op.key()) {
                 continue;
             }
+            // A creation's last path parameter is the owner or parent of what it makes
+            // (`POST /users/{user_id}/cards`), not an object it acts on: the identity's own value
+            // goes there. A "producer" of it would be another resource's answer that merely
+            // names a user (`POST /addresses` answering `"user_id": 1`).
+            if crate::ledger::is_creation(&self.inventory, op, &self.exempt) {
+                continue;
+            }
             let Some(param) = crate::ledger::path_values(&op.path, &op.path)
                 .last()
                 .map(|(name, _)| name.clone())
@@ -197,7 +204,7 @@ impl EngineProbe {
                     {
                         Ok(Some((v, _))) => {
                             if let Some(text) = middlebrick_model::scalar_text(&v) {
-                                self.ledger.add_created(&text, identity);
+                                self.ledger.add_created(&text, &op.path, &param);
                             }
                             made.insert(producer.key(), v.clone());
                             Some(v)
