@@ -114,16 +114,33 @@ pub fn warm_up_reads(op: &Operation) -> usize {
 impl Plan {
     /// Every method the plan sends to an operation (warm-up included).
     pub fn methods_for(&self, op_index: usize, op: &Operation) -> BTreeSet<Method> {
-        let mut methods: BTreeSet<Method> = self
+        let entries: Vec<&PlanEntry> = self
             .entries
             .iter()
             .filter(|e| e.operation == op_index)
-            .flat_map(|e| e.requests.iter().map(|r| r.method))
             .collect();
-        if self.warm_up.contains(&op_index) {
-            methods.insert(op.method);
+        methods_of(&entries, self.warm_up.contains(&op_index), op)
+    }
+
+    /// The entries of each operation, and whether each is warmed up or dangerous, in one pass:
+    /// what rendering needs per operation without searching the whole plan for each.
+    fn by_operation(&self, n: usize) -> (Vec<Vec<&PlanEntry>>, Vec<bool>, Vec<bool>) {
+        let mut entries = vec![Vec::new(); n];
+        for e in &self.entries {
+            if let Some(list) = entries.get_mut(e.operation) {
+                list.push(e);
+            }
         }
-        methods
+        let mark = |indices: &[usize]| {
+            let mut v = vec![false; n];
+            for &i in indices {
+                if let Some(b) = v.get_mut(i) {
+                    *b = true;
+                }
+            }
+            v
+        };
+        (entries, mark(&self.warm_up), mark(&self.dangerous))
     }
 
     /// The plan as text: one block per operation with the methods it will receive and the
@@ -145,14 +162,15 @@ impl Plan {
                 * (1 + identities.len()),
             identities.iter().map(|i| format!(", {i}")).collect::<String>()
         );
+        let (entries, warm_up, dangerous) = self.by_operation(inv.operations.len());
         for (i, op) in inv.operations.iter().enumerate() {
-            let methods = self.methods_for(i, op);
+            let methods = methods_of(&entries[i], warm_up[i], op);
             let list: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
             let _ = writeln!(
                 out,
                 "\n{}  ->  {}",
                 op.key(),
-                if self.dangerous.contains(&i) {
+                if dangerous[i] {
                     "nothing (named for a state change: sent in active mode only to objects \
                      the scan created, in disposable mode once)"
                         .to_string()
@@ -162,7 +180,7 @@ impl Plan {
                     list.join(", ")
                 }
             );
-            if self.warm_up.contains(&i) {
+            if warm_up[i] {
                 let _ = writeln!(
                     out,
                     "  warm-up                         {} as each identity{}",
@@ -174,7 +192,7 @@ impl Plan {
                     }
                 );
             }
-            for e in self.entries.iter().filter(|e| e.operation == i) {
+            for e in &entries[i] {
                 for r in &e.requests {
                     let _ = writeln!(
                         out,
@@ -200,6 +218,18 @@ impl Plan {
         }
         out
     }
+}
+
+/// The methods an operation receives: its entries' requests, and its own method when warmed up.
+fn methods_of(entries: &[&PlanEntry], warm_up: bool, op: &Operation) -> BTreeSet<Method> {
+    let mut methods: BTreeSet<Method> = entries
+        .iter()
+        .flat_map(|e| e.requests.iter().map(|r| r.method))
+        .collect();
+    if warm_up {
+        methods.insert(op.method);
+    }
+    methods
 }
 
 #[cfg(test)]
