@@ -73,6 +73,8 @@ pub struct EngineProbe {
     /// Objects made for the writes of active mode, by (operation path, path parameter): what
     /// a write's last path parameter gets unless a check sets it (`supply_objects`).
     supplied: Mutex<HashMap<(String, String), serde_json::Value>>,
+    /// The callback listener, collector and loopback ports of `injection.ssrf`.
+    callback: crate::callback::CallbackEnv,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -146,6 +148,7 @@ impl EngineProbe {
             exempt: crate::ledger::Exempt(exempt),
             registered: Mutex::new(HashSet::new()),
             supplied: Mutex::new(HashMap::new()),
+            callback: crate::callback::CallbackEnv::default(),
         }
     }
 
@@ -269,6 +272,11 @@ impl EngineProbe {
     /// Shares the sign-in phase's memo (the answers to a wrong password, the token form).
     pub fn with_sign_in_memo(mut self, memo: Arc<SignInMemo>) -> Self {
         self.sign_in_memo = memo;
+        self
+    }
+
+    pub(crate) fn with_callback(mut self, env: crate::callback::CallbackEnv) -> Self {
+        self.callback = env;
         self
     }
 
@@ -819,6 +827,22 @@ impl Probe for EngineProbe {
         }
         self.add_account(Identity::new(who.config_named(name)))
             .await
+    }
+
+    fn callback(&self) -> Option<middlebrick_checks::Callback> {
+        self.callback.mint()
+    }
+
+    async fn callback_hits(
+        &self,
+        token: &str,
+        wait_ms: u64,
+    ) -> Vec<middlebrick_checks::CallbackHit> {
+        self.callback.hits(token, wait_ms).await
+    }
+
+    fn loopback_ports(&self) -> Option<middlebrick_checks::LoopbackPorts> {
+        self.callback.ports
     }
 
     fn settings(&self) -> middlebrick_checks::CheckSettings {
