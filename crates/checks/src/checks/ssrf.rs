@@ -27,7 +27,9 @@ mod candidates;
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::probe::{CallbackHit, LoopbackPorts, Overrides, ProbeError};
 use async_trait::async_trait;
-use candidates::{candidates, declared_count, testable, url_keys_in, Candidate, Place, Takes};
+use candidates::{
+    candidates, declared_count, has_text_input, testable, url_keys_in, Candidate, Place, Takes,
+};
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Diagnostic, Evidence, Exchange, Finding, Operation, Owasp,
     Remediation, Severity, Tech, ANONYMOUS,
@@ -81,6 +83,19 @@ impl Check for Ssrf {
             return Vec::new();
         }
         let n = declared_count(op);
+        if n == 0 {
+            // What answers show (an input whose values are URLs) is known only while the scan
+            // runs: the check looks, and sends nothing unless it finds such an input.
+            return if has_text_input(op) {
+                vec![Planned {
+                    method: op.method,
+                    identity: "*",
+                    purpose: "URL probes, only if answers show an input holds URLs",
+                }]
+            } else {
+                Vec::new()
+            };
+        }
         (0..n)
             .map(|_| Planned {
                 method: op.method,
@@ -343,7 +358,7 @@ fn reach_finding(
          loopback (`{open}`) answers HTTP {} and a closed loopback port (`{closed}`) HTTP {}, \
          the two answers differing in status or body (the addresses masked), and the same \
          again on a repeat ({} / {}). A caller can map and \
-         reach addresses only the server can. No callback reached the scan's listener, so this \
+         reach addresses only the server can. No callback proved it (none arrived, or no listener ran), so this \
          rests on the answers alone.",
         c.label(),
         c.why,

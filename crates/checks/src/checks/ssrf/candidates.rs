@@ -221,3 +221,16 @@ pub(super) fn declared_count(op: &Operation) -> usize {
     }
     (params + body.len()).min(MAX_CANDIDATES)
 }
+
+/// Whether `op` has any input a URL could be put in (a string or untyped parameter or body
+/// property), for the plan of operations the schema names no URL input in.
+pub(super) fn has_text_input(op: &Operation) -> bool {
+    let text = |s: &Schema| matches!(s.effective_type(), Some(SchemaType::String) | None);
+    op.parameters.iter().any(|p| text(&p.schema))
+        || (op.method != Method::Get
+            && op
+                .request_body
+                .as_ref()
+                .and_then(|b| b.content.values().next())
+                .is_some_and(|s| s.properties.values().any(|p| text(p))))
+}

@@ -297,3 +297,17 @@ fn masks_hide_addresses_ids_and_timestamps_but_not_words() {
         mask_volatile(r#"{"error":"upstream_status"}"#)
     );
 }
+
+#[test]
+fn the_plan_names_declared_inputs_and_looks_at_text_inputs_once() {
+    assert_eq!(Ssrf.plan(&preview_op(), plan_ctx(Mode::Safe)).len(), 1);
+    assert_eq!(
+        Ssrf.plan(&import_op(), plan_ctx(Mode::Active))[0].purpose,
+        "URL probes, only if answers show an input holds URLs"
+    );
+    let mut ids_only = Operation::new(Method::Get, "/orders/{id}");
+    let mut id = string_param("id", None);
+    id.schema = Arc::new(Schema::of_type(SchemaType::Integer));
+    ids_only.parameters.push(id);
+    assert!(Ssrf.plan(&ids_only, plan_ctx(Mode::Safe)).is_empty());
+}
