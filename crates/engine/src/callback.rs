@@ -105,7 +105,7 @@ impl Listener {
         let local = socket.local_addr()?;
         let base = match public {
             Some(u) => u.clone(),
-            None => Url::parse(&format!("http://{local}/"))
+            None => Url::parse(&format!("http://{}/", told(local)))
                 .map_err(|e| std::io::Error::other(e.to_string()))?,
         };
         let arrivals: Arc<Mutex<Vec<Arrival>>> = Arc::default();
@@ -147,6 +147,20 @@ impl Listener {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+}
+
+/// The address a target is told for a listener bound to `local`: a wildcard bind (`0.0.0.0`,
+/// `::`) is told as loopback, the one address such a listener surely answers on.
+fn told(local: SocketAddr) -> SocketAddr {
+    match local.ip() {
+        std::net::IpAddr::V4(a) if a.is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], local.port()))
+        }
+        std::net::IpAddr::V6(a) if a.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port()))
+        }
+        _ => local,
     }
 }
 
@@ -234,6 +248,18 @@ pub(crate) async fn prepare(cfg: &ScanConfig) -> (CallbackEnv, Vec<Diagnostic>) 
         let addr = c
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        if addr.ip().is_unspecified() && c.url.is_none() {
+            notes.push(
+                Diagnostic::warning(
+                    "ssrf.callback-url-needed",
+                    format!(
+                        "the SSRF callback listener binds {addr}, which is no address a target \
+                         can be told: it is told the loopback address instead"
+                    ),
+                )
+                .hint("give --callback-url with the address the target reaches this machine at"),
+            );
+        }
         match Listener::start(addr, c.url.as_ref()).await {
             Ok(l) => {
                 tracing::debug!(listen = %l.local, url = %l.base, "SSRF callback listener");
@@ -330,6 +356,19 @@ mod tests {
             .headers
             .contains(&("User-Agent".into(), "fetcher/1".into())));
         assert!(env.hits(&other.token, 0).await.is_empty());
+    }
+
+    #[test]
+    fn a_wildcard_bind_is_told_as_loopback() {
+        assert_eq!(
+            told("0.0.0.0:8099".parse().unwrap()),
+            "127.0.0.1:8099".parse().unwrap()
+        );
+        assert_eq!(told("[::]:1".parse().unwrap()), "[::1]:1".parse().unwrap());
+        assert_eq!(
+            told("10.0.0.5:80".parse().unwrap()),
+            "10.0.0.5:80".parse().unwrap()
+        );
     }
 
     #[test]
