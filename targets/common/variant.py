@@ -44,6 +44,7 @@ KNOWN_CHECKS = frozenset(
         "design.replay-duplicates",
         "info.verbose-error",
         "injection.sql",
+        "injection.ssrf",
         "transport.dev-server",
         "transport.security-headers",
     }

@@ -18,6 +18,8 @@ from fastapi_shop import wallet
 from fastapi_shop import recovery, sessions
 from fastapi_shop import back_office, cards, password_change, shopping_lists
 from fastapi_shop import maintenance, partner
+from fastapi_shop import partner
+from fastapi_shop import link_preview
 
 
 def create_app(database_url: str, secret_key: str):
@@ -50,6 +52,7 @@ def create_app(database_url: str, secret_key: str):
     for module in (cards, shopping_lists, password_change, back_office):
         app.include_router(module.router)
     app.include_router(maintenance.router)
+    app.include_router(link_preview.router)
     browser_session.install_cors(app)
     partner.mount(app)
 

@@ -15,6 +15,7 @@ from flask_shop import addresses, invoices, note_edits, stores
 from flask_shop import password_reset, session_signin, wallet
 from flask_shop import account_password, back_office, cards, shopping_lists
 from flask_shop import maintenance
+from flask_shop import avatar_import
 from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, search, users
 
 
@@ -54,4 +55,5 @@ def create_app(database_url: str, secret_key: str) -> Flask:
     for module in (cards, shopping_lists, account_password, back_office):
         app.register_blueprint(module.bp)
     app.register_blueprint(maintenance.bp)
+    app.register_blueprint(avatar_import.bp)
     return app

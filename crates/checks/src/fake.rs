@@ -33,6 +33,16 @@ pub struct FakeProbe {
     pub settings: CheckSettings,
     /// Methods `method_allowed` refuses (DELETE without `--allow-delete`).
     pub forbidden: Vec<Method>,
+    /// The scan's callback listener (`http://127.0.0.1:7/cb`), for `callback`.
+    pub callback_base: Option<String>,
+    /// The user's collector, for `callback`.
+    pub collector_base: Option<String>,
+    pub loopback: Option<crate::probe::LoopbackPorts>,
+    /// Requests for which the fake target fetches a listener URL it was given: the listener
+    /// then records a hit with the token in its path.
+    fetcher: Option<Matcher>,
+    minted: std::sync::atomic::AtomicUsize,
+    pub hits: Mutex<Vec<(String, crate::probe::CallbackHit)>>,
 }
 
 impl FakeProbe {
@@ -51,7 +61,48 @@ impl FakeProbe {
             own_accounts: std::sync::atomic::AtomicUsize::new(0),
             settings: CheckSettings::default(),
             forbidden: Vec::new(),
+            callback_base: None,
+            collector_base: None,
+            loopback: None,
+            fetcher: None,
+            minted: std::sync::atomic::AtomicUsize::new(0),
+            hits: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The fake target fetches the listener URLs that requests matching `matcher` carry.
+    pub fn fetches(
+        mut self,
+        matcher: impl Fn(&RequestSpec) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.fetcher = Some(Box::new(matcher));
+        self
+    }
+
+    fn record_fetch(&self, req: &RequestSpec) {
+        let (Some(base), Some(fetches)) = (&self.callback_base, &self.fetcher) else {
+            return;
+        };
+        if !fetches(req) {
+            return;
+        }
+        let text = format!("{:?} {:?} {:?}", req.query, req.headers, req.body);
+        let Some(at) = text.find(base.as_str()) else {
+            return;
+        };
+        let token: String = text[at + base.len()..]
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        self.hits.lock().unwrap().push((
+            token.clone(),
+            crate::probe::CallbackHit {
+                request_line: format!("GET /cb/{token} HTTP/1.1"),
+                headers: vec![("User-Agent".into(), "fake-fetcher".into())],
+                peer: "127.0.0.1:40000".into(),
+            },
+        ));
     }
 
     pub fn identity(mut self, name: &str, markers: &[&str]) -> Self {
@@ -121,6 +172,7 @@ pub fn exchange_for(req: &RequestSpec, response: Option<ResponseRecord>) -> Exch
 impl Probe for FakeProbe {
     async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
         self.sent.lock().unwrap().push(req.clone());
+        self.record_fetch(&req);
         let response = self
             .routes
             .iter()
@@ -185,6 +237,35 @@ impl Probe for FakeProbe {
 
     fn mode(&self) -> Mode {
         self.mode
+    }
+
+    fn callback(&self) -> Option<crate::probe::Callback> {
+        if self.callback_base.is_none() && self.collector_base.is_none() {
+            return None;
+        }
+        let n = self
+            .minted
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let token = format!("tok{n}x");
+        Some(crate::probe::Callback {
+            listener_url: self.callback_base.as_ref().map(|b| format!("{b}/{token}")),
+            collector_url: self.collector_base.as_ref().map(|b| format!("{b}/{token}")),
+            token,
+        })
+    }
+
+    async fn callback_hits(&self, token: &str, _wait_ms: u64) -> Vec<crate::probe::CallbackHit> {
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, _)| t == token)
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
+    fn loopback_ports(&self) -> Option<crate::probe::LoopbackPorts> {
+        self.loopback
     }
 
     fn observed(&self) -> Vec<Exchange> {

@@ -26,7 +26,10 @@ mod timing;
 
 pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 pub use explain::explain;
-pub use probe::{CheckSettings, IdentityInfo, Overrides, OwnAccount, Probe, ProbeError};
+pub use probe::{
+    Callback, CallbackHit, CheckSettings, IdentityInfo, LoopbackPorts, Overrides, OwnAccount,
+    Probe, ProbeError,
+};
 pub use stack::fingerprint;
 
 use middlebrick_model::CheckId;
@@ -48,6 +51,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::csrf_state_change_on_get::CsrfStateChangeOnGet,
     &checks::cors::Cors,
     &checks::sql_injection::SqlInjection,
+    &checks::ssrf::Ssrf,
     &checks::dev_server::DevServer,
     &checks::replay_duplicates::ReplayDuplicates,
     &checks::race_condition::RaceCondition,

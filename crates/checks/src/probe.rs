@@ -229,6 +229,55 @@ pub trait Probe: Send + Sync {
     async fn retrigger(&self, _index: usize) -> Option<Retrigger> {
         None
     }
+
+    /// A fresh out-of-band token and where the target may be told to send it: the scan's own
+    /// listener and the user's collector (`injection.ssrf`). `None` when the scan has neither.
+    /// Never a third-party host: only the listener the scan runs or a collector the user named.
+    fn callback(&self) -> Option<Callback> {
+        None
+    }
+
+    /// The requests the scan's listener received whose request target carries `token`; when
+    /// there is none yet, waits up to `wait_ms` for one (a target may fetch after it answers).
+    async fn callback_hits(&self, _token: &str, _wait_ms: u64) -> Vec<CallbackHit> {
+        Vec::new()
+    }
+
+    /// A port the target listens on and one known closed, on the target's loopback address,
+    /// for the internal-reach differential of `injection.ssrf`.
+    fn loopback_ports(&self) -> Option<LoopbackPorts> {
+        None
+    }
+}
+
+/// An out-of-band token with the URLs that carry it (see [`Probe::callback`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callback {
+    /// Unique and unguessable: minted for one (operation, parameter).
+    pub token: String,
+    /// A URL on the scan's own listener that carries the token.
+    pub listener_url: Option<String>,
+    /// A URL on the user's collector that carries the token; the scan cannot read its arrivals.
+    pub collector_url: Option<String>,
+}
+
+/// A request the scan's listener received: its request line and headers, credentials
+/// already redacted by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackHit {
+    pub request_line: String,
+    pub headers: Vec<(String, String)>,
+    /// The address the connection came from.
+    pub peer: String,
+}
+
+/// Loopback ports for the internal-reach differential (see [`Probe::loopback_ports`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopbackPorts {
+    /// The port the target itself answers on.
+    pub open: u16,
+    /// A port nothing listens on.
+    pub closed: u16,
 }
 
 /// Thresholds a user may set for a scan; checks read them through [`Probe::settings`].

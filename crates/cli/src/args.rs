@@ -290,6 +290,18 @@ pub struct ScanArgs {
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
 
+    /// Where injection.ssrf's callback listener binds [default: 127.0.0.1 on a free port, and only when the target is on this machine].
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub callback_listen: Option<String>,
+
+    /// The URL the target is told to call back, when it cannot reach the listen address as is (a port forward or tunnel to it); a token is appended as a path segment.
+    #[arg(long, value_name = "URL")]
+    pub callback_url: Option<String>,
+
+    /// A collector of your own for blind SSRF beyond the local network: the target is told URLs on it carrying a token per input, and the report lists the tokens to look up there.
+    #[arg(long, value_name = "URL")]
+    pub callback_collector: Option<String>,
+
     #[command(flatten)]
     pub limits: LimitArgs,
 

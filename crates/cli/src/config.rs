@@ -297,6 +297,7 @@ pub fn resolve(args: &ScanArgs, file: FileConfig) -> Result<ScanConfig> {
     if let Some(p) = args.base_path.as_deref().or(s.base_path.as_deref()) {
         cfg.base_path = Some(parse_base_path(p)?);
     }
+    cfg.callback = callback(args)?;
     for section in file.identities {
         cfg.identities.push(identity(section)?);
     }
@@ -346,6 +347,48 @@ mod tests {
         match Cli::parse_from(argv).command {
             crate::args::Command::Scan(a) => *a,
             _ => panic!("scan expected"),
+        }
+    }
+
+    #[test]
+    fn callback_options_are_parsed_and_checked() {
+        let a = scan_args(&[
+            "middlebrick",
+            "scan",
+            "http://127.0.0.1:5000",
+            "--callback-listen",
+            "0.0.0.0:8099",
+            "--callback-url",
+            "http://10.0.0.5:8099/cb",
+            "--callback-collector",
+            "https://collector.example.net/in",
+        ]);
+        let cfg = resolve(&a, FileConfig::default()).unwrap();
+        assert_eq!(cfg.callback.listen, Some("0.0.0.0:8099".parse().unwrap()));
+        assert_eq!(
+            cfg.callback.url.as_ref().map(Url::as_str),
+            Some("http://10.0.0.5:8099/cb")
+        );
+        assert!(cfg.callback.collector.is_some());
+        let none = resolve(
+            &scan_args(&["middlebrick", "scan", "http://127.0.0.1:5000"]),
+            FileConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(none.callback, Default::default());
+        for bad in [
+            ["--callback-listen", "localhost"],
+            ["--callback-url", "ftp://h/x"],
+            ["--callback-collector", "not a url"],
+        ] {
+            let a = scan_args(&[
+                "middlebrick",
+                "scan",
+                "http://127.0.0.1:5000",
+                bad[0],
+                bad[1],
+            ]);
+            assert!(resolve(&a, FileConfig::default()).is_err(), "{bad:?}");
         }
     }
 
@@ -459,6 +502,35 @@ mod tests {
 
 /// A lifetime as `90m`, `24h`, `7d`, `3600s` or plain seconds.
 /// `api/v2/` -> `/api/v2`; a full URL or a query is a usage error.
+/// The SSRF callback options; flags only (not the config file), so a front end that builds
+/// scans from a file (the MCP server) never binds anything but the default loopback listener.
+fn callback(args: &ScanArgs) -> Result<middlebrick_engine::CallbackConfig> {
+    let url = |flag: &str, v: &Option<String>| -> Result<Option<Url>> {
+        v.as_deref()
+            .map(|s| {
+                let u = Url::parse(s).with_context(|| format!("{flag}: not a URL: {s}"))?;
+                if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+                    bail!("{flag} needs an http or https URL with a host, got {s}");
+                }
+                Ok(u)
+            })
+            .transpose()
+    };
+    let listen = args
+        .callback_listen
+        .as_deref()
+        .map(|s| {
+            s.parse::<std::net::SocketAddr>()
+                .map_err(|_| anyhow!("--callback-listen needs ADDR:PORT (127.0.0.1:8099), got {s}"))
+        })
+        .transpose()?;
+    Ok(middlebrick_engine::CallbackConfig {
+        listen,
+        url: url("--callback-url", &args.callback_url)?,
+        collector: url("--callback-collector", &args.callback_collector)?,
+    })
+}
+
 fn parse_base_path(p: &str) -> Result<String> {
     let p = p.trim();
     if p.contains("://") || p.contains(['?', '#']) {

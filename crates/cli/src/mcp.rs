@@ -29,6 +29,8 @@ fn resolve(input: &ScanApiInput) -> Result<middlebrick_engine::ScanConfig, Strin
     if let Some(list) = input.checks.as_ref().filter(|l| !l.is_empty()) {
         argv.extend(["--checks".into(), list.join(",")]);
     }
+    // No --callback-* flag is ever added here (nor read from a config file): a scan started
+    // through MCP binds at most the default loopback listener of injection.ssrf.
     let args = match Cli::try_parse_from(argv)
         .map_err(|e| e.to_string())?
         .command

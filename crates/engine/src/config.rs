@@ -83,6 +83,22 @@ pub struct ScanConfig {
     /// The path on the target's origin that operation paths are joined to, as the user gave
     /// it (`--base-path`); found from the spec and verified against the target when absent.
     pub base_path: Option<String>,
+    /// Where `injection.ssrf` listens for callbacks and what the target is told.
+    pub callback: CallbackConfig,
+}
+
+/// The out-of-band side of `injection.ssrf`. With nothing set, the scan listens on loopback
+/// (an ephemeral port) when the target is on this machine, and not at all otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallbackConfig {
+    /// `--callback-listen`: the address the listener binds.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `--callback-url`: the URL the target is told, which must reach the listener (a tunnel
+    /// or a port forward in front of it); the token is appended as a path segment.
+    pub url: Option<Url>,
+    /// `--callback-collector`: a collector of the user's own for blind fetches; the scan
+    /// cannot read its arrivals and lists the tokens it sent instead.
+    pub collector: Option<Url>,
 }
 
 impl ScanConfig {
@@ -99,6 +115,7 @@ impl ScanConfig {
             crawl_limit: 60,
             settings: CheckSettings::default(),
             base_path: None,
+            callback: CallbackConfig::default(),
         }
     }
 

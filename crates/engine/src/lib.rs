@@ -8,6 +8,7 @@
 //! produce a report marked incomplete.
 
 mod base;
+mod callback;
 mod config;
 mod coverage;
 mod discover;
@@ -25,7 +26,7 @@ mod selfknow;
 mod signin;
 mod userparams;
 
-pub use config::{IdentityConfig, LoginConfig, ScanConfig, SpecSource};
+pub use config::{CallbackConfig, IdentityConfig, LoginConfig, ScanConfig, SpecSource};
 pub use error::EngineError;
 pub use events::{Event, Phase};
 pub use plan::{plan, Plan, PlanEntry};

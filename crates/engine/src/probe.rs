@@ -77,6 +77,8 @@ pub struct EngineProbe {
     /// counted, so the names and titles of every creation differ within a scan and across scans
     /// of the same live API (a slug made from a title, a unique product name).
     next_salt: std::sync::atomic::AtomicU64,
+    /// The callback listener, collector and loopback ports of `injection.ssrf`.
+    callback: crate::callback::CallbackEnv,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -151,6 +153,7 @@ impl EngineProbe {
             exempt: crate::ledger::Exempt(exempt),
             registered: Mutex::new(HashSet::new()),
             supplied: Mutex::new(HashMap::new()),
+            callback: crate::callback::CallbackEnv::default(),
         }
     }
 
@@ -281,6 +284,11 @@ impl EngineProbe {
     /// Shares the sign-in phase's memo (the answers to a wrong password, the token form).
     pub fn with_sign_in_memo(mut self, memo: Arc<SignInMemo>) -> Self {
         self.sign_in_memo = memo;
+        self
+    }
+
+    pub(crate) fn with_callback(mut self, env: crate::callback::CallbackEnv) -> Self {
+        self.callback = env;
         self
     }
 
@@ -837,6 +845,22 @@ impl Probe for EngineProbe {
         }
         self.add_account(Identity::new(who.config_named(name)))
             .await
+    }
+
+    fn callback(&self) -> Option<middlebrick_checks::Callback> {
+        self.callback.mint()
+    }
+
+    async fn callback_hits(
+        &self,
+        token: &str,
+        wait_ms: u64,
+    ) -> Vec<middlebrick_checks::CallbackHit> {
+        self.callback.hits(token, wait_ms).await
+    }
+
+    fn loopback_ports(&self) -> Option<middlebrick_checks::LoopbackPorts> {
+        self.callback.ports
     }
 
     fn settings(&self) -> middlebrick_checks::CheckSettings {

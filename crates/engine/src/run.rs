@@ -290,6 +290,11 @@ pub async fn scan_with(
         diagnostics.push(note);
     }
     let identities = Arc::new(identities);
+    let (callback_env, callback_notes) = crate::callback::prepare(&cfg).await;
+    for note in callback_notes {
+        events(Event::Diagnostic(note.clone()));
+        diagnostics.push(note);
+    }
     let probe = Arc::new(
         EngineProbe::new(
             transport.clone(),
@@ -299,7 +304,8 @@ pub async fn scan_with(
             inventory.clone(),
             redactor.clone(),
         )
-        .with_sign_in_memo(sign_in_memo),
+        .with_sign_in_memo(sign_in_memo)
+        .with_callback(callback_env),
     );
 
     probe.set_not_found(base_choice.not_found);

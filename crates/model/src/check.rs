@@ -73,6 +73,7 @@ check_ids! {
     CsrfStateChangeOnGet => "csrf.state-change-on-get",
     CorsMisconfiguration => "cors.misconfiguration",
     InjectionSql => "injection.sql",
+    InjectionSsrf => "injection.ssrf",
     TransportDevServer => "transport.dev-server",
     DesignReplayDuplicates => "design.replay-duplicates",
     DesignRaceCondition => "design.race-condition",

@@ -31,6 +31,7 @@ pub mod security_headers;
 pub mod session_fixation;
 pub mod single_request_dos;
 pub mod sql_injection;
+pub mod ssrf;
 pub mod throttle_bypass;
 pub mod user_enumeration;
 pub mod verbose_error;
