@@ -58,6 +58,7 @@ check_ids! {
         AuditUnboundedArray => "audit.unbounded-array",
         AuditUnboundedString => "audit.unbounded-string",
         AuditNoRateLimitResponse => "audit.no-rate-limit-response",
+        AuditSeveralVersions => "audit.several-versions",
     }
     AuthMissingAuthentication => "auth.missing-authentication",
     InfoVerboseError => "info.verbose-error",
@@ -93,6 +94,11 @@ check_ids! {
     AuthPasswordStorage => "auth.password-storage",
     AuthCredentialsInUrl => "auth.credentials-in-url",
     AvailabilitySingleRequestDos => "availability.single-request-dos",
+    AvailabilityUncappedPageSize => "availability.uncapped-page-size",
+    AvailabilityNoBodyLimit => "availability.no-body-limit",
+    InventoryUndocumentedRoute => "inventory.undocumented-route",
+    InventoryOldVersion => "inventory.old-version",
+    InventoryDeprecatedLive => "inventory.deprecated-live",
 }
 
 impl CheckId {
