@@ -14,6 +14,7 @@ from flask_shop import cross_origin, order_actions, preferences, tokens
 from flask_shop import addresses, invoices, note_edits, stores
 from flask_shop import password_reset, session_signin, wallet
 from flask_shop import account_password, back_office, cards, shopping_lists
+from flask_shop import body_limit, bookmarks, legacy
 from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, search, users
 
 
@@ -52,4 +53,7 @@ def create_app(database_url: str, secret_key: str) -> Flask:
         app.register_blueprint(module.bp)
     for module in (cards, shopping_lists, account_password, back_office):
         app.register_blueprint(module.bp)
+    app.register_blueprint(bookmarks.bp)
+    legacy.init_app(app)
+    body_limit.init_app(app)
     return app
