@@ -290,7 +290,7 @@ mod tests {
         let flip = std::sync::atomic::AtomicUsize::new(0);
         let probe = FakeProbe::new().on_dynamic(move |_| {
             let n = flip.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Some(if n % 2 == 0 {
+            Some(if n.is_multiple_of(2) {
                 response(200, "application/json", r#"{"a":1,"b":2}"#)
             } else {
                 not_found()
