@@ -154,3 +154,13 @@ CREATE TABLE shopping_lists (
     created_at timestamptz  NOT NULL DEFAULT now()
 );
 CREATE INDEX shopping_lists_user_id ON shopping_lists (user_id);
+
+-- Bookmarked products: the caller's own, listed a page at a time (issue 20's page-size cap).
+CREATE TABLE bookmarks (
+    id         serial PRIMARY KEY,
+    user_id    integer      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    product_id integer      NOT NULL REFERENCES products (id),
+    note       varchar(200) NOT NULL DEFAULT '',
+    created_at timestamptz  NOT NULL DEFAULT now()
+);
+CREATE INDEX bookmarks_user_id ON bookmarks (user_id);

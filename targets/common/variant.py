@@ -13,6 +13,10 @@ VARIANTS = ("vulnerable", "secure")
 KNOWN_CHECKS = frozenset(
     {
         "auth.missing-authentication",
+        "availability.no-body-limit",
+        "availability.uncapped-page-size",
+        "inventory.old-version",
+        "inventory.undocumented-route",
         "authz.bfla",
         "authz.bola",
         "authz.bola-write",

@@ -18,8 +18,8 @@ from fastapi_shop import wallet
 from fastapi_shop import recovery, sessions
 from fastapi_shop import back_office, cards, password_change, shopping_lists
 from fastapi_shop import maintenance, partner
-from fastapi_shop import partner
 from fastapi_shop import link_preview
+from fastapi_shop import body_limit, bookmarks, legacy
 
 
 def create_app(database_url: str, secret_key: str):
@@ -53,6 +53,8 @@ def create_app(database_url: str, secret_key: str):
         app.include_router(module.router)
     app.include_router(maintenance.router)
     app.include_router(link_preview.router)
+    app.include_router(bookmarks.router)
+    legacy.install(app)
     browser_session.install_cors(app)
     partner.mount(app)
 
@@ -61,4 +63,4 @@ def create_app(database_url: str, secret_key: str):
         return {"status": "ok"}
 
     # Outermost, so the headers are also on responses Starlette's error middleware produces.
-    return headers.SecurityHeaders(app)
+    return headers.SecurityHeaders(body_limit.wrap(app))

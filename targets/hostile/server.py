@@ -14,6 +14,9 @@ GET /health. Cases:
   regex      single-threaded; GET /names/{name} checks the name with a catastrophically
              backtracking pattern, so one long name freezes the whole server for seconds
   regex-secure  the secure twin: the same server and pattern, the length checked first
+  catchall   a single-page app's server: every path it does not know (/metrics, /admin, /api/v1/…,
+             random ones) answers 200 with the same HTML page naming the path; only /api/items and
+             /api/orders answer JSON. The inventory checks must find nothing there
   canary     sign-in issues --token; every answer echoes the secrets it was sent (bodies,
              headers, a redirect URL, a stack trace, cut by long padding) so the test can grep
              every artifact for them
@@ -69,6 +72,9 @@ def _spec(case):
         paths["/names/{name}"] = {
             "get": _op("Checks a name", params=[{"name": "name", "in": "path", "required": True, "schema": name}])
         }
+    elif case == "catchall":
+        paths["/api/items"] = {"get": _op("List items (JSON)")}
+        paths["/api/orders"] = {"get": _op("List orders (JSON)")}
     elif case == "canary":
         creds = {
             "type": "object",
@@ -247,6 +253,16 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": "not found"})
 
+    def _catchall(self, path):
+        if path in ("/api/items", "/api/orders"):
+            self._json(200, [{"id": 1, "name": "one1"}, {"id": 2, "name": "two2"}])
+            return
+        page = (
+            "<!DOCTYPE html><html><head><title>Shop</title><script src=\"/static/app.js\"></script>"
+            f"</head><body><div id=\"app\" data-route=\"{path}\"></div></body></html>"
+        )
+        self._send(200, page.encode(), ctype="text/html; charset=utf-8")
+
     def _canary(self, path):
         auth = self.headers.get("Authorization", "")
         if auth != "Bearer " + self.token:
@@ -282,7 +298,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("case", choices=("redirects", "bodies", "slow", "dies", "regex", "regex-secure", "canary"))
+    parser.add_argument("case", choices=("redirects", "bodies", "slow", "dies", "regex", "regex-secure", "canary", "catchall"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--die-after", type=int, default=0)
     parser.add_argument("--token", default="hostile-token-0123456789abcdef")

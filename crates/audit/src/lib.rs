@@ -35,6 +35,7 @@ pub fn audit(inventory: &Inventory) -> Vec<Finding> {
     rules::plain_http_server(inventory, &mut out);
     rules::unbounded(inventory, &mut out);
     rules::no_rate_limit_response(inventory, &mut out);
+    rules::several_versions(inventory, &mut out);
     out
 }
 

@@ -74,6 +74,15 @@ pub static RULES: &[AuditRule] = &[
         description: "No `429 Too Many Requests` response is declared: the description gives no sign that the API limits request rates, and clients do not know to back off.",
         remediation: "Rate-limit the API (per client and per credential), answer 429 with `Retry-After`, and declare that response in the description.",
     },
+    AuditRule {
+        id: CheckId::AuditSeveralVersions,
+        title: "Several API versions in one description",
+        severity: Severity::Low,
+        cwe: &[1059],
+        owasp: &[Owasp::Api9],
+        description: "The servers, or the paths, name more than one API version (`/v1` and `/v2`): older versions stay published and probably deployed, each needing the fixes and reviews the current one gets.",
+        remediation: "Publish one description per live version, retire old versions on a schedule (410 Gone, then removal), and keep an inventory of which versions are deployed where.",
+    },
 ];
 
 fn meta(id: CheckId) -> &'static AuditRule {
@@ -364,4 +373,60 @@ pub fn no_rate_limit_response(inv: &Inventory, out: &mut Vec<Finding>) {
             ),
         ));
     }
+}
+
+/// The version segments (`v1`, `v2`) of a URL or path, lower-cased.
+fn versions_in(path: &str) -> Vec<String> {
+    let after_host = path
+        .split_once("://")
+        .map_or(path, |(_, rest)| rest.find('/').map_or("", |i| &rest[i..]));
+    after_host
+        .split(['/', '?', '#'])
+        .map(str::to_ascii_lowercase)
+        .filter(|s| {
+            s.strip_prefix('v')
+                .is_some_and(|d| !d.is_empty() && d.split('.').all(|p| p.parse::<u32>().is_ok()))
+        })
+        .collect()
+}
+
+/// One finding when the servers, or the operation paths, name more than one version.
+pub fn several_versions(inv: &Inventory, out: &mut Vec<Finding>) {
+    let distinct = |all: Vec<String>| {
+        let mut seen: Vec<String> = Vec::new();
+        for v in all {
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        seen
+    };
+    let in_servers = distinct(inv.servers.iter().flat_map(|s| versions_in(s)).collect());
+    let in_paths = distinct(
+        inv.operations
+            .iter()
+            .filter_map(|o| versions_in(&o.path).into_iter().next())
+            .collect(),
+    );
+    let (where_, found) = if in_servers.len() > 1 {
+        ("servers", in_servers)
+    } else if in_paths.len() > 1 {
+        ("operation paths", in_paths)
+    } else {
+        return;
+    };
+    out.push(finding(
+        CheckId::AuditSeveralVersions,
+        None,
+        "",
+        format!(
+            "The {where_} name {} API versions: {}.",
+            found.len(),
+            found
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ));
 }

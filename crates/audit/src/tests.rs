@@ -156,3 +156,38 @@ fn swagger_2_plain_http_scheme_and_query_key() {
         "{got:#?}"
     );
 }
+
+#[test]
+fn several_versions_in_servers_or_paths_is_one_api_wide_finding() {
+    let servers = r#"{"openapi": "3.0.0", "info": {"title": "t", "version": "2"},
+      "servers": [{"url": "https://api.example.test/v2"}, {"url": "https://api.example.test/v1"}],
+      "paths": {"/a": {"get": {"responses": {"200": {"description": "ok"}}}}}}"#;
+    let findings = audit(&load(servers));
+    let f = findings
+        .iter()
+        .find(|f| f.check == CheckId::AuditSeveralVersions)
+        .expect("several versions in servers");
+    assert!(f.description.contains("`v2`, `v1`"), "{}", f.description);
+    let paths = r#"{"openapi": "3.0.0", "info": {"title": "t", "version": "2"},
+      "paths": {"/v1/a": {"get": {"responses": {"200": {"description": "ok"}}}},
+                "/v2/a": {"get": {"responses": {"200": {"description": "ok"}}}},
+                "/v2/b": {"get": {"responses": {"200": {"description": "ok"}}}}}}"#;
+    let got = ids(&audit(&load(paths)));
+    assert_eq!(
+        got.iter()
+            .filter(|g| g.starts_with("audit.several-versions"))
+            .count(),
+        1,
+        "{got:#?}"
+    );
+    // One version, in a server and the paths alike, or words that only start with `v`.
+    let one = r#"{"openapi": "3.0.0", "info": {"title": "t", "version": "2"},
+      "servers": [{"url": "https://v3.example.test/v2"}, {"url": "http://127.0.0.1/v2"}],
+      "paths": {"/videos": {"get": {"responses": {"200": {"description": "ok"}}}},
+                "/v2/a": {"get": {"responses": {"200": {"description": "ok"}}}}}}"#;
+    let got = ids(&audit(&load(one)));
+    assert!(
+        !got.iter().any(|g| g.starts_with("audit.several-versions")),
+        "{got:#?}"
+    );
+}

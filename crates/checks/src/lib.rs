@@ -23,6 +23,7 @@ mod sqli;
 pub mod stack;
 pub mod stateful;
 mod timing;
+mod unlisted;
 
 pub use check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 pub use explain::explain;
@@ -72,6 +73,11 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::login_throttling::LoginThrottling,
     &checks::throttle_bypass::ThrottleBypass,
     &checks::single_request_dos::SingleRequestDos,
+    &checks::uncapped_page_size::UncappedPageSize,
+    &checks::no_body_limit::NoBodyLimit,
+    &checks::undocumented_route::UndocumentedRoute,
+    &checks::old_version::OldVersion,
+    &checks::deprecated_live::DeprecatedLive,
     // Last of all: it may reset the application (disposable mode only).
     &checks::anonymous_state_change::AnonymousStateChange,
 ];

@@ -219,6 +219,12 @@ pub trait Probe: Send + Sync {
         Err(ProbeError::Refused("no registration operation".into()))
     }
 
+    /// The path of the base URL request paths are joined to (`/api/v2`; empty for the root):
+    /// what a check that probes paths outside the spec must climb out of.
+    fn api_base_path(&self) -> String {
+        String::new()
+    }
+
     /// The times the target stopped answering during the scan, in order.
     fn outages(&self) -> Vec<Outage> {
         Vec::new()

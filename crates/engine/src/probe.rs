@@ -660,6 +660,10 @@ impl Probe for EngineProbe {
         self.config.mode
     }
 
+    fn api_base_path(&self) -> String {
+        EngineProbe::base_path(self)
+    }
+
     fn outages(&self) -> Vec<middlebrick_model::Outage> {
         self.transport.outages()
     }

@@ -58,6 +58,7 @@ check_ids! {
         AuditUnboundedArray => "audit.unbounded-array",
         AuditUnboundedString => "audit.unbounded-string",
         AuditNoRateLimitResponse => "audit.no-rate-limit-response",
+        AuditSeveralVersions => "audit.several-versions",
     }
     AuthMissingAuthentication => "auth.missing-authentication",
     InfoVerboseError => "info.verbose-error",
@@ -95,6 +96,11 @@ check_ids! {
     AuthCredentialsInUrl => "auth.credentials-in-url",
     AvailabilitySingleRequestDos => "availability.single-request-dos",
     AuthAnonymousStateChange => "auth.anonymous-state-change",
+    AvailabilityUncappedPageSize => "availability.uncapped-page-size",
+    AvailabilityNoBodyLimit => "availability.no-body-limit",
+    InventoryUndocumentedRoute => "inventory.undocumented-route",
+    InventoryOldVersion => "inventory.old-version",
+    InventoryDeprecatedLive => "inventory.deprecated-live",
 }
 
 impl CheckId {
