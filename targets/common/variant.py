@@ -43,6 +43,11 @@ KNOWN_CHECKS = frozenset(
         "design.replay-duplicates",
         "info.verbose-error",
         "injection.sql",
+        "llm.excessive-agency",
+        "llm.prompt-injection",
+        "llm.sensitive-disclosure",
+        "llm.system-prompt-leak",
+        "llm.unbounded-consumption",
         "transport.dev-server",
         "transport.security-headers",
     }
