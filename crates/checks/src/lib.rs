@@ -14,6 +14,7 @@ mod json_walk;
 pub mod jwk;
 pub mod jwt;
 pub mod jwt_crack;
+pub mod llm;
 pub mod ownership;
 mod probe;
 mod session;
@@ -68,6 +69,11 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::login_throttling::LoginThrottling,
     &checks::throttle_bypass::ThrottleBypass,
     &checks::single_request_dos::SingleRequestDos,
+    &checks::llm_system_prompt_leak::SystemPromptLeak,
+    &checks::llm_prompt_injection::PromptInjection,
+    &checks::llm_sensitive_disclosure::SensitiveDisclosure,
+    &checks::llm_excessive_agency::ExcessiveAgency,
+    &checks::llm_unbounded_consumption::UnboundedConsumption,
 ];
 
 pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {
