@@ -49,6 +49,11 @@ KNOWN_CHECKS = frozenset(
         "info.verbose-error",
         "injection.sql",
         "injection.ssrf",
+        "llm.excessive-agency",
+        "llm.prompt-injection",
+        "llm.sensitive-disclosure",
+        "llm.system-prompt-leak",
+        "llm.unbounded-consumption",
         "transport.dev-server",
         "transport.security-headers",
     }

@@ -20,6 +20,7 @@ from fastapi_shop import back_office, cards, password_change, shopping_lists
 from fastapi_shop import maintenance, partner
 from fastapi_shop import link_preview
 from fastapi_shop import body_limit, bookmarks, legacy
+from fastapi_shop import assistant
 
 
 def create_app(database_url: str, secret_key: str):
@@ -47,6 +48,7 @@ def create_app(database_url: str, secret_key: str):
     for module in (addresses, invoices, note_edits, stores):
         app.include_router(module.router)
     app.include_router(wallet.router)
+    app.include_router(assistant.router)
     for module in (sessions, recovery):
         app.include_router(module.router)
     for module in (cards, shopping_lists, password_change, back_office):

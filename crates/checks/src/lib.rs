@@ -14,6 +14,7 @@ mod json_walk;
 pub mod jwk;
 pub mod jwt;
 pub mod jwt_crack;
+pub mod llm;
 pub mod ownership;
 mod probe;
 mod session;
@@ -78,6 +79,11 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::undocumented_route::UndocumentedRoute,
     &checks::old_version::OldVersion,
     &checks::deprecated_live::DeprecatedLive,
+    &checks::llm_system_prompt_leak::SystemPromptLeak,
+    &checks::llm_prompt_injection::PromptInjection,
+    &checks::llm_sensitive_disclosure::SensitiveDisclosure,
+    &checks::llm_excessive_agency::ExcessiveAgency,
+    &checks::llm_unbounded_consumption::UnboundedConsumption,
     // Last of all: it may reset the application (disposable mode only).
     &checks::anonymous_state_change::AnonymousStateChange,
 ];

@@ -224,6 +224,9 @@ pub trait Probe: Send + Sync {
     fn api_base_path(&self) -> String {
         String::new()
     }
+    /// Waits `ms` milliseconds: checks that pace their requests (one LLM completion at a time,
+    /// a pause between) call it between requests. A fake returns at once.
+    async fn pause(&self, _ms: u64) {}
 
     /// The times the target stopped answering during the scan, in order.
     fn outages(&self) -> Vec<Outage> {

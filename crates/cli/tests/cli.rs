@@ -20,11 +20,22 @@ fn checks_lists_every_check_with_cwe_and_owasp() {
     }
     for c in &list {
         assert!(!c["cwe"].as_array().unwrap().is_empty());
-        assert!(c["owasp"]
+        let owasp: Vec<&str> = c["owasp"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|o| o.as_str().unwrap().ends_with(":2023")));
+            .map(|o| o.as_str().unwrap())
+            .collect();
+        // The API Top 10 2023, and the LLM Top 10 2025 for checks of LLM endpoints.
+        assert!(
+            owasp
+                .iter()
+                .all(|o| (o.starts_with("API") && o.ends_with(":2023"))
+                    || (o.starts_with("LLM") && o.ends_with(":2025"))),
+            "{c}"
+        );
+        let llm_check = c["id"].as_str().unwrap().starts_with("llm.");
+        assert_eq!(owasp.iter().any(|o| o.starts_with("LLM")), llm_check, "{c}");
     }
     let text = run(&["checks"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("CWE-306"));

@@ -672,6 +672,10 @@ impl Probe for EngineProbe {
         self.transport.retrigger(index).await
     }
 
+    async fn pause(&self, ms: u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+
     fn method_allowed(&self, method: Method) -> bool {
         self.config.method_allowed(method)
     }

@@ -101,6 +101,11 @@ check_ids! {
     InventoryUndocumentedRoute => "inventory.undocumented-route",
     InventoryOldVersion => "inventory.old-version",
     InventoryDeprecatedLive => "inventory.deprecated-live",
+    LlmSystemPromptLeak => "llm.system-prompt-leak",
+    LlmPromptInjection => "llm.prompt-injection",
+    LlmSensitiveDisclosure => "llm.sensitive-disclosure",
+    LlmExcessiveAgency => "llm.excessive-agency",
+    LlmUnboundedConsumption => "llm.unbounded-consumption",
 }
 
 impl CheckId {
@@ -204,7 +209,9 @@ impl fmt::Display for Confidence {
     }
 }
 
-/// OWASP API Security Top 10, 2023 edition.
+/// OWASP categories a check maps to: the API Security Top 10 (2023 edition) and, for checks of
+/// LLM-backed operations, the Top 10 for LLM Applications (2025 edition). Both serialise as the
+/// code OWASP gives them (`API1:2023`, `LLM01:2025`), so every renderer shows them alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Owasp {
     #[serde(rename = "API1:2023")]
@@ -227,6 +234,26 @@ pub enum Owasp {
     Api9,
     #[serde(rename = "API10:2023")]
     Api10,
+    #[serde(rename = "LLM01:2025")]
+    Llm01,
+    #[serde(rename = "LLM02:2025")]
+    Llm02,
+    #[serde(rename = "LLM03:2025")]
+    Llm03,
+    #[serde(rename = "LLM04:2025")]
+    Llm04,
+    #[serde(rename = "LLM05:2025")]
+    Llm05,
+    #[serde(rename = "LLM06:2025")]
+    Llm06,
+    #[serde(rename = "LLM07:2025")]
+    Llm07,
+    #[serde(rename = "LLM08:2025")]
+    Llm08,
+    #[serde(rename = "LLM09:2025")]
+    Llm09,
+    #[serde(rename = "LLM10:2025")]
+    Llm10,
 }
 
 impl Owasp {
@@ -242,6 +269,16 @@ impl Owasp {
             Owasp::Api8 => "API8:2023",
             Owasp::Api9 => "API9:2023",
             Owasp::Api10 => "API10:2023",
+            Owasp::Llm01 => "LLM01:2025",
+            Owasp::Llm02 => "LLM02:2025",
+            Owasp::Llm03 => "LLM03:2025",
+            Owasp::Llm04 => "LLM04:2025",
+            Owasp::Llm05 => "LLM05:2025",
+            Owasp::Llm06 => "LLM06:2025",
+            Owasp::Llm07 => "LLM07:2025",
+            Owasp::Llm08 => "LLM08:2025",
+            Owasp::Llm09 => "LLM09:2025",
+            Owasp::Llm10 => "LLM10:2025",
         }
     }
 
@@ -257,6 +294,26 @@ impl Owasp {
             Owasp::Api8 => "Security Misconfiguration",
             Owasp::Api9 => "Improper Inventory Management",
             Owasp::Api10 => "Unsafe Consumption of APIs",
+            Owasp::Llm01 => "Prompt Injection",
+            Owasp::Llm02 => "Sensitive Information Disclosure",
+            Owasp::Llm03 => "Supply Chain",
+            Owasp::Llm04 => "Data and Model Poisoning",
+            Owasp::Llm05 => "Improper Output Handling",
+            Owasp::Llm06 => "Excessive Agency",
+            Owasp::Llm07 => "System Prompt Leakage",
+            Owasp::Llm08 => "Vector and Embedding Weaknesses",
+            Owasp::Llm09 => "Misinformation",
+            Owasp::Llm10 => "Unbounded Consumption",
+        }
+    }
+
+    /// The list the category belongs to: `API Security Top 10 2023` or `Top 10 for LLM
+    /// Applications 2025`.
+    pub fn list(self) -> &'static str {
+        if self.code().starts_with("LLM") {
+            "Top 10 for LLM Applications 2025"
+        } else {
+            "API Security Top 10 2023"
         }
     }
 }
@@ -326,6 +383,21 @@ mod tests {
             assert_eq!(serde_json::to_string(id).unwrap(), format!("\"{s}\""));
         }
         assert!("auth.nope".parse::<CheckId>().is_err());
+    }
+
+    #[test]
+    fn owasp_codes_serialise_as_named_and_name_their_list() {
+        for (o, code) in [(Owasp::Api4, "API4:2023"), (Owasp::Llm07, "LLM07:2025")] {
+            assert_eq!(o.code(), code);
+            assert_eq!(serde_json::to_string(&o).unwrap(), format!("\"{code}\""));
+            assert_eq!(
+                serde_json::from_str::<Owasp>(&format!("\"{code}\"")).unwrap(),
+                o
+            );
+        }
+        assert_eq!(Owasp::Llm10.title(), "Unbounded Consumption");
+        assert!(Owasp::Llm01.list().contains("LLM"));
+        assert!(Owasp::Api10.list().contains("API"));
     }
 
     #[test]
