@@ -171,10 +171,23 @@ fn model_like_answer(op: &Operation) -> bool {
             r.media_type
                 .as_deref()
                 .is_some_and(|m| m.contains("event-stream"))
-                || r.schema
-                    .as_ref()
-                    .is_some_and(|s| s.properties.keys().any(|k| words_are(k, ANSWER_KEYS)))
+                || r.schema.as_ref().is_some_and(|s| {
+                    // The answer itself, or one object inside it (`{"status": …,
+                    // "ai_response": {"response": …, "model": …}}`).
+                    std::iter::once(s.as_ref())
+                        .chain(s.properties.values().map(|p| p.as_ref()))
+                        .any(answer_object)
+                })
         })
+}
+
+/// An object that holds a model's output: an answer key, or a text beside the `model` that
+/// wrote it.
+fn answer_object(s: &middlebrick_model::Schema) -> bool {
+    let keys = || s.properties.keys();
+    keys().any(|k| words_are(k, ANSWER_KEYS))
+        || (keys().any(|k| words_are(k, &[&["model"]]))
+            && keys().any(|k| words_are(k, &[&["response"], &["output"], &["text"]])))
 }
 
 /// The identity that asks single-identity probes: the first signed-in one that is not an
@@ -378,7 +391,16 @@ fn json_text(v: &Value) -> Option<String> {
         &["message"],
         &["result"],
     ];
-    for inner in [v, middlebrick_model::envelope::unwrap_envelope(v)] {
+    // The answer, its envelope's data, or one object inside it (`ai_response.response`).
+    let nested = v
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter(|x| x.is_object());
+    for inner in [v, middlebrick_model::envelope::unwrap_envelope(v)]
+        .into_iter()
+        .chain(nested)
+    {
         let Some(map) = inner.as_object() else {
             continue;
         };
@@ -586,6 +608,30 @@ pub(crate) mod tests {
         .is_some());
         let note = op_with("/notes", vec![("title", string()), ("content", string())]);
         assert!(recognise(&note).is_none());
+        // A `message` whose documented answer nests the model's text beside the model's name.
+        let mut inner = Schema::of_type(SchemaType::Object);
+        inner.properties.insert("response".into(), string());
+        inner.properties.insert("model".into(), string());
+        let mut answer = Schema::of_type(SchemaType::Object);
+        answer.properties.insert("status".into(), string());
+        answer.properties.insert("ai_response".into(), Arc::new(inner));
+        let mut support = op_with("/support/chat", vec![("message", string())]);
+        support.responses.push(middlebrick_model::ResponseSpec {
+            status: "200".into(),
+            media_type: Some("application/json".into()),
+            schema: Some(Arc::new(answer)),
+        });
+        assert!(recognise(&support).is_some());
+        // The same answer without the model's name is a contact form's receipt.
+        let mut receipt = Schema::of_type(SchemaType::Object);
+        receipt.properties.insert("response".into(), string());
+        let mut contact = op_with("/contact", vec![("message", string())]);
+        contact.responses.push(middlebrick_model::ResponseSpec {
+            status: "200".into(),
+            media_type: Some("application/json".into()),
+            schema: Some(Arc::new(receipt)),
+        });
+        assert!(recognise(&contact).is_none());
     }
 
     #[test]
@@ -608,6 +654,11 @@ pub(crate) mod tests {
             r#"{"response": "ok then", "mode": "x"}"#,
         );
         assert_eq!(answer_text(&r).as_deref(), Some("ok then"));
+        let nested = plain(
+            "application/json",
+            r#"{"status": "success", "ai_response": {"response": "nested", "model": "m"}}"#,
+        );
+        assert_eq!(answer_text(&nested).as_deref(), Some("nested"));
         let sse = plain(
             "text/event-stream",
             "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\ndata: [DONE]\n",
