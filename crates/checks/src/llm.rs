@@ -614,7 +614,9 @@ pub(crate) mod tests {
         inner.properties.insert("model".into(), string());
         let mut answer = Schema::of_type(SchemaType::Object);
         answer.properties.insert("status".into(), string());
-        answer.properties.insert("ai_response".into(), Arc::new(inner));
+        answer
+            .properties
+            .insert("ai_response".into(), Arc::new(inner));
         let mut support = op_with("/support/chat", vec![("message", string())]);
         support.responses.push(middlebrick_model::ResponseSpec {
             status: "200".into(),

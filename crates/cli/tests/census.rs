@@ -177,7 +177,26 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
                 // The object acted on is the one the path ends with (the gate's rule too):
                 // `/users/1/cards/5` changes card 5, which the scan must have created; the
                 // account it sits under is its container, not what is written.
-                if let Some(last) = ids.last() {
+                // A creation into a sub-collection (`POST /users/1/cards` answering a new id):
+                // the ids in its path are its parents, which must be the scan's objects or the
+                // caller's own account (the gate's creation rule).
+                let into_collection = method == "POST"
+                    && ok
+                    && !created_ids(e).is_empty()
+                    && ids.last().is_some_and(|l| {
+                        !text(e, "path").trim_end_matches('/').ends_with(l.as_str())
+                    });
+                if into_collection {
+                    c.creations += 1;
+                    for id in &ids {
+                        if !created.contains(id) && e["who"].as_str() != Some(id.as_str()) {
+                            c.violations.push(format!(
+                                "{line}: created under {id}, neither an object the scan created \
+                                 nor the caller's own account"
+                            ));
+                        }
+                    }
+                } else if let Some(last) = ids.last() {
                     match Some(last).filter(|id| !created.contains(*id)) {
                         Some(id) => c
                             .violations
@@ -279,5 +298,20 @@ fn census_audit_catches_disposable_writes() {
         !c.violations.is_empty(),
         "a disposable scan wrote only to scan-created objects: the audit proves nothing"
     );
-    assert_eq!(c.refused, 0, "disposable mode refuses nothing");
+    // Disposable mode refuses only what acts on the whole application (the demo reset), which
+    // it leaves to auth.anonymous-state-change after every other check.
+    let reasons: Vec<&str> = report["coverage"]["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["skipped_on"].as_array().into_iter().flatten())
+        .filter_map(|s| s["reason"].as_str())
+        .filter(|r| r.starts_with("refused by the object ledger"))
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.contains("acts on the whole application")),
+        "disposable mode refuses nothing else: {reasons:?}"
+    );
 }

@@ -261,7 +261,7 @@ impl Ledger {
                     ));
                 }
             }
-            return self.judge_account(op, req, actor, accounts);
+            return self.judge_account(op, req, actor, accounts, None);
         }
         if let Some((name, v)) = params.last() {
             if !ours(name, v) {
@@ -269,7 +269,10 @@ impl Ledger {
                     "`{name}` = `{v}` names an object this scan did not create"
                 ));
             }
-            return self.judge_account(op, req, actor, accounts);
+            // `PUT /users/{username}/password` for an account the scan registered: that account
+            // is the one changed, whoever sends it.
+            let path_account = account(v).then_some(v.as_str());
+            return self.judge_account(op, req, actor, accounts, path_account);
         }
         let refs = id_references(req);
         if let Some((name, v)) = refs
@@ -281,18 +284,18 @@ impl Ledger {
             ));
         }
         if !refs.is_empty() {
-            return self.judge_account(op, req, actor, accounts);
+            return self.judge_account(op, req, actor, accounts, None);
         }
         // No object named: the caller's own record or settings, or the whole application.
         let admin = op.and_then(middlebrick_checks::ownership::privileged_reason);
         match (actor.registered, admin) {
-            (true, None) => self.judge_account(op, req, actor, accounts),
+            (true, None) => self.judge_account(op, req, actor, accounts, None),
             (true, Some(why)) => Err(format!(
                 "it changes state without naming an object, on an administrator's operation \
                  ({why})"
             )),
             (false, _) if actor.name == middlebrick_model::ANONYMOUS => {
-                self.judge_account(op, req, actor, accounts)
+                self.judge_account(op, req, actor, accounts, None)
             }
             (false, _) => Err(format!(
                 "it changes the record or settings of `{}`, an account this scan did not \
@@ -310,6 +313,7 @@ impl Ledger {
         req: &RequestSpec,
         actor: &Actor,
         accounts: &Accounts,
+        path_account: Option<&str>,
     ) -> Result<(), String> {
         let body = body_object(req);
         let path_words = op.map_or(req.path.as_str(), |o| o.path.as_str());
@@ -330,6 +334,7 @@ impl Ledger {
             .chain(req.query.iter())
             .filter(|(k, _)| ACCOUNT_NAMES.contains(&names::normalize_name(k).as_str()))
             .map(|(_, v)| v.clone())
+            .chain(path_account.map(str::to_string))
             .collect();
         if let Some(v) = named.iter().find(|v| {
             accounts.configured.iter().any(|c| same(c, v))
@@ -426,8 +431,50 @@ fn is_own_record(inv: &Inventory, op: &Operation) -> bool {
     let read = inv
         .operations
         .iter()
-        .any(|o| o.method == Method::Get && o.path == op.path);
-    read && item_param(inv, op).is_none()
+        .find(|o| o.method == Method::Get && o.path == op.path);
+    read.is_some_and(|r| !reads_a_list(r)) && item_param(inv, op).is_none()
+}
+
+/// Whether a read answers a list: an array, or a page object holding an array of objects
+/// (`{"items": [...], "page": 1}`). Such a path is a collection even with no item operation
+/// below it (`GET /bookmarks` and `POST /bookmarks`), not the caller's own record.
+fn reads_a_list(read: &Operation) -> bool {
+    use middlebrick_model::SchemaType;
+    let Some(s) = read.success_schema() else {
+        return false;
+    };
+    let objects = |a: &middlebrick_model::Schema| {
+        a.effective_type() == Some(SchemaType::Array)
+            && a.items
+                .as_ref()
+                .is_some_and(|i| i.effective_type() == Some(SchemaType::Object))
+    };
+    const PAGING: &[&str] = &[
+        "page",
+        "pages",
+        "total",
+        "count",
+        "next",
+        "previous",
+        "prev",
+        "limit",
+        "offset",
+        "perpage",
+        "pagesize",
+        "cursor",
+        "size",
+        "hasmore",
+        "totalpages",
+        "totalcount",
+    ];
+    let lists = s.properties.values().filter(|p| objects(p)).count();
+    // A page: one list, and beside it nothing but paging (a record with a list inside, like
+    // `{"name": …, "addresses": [...]}`, stays a record).
+    s.effective_type() == Some(SchemaType::Array)
+        || (lists == 1
+            && s.properties
+                .iter()
+                .all(|(k, p)| objects(p) || PAGING.contains(&names::normalize_name(k).as_str())))
 }
 
 /// The parameter of the items under a collection (`note_id` of `/notes/{note_id}`, or of
@@ -631,6 +678,70 @@ mod tests {
             elapsed_ms: 0,
         };
         l.record(&inv, Some(op), &exempt(), &ex);
+    }
+
+    /// A password or role change on the path of an account the scan registered changes that
+    /// account, whoever sends it (issue 15: bob changes the registered account's password,
+    /// which then signs in with it); on a configured account's path it is refused.
+    #[test]
+    fn an_account_named_by_the_path_is_the_account_changed() {
+        let l = Ledger::default();
+        let bob = Actor {
+            name: "bob".into(),
+            ..Actor::default()
+        };
+        let t = "/users/{username}/password";
+        let ours = req(Method::Put, t, "/users/mb-x/password", "bob");
+        assert!(judge(&l, Mode::Active, &ours, &bob).is_ok());
+        let alices = req(Method::Put, t, "/users/alice/password", "bob");
+        assert!(judge(&l, Mode::Active, &alices, &bob).is_err());
+    }
+
+    /// A path that is read as a page of objects is a collection even with no item operation
+    /// below it; one read as a record with a list inside stays the caller's own record.
+    #[test]
+    fn a_list_with_no_item_operation_is_a_collection_not_an_own_record() {
+        use middlebrick_model::{ResponseSpec, Schema, SchemaType};
+        use std::sync::Arc;
+        let object = Arc::new(Schema::of_type(SchemaType::Object));
+        let mut list = Schema::of_type(SchemaType::Array);
+        list.items = Some(object);
+        let list = Arc::new(list);
+        let int = Arc::new(Schema::of_type(SchemaType::Integer));
+        let read_with = |path: &str, props: Vec<(&str, Arc<Schema>)>| {
+            let mut s = Schema::of_type(SchemaType::Object);
+            for (k, v) in props {
+                s.properties.insert(k.into(), v);
+            }
+            let mut get = Operation::new(Method::Get, path);
+            get.responses.push(ResponseSpec {
+                status: "200".into(),
+                media_type: Some("application/json".into()),
+                schema: Some(Arc::new(s)),
+            });
+            get
+        };
+        let mut inv = Inventory::empty(middlebrick_model::SpecVersion::OpenApi30);
+        inv.operations.push(read_with(
+            "/bookmarks",
+            vec![
+                ("items", list.clone()),
+                ("page", int.clone()),
+                ("per_page", int),
+            ],
+        ));
+        inv.operations
+            .push(Operation::new(Method::Post, "/bookmarks"));
+        let name = Arc::new(Schema::of_type(SchemaType::String));
+        inv.operations.push(read_with(
+            "/preferences",
+            vec![("theme", name), ("channels", list)],
+        ));
+        inv.operations
+            .push(Operation::new(Method::Post, "/preferences"));
+        let find = |k: &str| inv.operations.iter().find(|o| o.key() == k).unwrap();
+        assert!(is_creation(&inv, find("POST /bookmarks"), &exempt()));
+        assert!(!is_creation(&inv, find("POST /preferences"), &exempt()));
     }
 
     /// Regression: card 1 made under alice's account licensed a write to user 1's collection
