@@ -17,15 +17,15 @@
 //!   password asked): B sets the password of an account the scan registered, which then signs
 //!   in with it ([`password`]). Six requests.
 //!
-//! B always sends exactly A's request (path, query and, for inserts, body): only who asks
-//! differs, so a refusal is the API's authorization and nothing else.
+//! B always sends exactly A's request (path, query and body): only who asks differs, so a
+//! refusal is the API's authorization and nothing else.
 
 mod insert;
 mod password;
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::{
-    collection_of, created_id, id_params, nonce, plain_text_field, replayed_as,
+    collection_of, created_id, id_params, nonce, plain_text_field, replayed_as, replayed_whole_as,
 };
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use async_trait::async_trait;
@@ -321,11 +321,13 @@ async fn judge_update(
         change
             .body
             .push((vec![field.clone()], Some(Value::String(marker.clone()))));
-        // The actor sends A's own request for it: only who asks differs.
+        // The actor sends A's own request for it, body included: only who asks differs. A
+        // body built for the actor would carry the actor's own references (its own pet's id in
+        // an optional `petId`), which an API rightly refuses to attach to A's object.
         let as_a = ctx.probe.request(op, a, &change);
         let attack = ctx
             .probe
-            .send(replayed_as(ctx.probe, op, actor, &change, &as_a))
+            .send(replayed_whole_as(ctx.probe, op, actor, &as_a))
             .await?;
         let check = ctx
             .probe
