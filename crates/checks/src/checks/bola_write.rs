@@ -41,9 +41,10 @@ pub struct BolaWrite;
 static META: CheckMeta = CheckMeta {
     id: CheckId::AuthzBolaWrite,
     title: "Another user's object can be changed by passing its id",
-    description: "In active mode, creates an object as identity A and has identity B update it, \
-        delete it (with --allow-delete) or add to A's collection with A's own reference (path, \
-        query or body). Fires when A's own read afterwards shows B's change.",
+    description: "In active mode, creates an object as identity A and has identity B send A's \
+        own request (path, query and body) to update it, delete it (with --allow-delete) or add \
+        to A's collection with A's own reference. Fires when A's own read afterwards shows B's \
+        change.",
     cwe: &[639],
     owasp: &[Owasp::Api1],
     severity: Severity::Critical,
