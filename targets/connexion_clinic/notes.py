@@ -1,11 +1,16 @@
-"""An owner's notes, under /users/{username}/notes, with a text search (`?q=`)."""
+"""An owner's notes, under /users/{username}/notes, with a text search (`?q=`).
+
+Reads are owner-checked in both builds (the path's username must be the caller's). The vulnerable
+build's writes forgot that check: they resolve the owner from the path's username, so any signed-in
+caller adds to, edits and deletes the notes of whoever the path names.
+"""
 
 import psycopg
 
 from common.variant import planted
 from connexion_clinic import db
 from connexion_clinic.envelope import Fail, camel, page, parse_uuid, reply, success
-from connexion_clinic.security import require_self
+from connexion_clinic.security import caller, require_self
 
 SELECT = (
     "SELECT n.id, u.username AS owner, n.pet_id, n.title, n.body, n.created_at"
@@ -51,18 +56,66 @@ def list_notes(user: str, username: str, q: str | None = None):
     return success(page([camel(r) for r in rows]))
 
 
+def _writer(user: str, username: str) -> str:
+    """The id of the account whose notes a write changes."""
+    if not planted("authz.bola-write"):
+        return require_self(user, username)["id"]
+    # FLAW authz.bola-write: the writes trust the path: the caller must be signed in, but the
+    # notes written are those of whoever `username` names (bob's POST /users/alice/notes adds
+    # to alice's notes, his PATCH or DELETE of /users/alice/notes/<id> changes hers).
+    caller(user)
+    row = db.query_one("SELECT id FROM users WHERE username = %s", (username,))
+    if row is None:
+        raise Fail(404, "owner not found")
+    return row["id"]
+
+
+def _pet_of(owner_id, pet_id: str | None) -> str | None:
+    if pet_id is None:
+        return None
+    pet_id = parse_uuid(pet_id, "pet")
+    if db.query_one("SELECT 1 AS ok FROM pets WHERE id = %s AND owner_id = %s", (pet_id, owner_id)) is None:
+        raise Fail(404, "pet not found")
+    return pet_id
+
+
 def create_note(user: str, username: str, body: dict):
-    me = require_self(user, username)
-    pet_id = body.get("petId")
-    if pet_id is not None:
-        pet_id = parse_uuid(pet_id, "pet")
-        if db.query_one("SELECT 1 AS ok FROM pets WHERE id = %s AND owner_id = %s", (pet_id, me["id"])) is None:
-            raise Fail(404, "pet not found")
+    owner_id = _writer(user, username)
+    pet_id = _pet_of(owner_id, body.get("petId"))
     row = db.query_one(
         "INSERT INTO notes (owner_id, pet_id, title, body) VALUES (%s, %s, %s, %s) RETURNING id",
-        (me["id"], pet_id, body["title"], body.get("body", "")),
+        (owner_id, pet_id, body["title"], body.get("body", "")),
     )
     return success(camel(db.query_one(f"{SELECT} WHERE n.id = %s", (row["id"],))), 201)
+
+
+def update_note(user: str, username: str, note_id: str, body: dict):
+    owner_id = _writer(user, username)
+    note_id = parse_uuid(note_id, "note")
+    changes = {column: body[field] for field, column in (("title", "title"), ("body", "body")) if field in body}
+    if "petId" in body:
+        changes["pet_id"] = _pet_of(owner_id, body["petId"])
+    if changes:
+        assignments = ", ".join(f"{column} = %s" for column in changes)
+        row = db.query_one(
+            f"UPDATE notes SET {assignments} WHERE id = %s AND owner_id = %s RETURNING id",
+            (*changes.values(), note_id, owner_id),
+        )
+    else:
+        row = db.query_one("SELECT id FROM notes WHERE id = %s AND owner_id = %s", (note_id, owner_id))
+    if row is None:
+        raise Fail(404, "note not found")
+    return success(camel(db.query_one(f"{SELECT} WHERE n.id = %s", (note_id,))))
+
+
+def delete_note(user: str, username: str, note_id: str):
+    owner_id = _writer(user, username)
+    row = db.query_one(
+        "DELETE FROM notes WHERE id = %s AND owner_id = %s RETURNING id", (parse_uuid(note_id, "note"), owner_id)
+    )
+    if row is None:
+        raise Fail(404, "note not found")
+    return None, 204
 
 
 def get_note(user: str, username: str, note_id: str):

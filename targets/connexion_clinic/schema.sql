@@ -65,6 +65,28 @@ CREATE TABLE notes (
 );
 CREATE INDEX notes_owner_id ON notes (owner_id);
 
+-- Reminders (vaccination boosters, worming) on an owner's account: reception sets them up on an
+-- owner's behalf, owners for themselves. `created_by` is who asked, `owner_id` whose list shows it.
+CREATE TABLE reminders (
+    id         uuid         PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner_id   uuid         NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_by uuid         NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    message    varchar(300) NOT NULL,
+    due_on     date         NOT NULL,
+    created_at timestamptz  NOT NULL DEFAULT now()
+);
+CREATE INDEX reminders_owner_id ON reminders (owner_id);
+
+-- Notices (closures, vaccine campaigns) posted by staff: every signed-in account reads the same
+-- list, staff included. Shared by design.
+CREATE TABLE notices (
+    id         uuid         PRIMARY KEY DEFAULT gen_random_uuid(),
+    title      varchar(200) NOT NULL,
+    body       text         NOT NULL,
+    posted_by  uuid         NOT NULL REFERENCES users (id),
+    posted_at  timestamptz  NOT NULL DEFAULT now()
+);
+
 -- Failed sign-ins, for the limiter: one row per failure, keyed by `user:<name as sent>`.
 CREATE TABLE auth_failures (
     id        bigserial    PRIMARY KEY,

@@ -72,6 +72,20 @@ NOTES = [
      "Policy renewal due in March; claim form for the sock incident sent."),
 ]
 
+REMINDERS = [
+    # (id, owner id, created by, message, due on)
+    ("5d1f7c0a-3c55-4d5e-9a0b-6f0f3b7e2a11", ALICE, ADMIN, "Rex: rabies booster", "2027-03-02"),
+    ("b3e6a1d2-8f4e-4c3b-9d7a-2e5c1f0a9b22", BOB, BOB, "Nala: worming tablet", "2027-01-15"),
+]
+
+NOTICES = [
+    # (id, title, body, posted by)
+    ("a7c2e9f0-1b3d-4e5f-8a6b-7c8d9e0f1a33", "Harbourside closed on 24 December",
+     "Harbourside Vets closes at noon on Christmas Eve; Minster Emergency Vets is open 24 hours.", ADMIN),
+    ("c4d5e6f7-2a3b-4c5d-9e8f-0a1b2c3d4e44", "Kennel cough vaccine campaign",
+     "Intranasal kennel cough vaccines at half price in January at every clinic.", ADMIN),
+]
+
 
 def seed(conn: psycopg.Connection) -> None:
     with conn.cursor() as cur:
@@ -96,3 +110,7 @@ def seed(conn: psycopg.Connection) -> None:
             APPOINTMENTS,
         )
         cur.executemany("INSERT INTO notes (id, owner_id, pet_id, title, body) VALUES (%s, %s, %s, %s, %s)", NOTES)
+        cur.executemany(
+            "INSERT INTO reminders (id, owner_id, created_by, message, due_on) VALUES (%s, %s, %s, %s, %s)", REMINDERS
+        )
+        cur.executemany("INSERT INTO notices (id, title, body, posted_by) VALUES (%s, %s, %s, %s)", NOTICES)

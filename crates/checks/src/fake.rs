@@ -43,6 +43,9 @@ pub struct FakeProbe {
     fetcher: Option<Matcher>,
     minted: std::sync::atomic::AtomicUsize,
     pub hits: Mutex<Vec<(String, crate::probe::CallbackHit)>>,
+    /// `(identity, property, value)`: a body property the engine fills with the sending
+    /// identity's own value (its own pet's id in `petId`), as knowledge of each identity does.
+    pub own_body: Vec<(String, String, serde_json::Value)>,
 }
 
 impl FakeProbe {
@@ -67,6 +70,7 @@ impl FakeProbe {
             fetcher: None,
             minted: std::sync::atomic::AtomicUsize::new(0),
             hits: Mutex::new(Vec::new()),
+            own_body: Vec::new(),
         }
     }
 
@@ -103,6 +107,20 @@ impl FakeProbe {
                 peer: "127.0.0.1:40000".into(),
             },
         ));
+    }
+
+
+    /// Fills body property `property` of `identity`'s requests with `value` (when the body
+    /// schema has it and no override sets it).
+    pub fn own_body_value(
+        mut self,
+        identity: &str,
+        property: &str,
+        value: serde_json::Value,
+    ) -> Self {
+        self.own_body
+            .push((identity.into(), property.into(), value));
+        self
     }
 
     pub fn identity(mut self, name: &str, markers: &[&str]) -> Self {
@@ -213,6 +231,15 @@ impl Probe for FakeProbe {
         spec.headers = headers;
         if op.request_body.is_some() || !overrides.body.is_empty() {
             let mut body = serde_json::Map::new();
+            let schema = op
+                .request_body
+                .as_ref()
+                .and_then(|b| b.content.values().next());
+            for (who, property, value) in &self.own_body {
+                if who == identity && schema.is_some_and(|s| s.properties.contains_key(property)) {
+                    body.insert(property.clone(), value.clone());
+                }
+            }
             for (path, value) in &overrides.body {
                 if let (Some(key), Some(v)) = (path.last(), value) {
                     body.insert(key.clone(), v.clone());

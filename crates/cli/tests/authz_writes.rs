@@ -1,10 +1,10 @@
-//! Authorization on every method (issue 15), both ways on the real shops, in disposable mode
+//! Authorization on every method (issue 15), both ways on the real shops and the clinic, in disposable mode
 //! (writes may reach the configured identities' own accounts) with `--allow-delete` and an admin
 //! identity configured: every planted `authz.bola-write` and `authz.bfla` flaw, and
 //! the delete without credentials those checks classify as missing authentication, is found with
 //! proof naming both identities, the secure twins get nothing of medium or higher
-//! from these checks, and the stores every role reads by design get no BFLA finding even though
-//! the admin identity reads them too.
+//! from these checks, and the reads every role makes by design (the stores, the clinic's notices)
+//! get no BFLA finding even though the admin identity reads them too.
 
 mod common;
 
@@ -145,20 +145,28 @@ fn secure_twin_is_silent(app: &'static str) {
     assert_shared_lists_are_silent(app, &all);
 }
 
-/// The stores are read by every role, the admin identity included: that is no evidence of a
-/// privileged function, so no BFLA finding of any severity.
-fn assert_shared_lists_are_silent(app: &str, all: &[&Value]) {
-    let on_stores: Vec<String> = all
+/// The reads public by design (the ground truth's `[[public]]` GETs: the shops' stores, the
+/// clinic's notices and vets) are read by every role, the admin identity included: that is no
+/// evidence of a privileged function, so no BFLA finding of any severity.
+fn assert_shared_lists_are_silent(app: &'static str, all: &[&Value]) {
+    let truth = ground_truth(app);
+    let shared: Vec<&str> = truth
+        .public
         .iter()
-        .filter(|f| f["check"] == "authz.bfla")
-        .filter(|f| {
-            f["path"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("/api/stores"))
-        })
+        .filter(|p| p.method == "GET")
+        .map(|p| p.path.as_str())
+        .collect();
+    assert!(
+        !shared.is_empty(),
+        "{app}: the ground truth lists shared reads"
+    );
+    let on_shared: Vec<String> = all
+        .iter()
+        .filter(|f| f["check"] == "authz.bfla" && f["method"] == "GET")
+        .filter(|f| f["path"].as_str().is_some_and(|p| shared.contains(&p)))
         .map(|f| line(f))
         .collect();
-    assert!(on_stores.is_empty(), "{app}: {on_stores:?}");
+    assert!(on_shared.is_empty(), "{app}: {on_shared:?}");
 }
 
 /// Active mode with configured identities: a change to an account the scan did not register
@@ -232,6 +240,11 @@ fn fastapi_vulnerable_every_write_authorization_flaw_is_found() {
 }
 
 #[test]
+fn connexion_vulnerable_every_write_authorization_flaw_is_found() {
+    every_write_flaw_is_found("connexion");
+}
+
+#[test]
 fn flask_secure_twin_gets_no_write_authorization_finding() {
     secure_twin_is_silent("flask");
 }
@@ -239,4 +252,9 @@ fn flask_secure_twin_gets_no_write_authorization_finding() {
 #[test]
 fn fastapi_secure_twin_gets_no_write_authorization_finding() {
     secure_twin_is_silent("fastapi");
+}
+
+#[test]
+fn connexion_secure_twin_gets_no_write_authorization_finding() {
+    secure_twin_is_silent("connexion");
 }

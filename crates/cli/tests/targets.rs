@@ -85,8 +85,10 @@ fn matches(f: &Value, flaw: &Flaw) -> bool {
 }
 
 /// The scan's exchange log lines (engine debug level) whose URL path fits `template`
-/// (`/api/notes/{note_id}`): what the scanner sent there, to tell why a flaw was missed.
-fn exchanges_on(log: &str, template: &str) -> String {
+/// (`/api/notes/{note_id}`) under the scan's base path (the clinic's `/api/v2`): what the
+/// scanner sent there, to tell why a flaw was missed.
+fn exchanges_on(log: &str, base_path: &str, template: &str) -> String {
+    let template = format!("{}{template}", base_path.trim_end_matches('/'));
     let fits = |path: &str| {
         let (want, got): (Vec<&str>, Vec<&str>) =
             (template.split('/').collect(), path.split('/').collect());
@@ -166,7 +168,11 @@ fn recall(app: &'static str) {
                 flaw.method,
                 flaw.path,
                 flaw.note,
-                exchanges_on(&s.log, &flaw.path)
+                exchanges_on(
+                    &s.log,
+                    s.report["coverage"]["base_path"].as_str().unwrap_or(""),
+                    &flaw.path
+                )
             ));
         }
     }

@@ -17,15 +17,15 @@
 //!   password asked): B sets the password of an account the scan registered, which then signs
 //!   in with it ([`password`]). Six requests.
 //!
-//! B always sends exactly A's request (path, query and, for inserts, body): only who asks
-//! differs, so a refusal is the API's authorization and nothing else.
+//! B always sends exactly A's request (path, query and body): only who asks differs, so a
+//! refusal is the API's authorization and nothing else.
 
 mod insert;
 mod password;
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
 use crate::ownership::{
-    collection_of, created_id, id_params, nonce, plain_text_field, replayed_as,
+    collection_of, created_id, id_params, nonce, plain_text_field, replayed_as, replayed_whole_as,
 };
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use async_trait::async_trait;
@@ -41,9 +41,10 @@ pub struct BolaWrite;
 static META: CheckMeta = CheckMeta {
     id: CheckId::AuthzBolaWrite,
     title: "Another user's object can be changed by passing its id",
-    description: "In active mode, creates an object as identity A and has identity B update it, \
-        delete it (with --allow-delete) or add to A's collection with A's own reference (path, \
-        query or body). Fires when A's own read afterwards shows B's change.",
+    description: "In active mode, creates an object as identity A and has identity B send A's \
+        own request (path, query and body) to update it, delete it (with --allow-delete) or add \
+        to A's collection with A's own reference. Fires when A's own read afterwards shows B's \
+        change.",
     cwe: &[639],
     owasp: &[Owasp::Api1],
     severity: Severity::Critical,
@@ -321,11 +322,13 @@ async fn judge_update(
         change
             .body
             .push((vec![field.clone()], Some(Value::String(marker.clone()))));
-        // The actor sends A's own request for it: only who asks differs.
+        // The actor sends A's own request for it, body included: only who asks differs. A
+        // body built for the actor would carry the actor's own references (its own pet's id in
+        // an optional `petId`), which an API rightly refuses to attach to A's object.
         let as_a = ctx.probe.request(op, a, &change);
         let attack = ctx
             .probe
-            .send(replayed_as(ctx.probe, op, actor, &change, &as_a))
+            .send(replayed_whole_as(ctx.probe, op, actor, &as_a))
             .await?;
         let check = ctx
             .probe

@@ -1,7 +1,8 @@
 //! `injection.sql`: a parameter that is pasted into a SQL statement instead of being bound.
 //!
 //! For each parameter the value the valid request uses (`v`) is the control, sent twice (an
-//! answer that changes between two identical requests cannot show a difference). Then, in order:
+//! answer that changes between two identical requests cannot show a difference; when only the
+//! data changed, a third time, as other writers may add to a list meanwhile). Then, in order:
 //! 1. Error-based: `v'` and `v"` must make a SQL *parser* speak (`syntax error at or near`,
 //!    `unterminated quoted string`; CockroachDB, MySQL and SQLite wordings too) where the
 //!    control does not, and again on a second try. Type errors are not evidence: a bound
@@ -9,7 +10,8 @@
 //! 2. Boolean-based, for reads only: a true and a false condition made of the same characters
 //!    (`v AND 7>6` / `v AND 6>7`, quoted, inside a `LIKE` pattern, or after an `ORDER BY`
 //!    identifier). The true one must answer like the control, the false one differently, and
-//!    both again on a second round.
+//!    both again on a second round (against a fresh control when only the data changed
+//!    meanwhile: other writers add to the list searched).
 //! 3. Time-based, for reads only and only when 1 and 2 found nothing: one `pg_sleep(2)` probe;
 //!    only if it is slow by most of two seconds, three trials of control, 1 s and 2 s, which
 //!    must be ordered in every trial and fit a line of slope ~1 (see `sqli::consistent_slope`).
@@ -469,13 +471,14 @@ async fn judge(s: &mut Sender<'_, '_>, op: &Operation) -> Result<Outcome, ProbeE
         let mut boolean = None;
         let mut time = None;
         if let Some(c1) = control.as_ref() {
-            if let Some(c2) = s.with(op, &identity, &t, &t.value).await? {
-                let stable = alike(c1, &c2) && c1.response.as_ref().is_some_and(|r| r.is_success());
+            if let Some((c1, c2)) = control_pair(s, op, &identity, &t, c1).await? {
+                let stable =
+                    alike(&c1, &c2) && c1.response.as_ref().is_some_and(|r| r.is_success());
                 if stable {
-                    boolean = boolean_based(s, op, &identity, &t, c1).await?;
+                    boolean = boolean_based(s, op, &identity, &t, &c2).await?;
                 }
                 if error.is_none() && boolean.is_none() && timing_left {
-                    time = time_based(s, op, &identity, &t, c1, &c2).await?;
+                    time = time_based(s, op, &identity, &t, &c1, &c2).await?;
                     if time.is_some() {
                         timing_left = false;
                     }
@@ -490,6 +493,25 @@ async fn judge(s: &mut Sender<'_, '_>, op: &Operation) -> Result<Outcome, ProbeE
         findings,
         diagnostics: Vec::new(),
     })
+}
+
+/// The control sent again after `c1`, to see that the answer is stable. When the two differ
+/// in data only (same status), a third is taken and the last two compared: other writers may
+/// have added to the list in between. An answer that changes by itself stays unstable.
+async fn control_pair(
+    s: &mut Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+    c1: &Exchange,
+) -> Result<Option<(Exchange, Exchange)>, ProbeError> {
+    let Some(c2) = s.with(op, identity, t, &t.value).await? else {
+        return Ok(None);
+    };
+    if alike(c1, &c2) || c1.status() != c2.status() {
+        return Ok(Some((c1.clone(), c2)));
+    }
+    Ok(s.with(op, identity, t, &t.value).await?.map(|c3| (c2, c3)))
 }
 
 async fn error_based(
@@ -536,12 +558,15 @@ async fn boolean_based(
     'contexts: for context in contexts(&t.value, t.numeric) {
         let (truth, falsity) = boolean_pair(&t.value, context);
         let mut last: Option<[Exchange; 2]> = None;
+        let mut control = control.clone();
         for _round in 0..2 {
             let Some(tx) = s.with(op, identity, t, &truth).await? else {
                 return Ok(None);
             };
-            if !alike(&tx, control) {
-                continue 'contexts;
+            match answers_like_control(s, op, identity, t, &tx, &mut control).await? {
+                Some(true) => {}
+                Some(false) => continue 'contexts,
+                None => return Ok(None),
             }
             let Some(fx) = s.with(op, identity, t, &falsity).await? else {
                 return Ok(None);
@@ -566,6 +591,35 @@ async fn boolean_based(
         }
     }
     Ok(None)
+}
+
+/// Whether the true condition's answer `tx` is the control's. When only the data differs
+/// (same status), the control is taken again and compared instead: other writers (the scan's
+/// own creations in the list searched among them) may have changed the data since it was
+/// taken. A bound parameter's true condition still differs from the fresh control, so this
+/// costs one request where the status matches and adds no way to pass. `None`: out of budget.
+async fn answers_like_control(
+    s: &mut Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+    tx: &Exchange,
+    control: &mut Exchange,
+) -> Result<Option<bool>, ProbeError> {
+    if alike(tx, control) {
+        return Ok(Some(true));
+    }
+    if tx.status() != control.status() {
+        return Ok(Some(false));
+    }
+    let Some(fresh) = s.with(op, identity, t, &t.value).await? else {
+        return Ok(None);
+    };
+    let same = alike(tx, &fresh);
+    if same {
+        *control = fresh;
+    }
+    Ok(Some(same))
 }
 
 async fn time_based(

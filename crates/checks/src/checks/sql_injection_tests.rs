@@ -86,6 +86,47 @@ async fn swallowed_errors_still_yield_to_the_boolean_pair() {
     assert!(f.description.contains("boolean-based (a LIKE pattern)"));
 }
 
+/// `vulnerable_like` (errors swallowed) on a list that another writer grows by one matching
+/// row once `trigger` has been answered.
+fn growing_search(bound: bool, trigger: &'static str) -> Wrap {
+    const MORE: &str = r#"{"items":[{"id":1,"name":"Mug"},{"id":2,"name":"Big mug"},{"id":9,"name":"Mug 2"}],"count":3}"#;
+    let grown = Arc::new(Mutex::new(false));
+    wrap(FakeProbe::new().on_dynamic(move |r| {
+        let q = query_value(r, "q")?;
+        let mut grown = grown.lock().unwrap();
+        let answer = match bound {
+            true if q == "mug" => response(200, JSON, ROWS),
+            true => response(200, JSON, EMPTY),
+            false => vulnerable_like(&q, false),
+        };
+        if q.contains(trigger) {
+            *grown = true;
+        }
+        let rows = answer.body.text == ROWS && *grown;
+        Some(if rows {
+            response(200, JSON, MORE)
+        } else {
+            answer
+        })
+    }))
+}
+
+#[tokio::test]
+async fn a_list_that_grows_between_rounds_is_judged_against_a_fresh_control() {
+    // Regression (clinic notes search): other checks add notes to the searched list while the
+    // boolean rounds run; the second true answer differs from the first round's control.
+    // Between the rounds (after the first false condition), between the control and the LIKE
+    // context's first true condition (after the quoted context's true condition), and between
+    // the two controls (after the first syntax breaker).
+    for trigger in ["'6%'>'7", "mug' AND '7'>'6", "mug'"] {
+        let out = run_with(&growing_search(false, trigger), &search_op()).await;
+        assert_eq!(out.findings.len(), 1, "{trigger}: {:?}", out.findings);
+        assert!(out.findings[0].description.contains("boolean-based"));
+        let bound = run_with(&growing_search(true, trigger), &search_op()).await;
+        assert!(bound.findings.is_empty(), "{trigger}: {:?}", bound.findings);
+    }
+}
+
 #[tokio::test]
 async fn bound_parameters_are_silent_even_when_they_raise_type_errors() {
     // A parameterised id lookup: quotes give PostgreSQL's *type* error, conditions a 400.

@@ -341,3 +341,70 @@ async fn refused_updates_are_silent() {
         .await;
     assert!(out.findings.is_empty());
 }
+
+/// Notes whose update body may name one of the owner's pets (`pet_id`): the API links a pet
+/// only when it is the note owner's (7 is alice's, 9 bob's) and lets any signed-in caller
+/// update (`vulnerable`) or only alice.
+fn notes_with_pets(vulnerable: bool) -> (Inventory, FakeProbe) {
+    let mut inv = inventory();
+    let mut body = Schema::of_type(SchemaType::Object);
+    for k in ["title", "pet_id"] {
+        body.properties
+            .insert(k.into(), Arc::new(Schema::of_type(SchemaType::String)));
+    }
+    inv.operations[1].request_body = Some(RequestBodySpec {
+        required: true,
+        content: [("application/json".to_string(), Arc::new(body))]
+            .into_iter()
+            .collect(),
+    });
+    let title = Arc::new(Mutex::new(String::from("mine")));
+    let (t1, t2) = (title.clone(), title);
+    let p = FakeProbe::new()
+        .identity("alice", &["alice"])
+        .identity("bob", &["bob"])
+        .own_body_value("alice", "pet_id", serde_json::json!(7))
+        .own_body_value("bob", "pet_id", serde_json::json!(9))
+        .on(
+            |r: &RequestSpec| r.method == Method::Post,
+            response(201, "application/json", r#"{"id":41,"title":"mine"}"#),
+        )
+        .on_dynamic(move |r: &RequestSpec| {
+            (r.method == Method::Patch).then(|| {
+                let allowed = r.identity == "alice" || (vulnerable && r.identity != ANONYMOUS);
+                let Some(middlebrick_model::RequestBody::Json(v)) = &r.body else {
+                    return response(400, "application/json", "{}");
+                };
+                if !allowed || v.get("pet_id").is_some_and(|p| p != 7) {
+                    return response(404, "application/json", r#"{"error":"not_found"}"#);
+                }
+                *t1.lock().unwrap() = v["title"].as_str().unwrap_or("").to_string();
+                response(200, "application/json", "{}")
+            })
+        })
+        .on_dynamic(move |r: &RequestSpec| {
+            (r.method == Method::Get).then(|| {
+                let body = serde_json::json!({"id": 41, "title": *t2.lock().unwrap()});
+                response(200, "application/json", &body.to_string())
+            })
+        });
+    (inv, p)
+}
+
+#[tokio::test]
+async fn the_update_carries_the_owners_references_not_the_attackers() {
+    // Regression: B's update used a body built for B, whose own pet in `pet_id` the API
+    // rightly refused to attach to A's note, so a vulnerable update went unseen.
+    let (inv, p) = notes_with_pets(true);
+    let out = run_on(&p, &inv, 1).await;
+    assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+    let attack = &out.findings[0].evidence.exchanges[1];
+    assert_eq!(attack.identity, "bob");
+    let sent = attack.request.body.as_ref().map(|b| b.text.clone());
+    assert!(
+        sent.as_deref().is_some_and(|b| b.contains("Number(7)")),
+        "A's own pet: {sent:?}"
+    );
+    let (inv, p) = notes_with_pets(false);
+    assert!(run_on(&p, &inv, 1).await.findings.is_empty());
+}
