@@ -109,7 +109,6 @@ impl FakeProbe {
         ));
     }
 
-
     /// Fills body property `property` of `identity`'s requests with `value` (when the body
     /// schema has it and no override sets it).
     pub fn own_body_value(
