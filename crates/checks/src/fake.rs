@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 type Matcher = Box<dyn Fn(&RequestSpec) -> bool + Send + Sync>;
 type Responder = Box<dyn Fn(&RequestSpec) -> Option<ResponseRecord> + Send + Sync>;
+type Latency = Box<dyn Fn(&RequestSpec) -> u64 + Send + Sync>;
 
 pub struct FakeProbe {
     routes: Vec<(Matcher, ResponseRecord)>,
@@ -43,6 +44,8 @@ pub struct FakeProbe {
     fetcher: Option<Matcher>,
     minted: std::sync::atomic::AtomicUsize,
     pub hits: Mutex<Vec<(String, crate::probe::CallbackHit)>>,
+    /// How long each answer takes (`elapsed_ms`), for timing checks; 1 ms when unset.
+    latency: Option<Latency>,
 }
 
 impl FakeProbe {
@@ -67,7 +70,14 @@ impl FakeProbe {
             fetcher: None,
             minted: std::sync::atomic::AtomicUsize::new(0),
             hits: Mutex::new(Vec::new()),
+            latency: None,
         }
+    }
+
+    /// Every answer takes `cost(request)` milliseconds (recorded in `elapsed_ms`; nothing waits).
+    pub fn latency(mut self, cost: impl Fn(&RequestSpec) -> u64 + Send + Sync + 'static) -> Self {
+        self.latency = Some(Box::new(cost));
+        self
     }
 
     /// The fake target fetches the listener URLs that requests matching `matcher` carry.
@@ -179,7 +189,11 @@ impl Probe for FakeProbe {
             .find(|(m, _)| m(&req))
             .map(|(_, r)| r.clone())
             .or_else(|| self.dynamic.iter().find_map(|d| d(&req)));
-        Ok(exchange_for(&req, response))
+        let mut ex = exchange_for(&req, response);
+        if let Some(cost) = &self.latency {
+            ex.elapsed_ms = cost(&req);
+        }
+        Ok(ex)
     }
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
