@@ -17,12 +17,13 @@
 //! - integers: values ×10 per step from 1; the control is the first value.
 //!
 //! Each step is sent once while the series climbs. The climb stops at the first answer slower
-//! than [`CEILING_MS`], before a step whose predicted time (last time × last growth) would pass
-//! the ceiling, once an answer takes [`ENOUGH_MS`], at any error or 5xx, or when the series
-//! ends. Only a climb that reached [`ENOUGH_MS`] is proven: its last three steps are sent once
-//! more (each timing is the smaller of two) and the control twice at each of them. It is a
-//! finding when the payload times rise at every step by at least [`MIN_GROWTH`], the last is at
-//! least [`ENOUGH_MS`] and [`MIN_RATIO`] times the control's slowest, and the control stays
+//! than [`CEILING_MS`], before a step whose predicted time (last time × last growth, at least
+//! ×2 for strings and ×10 for integers) would pass the ceiling, once an answer takes [`ENOUGH_MS`], at any error or 5xx, or when the series
+//! ends. Only a climb whose last answer took [`PROOF_FLOOR_MS`] is proven: its last three steps
+//! are sent once more (each timing is the smaller of two) and the control twice at each of
+//! them. It is a finding when the payload times rise at every step by at least [`MIN_GROWTH`],
+//! the last is at least [`PROOF_FLOOR_MS`] and [`MIN_RATIO`] times the control's slowest, and
+//! the control stays
 //! flat (its slowest at most twice its fastest plus [`FLAT_SLACK_MS`]). One slow answer alone
 //! is never a finding. The description gives the series and the slope (growth per step and per
 //! character for strings, milliseconds per unit for integers).
@@ -55,8 +56,11 @@ const NUMBER_VALUES: u32 = 8;
 /// No request of the series is sent when it is predicted slower than this, and the climb
 /// stops at the first answer slower than this (well under the transport's stall threshold).
 const CEILING_MS: u64 = 1_500;
-/// A payload answer this slow ends the climb and is enough to prove growth.
+/// A payload answer this slow ends the climb.
 const ENOUGH_MS: u64 = 250;
+/// The last payload time of a climb must reach this to be proven (a climb may stop short of
+/// [`ENOUGH_MS`] when its next step is predicted over the ceiling).
+const PROOF_FLOOR_MS: u64 = 100;
 /// The least factor by which each of the last three payload times must exceed the one before.
 const MIN_GROWTH: f64 = 1.3;
 /// The least factor between the last payload time and the slowest control time.
@@ -114,8 +118,8 @@ static META: CheckMeta = CheckMeta {
     description: "For at most six string or integer inputs that the server matches, searches \
         or loops over, sends a growing series (strings: a run of one letter then a character \
         that fails the match, 14 to 36 characters by 2; integers: ×10 per step), stopping at \
-        the first answer over 1.5 s or predicted to be. When an answer reaches 250 ms, the last \
-        three steps are timed again against a control of the same size (no run, or the \
+        the first answer over 1.5 s or predicted to be, or at 250 ms. When the last answer took \
+        100 ms or more, the last three steps are timed again against a control of the same size (no run, or the \
         smallest value). Fires when the times grow at every step while the control stays \
         flat; reports the series and its slope.",
     cwe: &[1333, 400],
@@ -359,8 +363,14 @@ async fn try_candidate(
     let mut climb: Vec<(Point, Exchange)> = Vec::new();
     for step in 0..steps {
         if let [.., (a, _), (b, _)] = climb.as_slice() {
+            // Noise at small times hides growth, so never predict less than the series' own
+            // step: ×10 in the value is ×10 in time for a linear loop.
+            let least = match c.kind {
+                Kind::Text => 2.0,
+                Kind::Number => 10.0,
+            };
             let growth = b.ms.max(1) as f64 / a.ms.max(1) as f64;
-            if b.ms as f64 * growth.max(1.0) > CEILING_MS as f64 {
+            if b.ms as f64 * growth.max(least) > CEILING_MS as f64 {
                 break;
             }
         }
@@ -377,7 +387,7 @@ async fn try_candidate(
     let Some((last, _)) = climb.last() else {
         return Ok(None);
     };
-    if last.ms < ENOUGH_MS || climb.len() < 3 {
+    if last.ms < PROOF_FLOOR_MS || climb.len() < 3 {
         return Ok(None);
     }
     // The proof: the last three steps again, and the control twice at each.
@@ -435,7 +445,7 @@ fn judge(kind: Kind, payload: &[Point], control: &[Point]) -> Option<Slope> {
     let c_max = control.iter().map(|p| p.ms).max()?;
     let c_min = control.iter().map(|p| p.ms).min()?;
     let flat = c_max <= 2 * c_min + FLAT_SLACK_MS;
-    let above = last.ms >= ENOUGH_MS && last.ms as f64 >= MIN_RATIO * c_max.max(1) as f64;
+    let above = last.ms >= PROOF_FLOOR_MS && last.ms as f64 >= MIN_RATIO * c_max.max(1) as f64;
     if !(rising && flat && above) {
         return None;
     }
@@ -500,30 +510,40 @@ fn finding(
             "value → time",
             "the value multiplied by ten per step",
             format!(
-                "×{:.1} per step, about {:.4} ms per unit by a least-squares fit of time over \
+                "×{:.1} per step, about {:.3} ms per 1,000 by a least-squares fit of time over \
                  value: the work grows with a number the caller chooses",
-                slope.per_step, slope.fitted
+                slope.per_step,
+                slope.fitted * 1000.0
             ),
+        ),
+    };
+    let controls = match c.kind {
+        Kind::Text => format!(
+            "a control of the same length (the same characters without a run, `a!a!…`) stayed \
+             flat: {}",
+            series(control)
+        ),
+        Kind::Number => format!(
+            "the control (the value 1, sent beside each step) stayed flat: {}",
+            control
+                .iter()
+                .map(|p| format!("{} ms", p.ms))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let description = format!(
         "`{}` makes {} slower the larger it grows, with {shape}: {} ({what}; each time the \
-         smaller of two), {rate}. A control of the same size ({}) stayed flat: {}. One \
-         request can be made to cost seconds of server time, and a longer input more.",
+         smaller of two), {rate}. Meanwhile {controls}. One request can be made to cost \
+         seconds of server time, and a larger input more.",
         c.name,
         c.op.key(),
         series(payload),
-        match c.kind {
-            Kind::Text => "the same characters without a run, `a!a!…`",
-            Kind::Number => "the value 1",
-        },
-        series(control),
     );
     let evidence = Evidence::new(exchanges).note(format!(
-        "payload series (size → ms): {}; control series: {}; for each of the last three \
-         steps the first payload answer, then a control answer",
+        "payload series ({what}): {}; {controls}; for each of the last three steps the first \
+         payload answer, then a control answer",
         series(payload),
-        series(control)
     ));
     META.finding(
         Some(c.op),
@@ -626,7 +646,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_number_whose_cost_grows_with_its_value_is_reported_with_ms_per_unit() {
+    async fn a_number_whose_cost_grows_with_its_value_is_reported_with_ms_per_thousand() {
         let probe = target(|r| 3 + query(r, "days").parse::<u64>().unwrap_or(0) / 200);
         let out = run(
             &probe,
@@ -634,7 +654,21 @@ mod tests {
         )
         .await;
         assert_eq!(out.findings.len(), 1);
-        assert!(out.findings[0].description.contains("ms per unit"));
+        assert!(out.findings[0].description.contains("ms per 1,000"));
+    }
+
+    #[tokio::test]
+    async fn a_climb_stopped_by_the_prediction_is_still_proven_and_never_passes_the_ceiling() {
+        // 10^6 takes 200 ms: 10^7 would take 2 s, so it is never sent.
+        let probe = target(|r| 2 + query(r, "days").parse::<u64>().unwrap_or(0) / 5_000);
+        let out = run(
+            &probe,
+            vec![op("/report", "days", SchemaType::Integer, None)],
+        )
+        .await;
+        assert_eq!(out.findings.len(), 1);
+        let sent = probe.sent.lock().unwrap().clone();
+        assert!(sent.iter().all(|r| query(r, "days") != "10000000"));
     }
 
     #[tokio::test]
