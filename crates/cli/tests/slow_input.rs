@@ -1,7 +1,8 @@
 //! `availability.slow-input` on the real shops: the catastrophic e-mail pattern and the uncapped
 //! `days` loop (groundtruth.toml) are found on both vulnerable builds with their series in the
 //! description, and the secure twins (a linear pattern, `days` capped with 400/422) get no
-//! finding of this check. Safe mode, only this check, so each scan costs the warm-up plus the
+//! finding of this check. Active mode (where state-changing operations compete for the
+//! candidate budget, as in a full scan), only this check, so each scan costs the warm-up plus the
 //! series. Prints the requests and the wall time the check adds.
 
 mod common;
@@ -49,10 +50,10 @@ fn both_ways(app: &'static str) {
     for variant in ["vulnerable", "secure"] {
         let target = Target::start(app, variant);
         let started = Instant::now();
-        let report = scan_checks(&target, "safe", CHECK, Some(&config));
+        let report = scan_checks(&target, "active", CHECK, Some(&config));
         let wall = started.elapsed();
         let fixed_started = Instant::now();
-        let fixed = scan_checks(&target, "safe", NOTHING, Some(&config));
+        let fixed = scan_checks(&target, "active", NOTHING, Some(&config));
         let fixed_wall = fixed_started.elapsed();
         let found = findings(&report);
         let all: Vec<String> = found.iter().map(|f| line(f)).collect();

@@ -7,7 +7,7 @@
 //! (a `pattern` or `format: email` in the schema, or names such as `q`, `search`, `filter`,
 //! `regex`, `email`, `name`), and integer ones whose cost may grow with the value (`days`,
 //! `count`, `depth`, `iterations`, …; page sizes belong to `availability.uncapped-page-size`).
-//! Operations other than GET are tried only in active mode.
+//! Operations other than GET are tried only in active mode, and after every GET.
 //!
 //! A growing series with early stop, as one identity:
 //! - strings: a run of one word character followed by a character that makes a match fail
@@ -196,7 +196,9 @@ impl Check for SlowInput {
             .filter(|op| ctx.probe.method_allowed(op.method))
             .flat_map(|op| inputs(op, ctx.probe.mode()))
             .collect();
-        candidates.sort_by_key(|c| c.rank);
+        // Reads first (no side effects, and where search and validation endpoints live), then
+        // the most telling inputs.
+        candidates.sort_by_key(|c| (c.op.method != Method::Get, c.rank));
         candidates.truncate(MAX_CANDIDATES);
         let mut out = Outcome::none();
         for c in candidates {
