@@ -674,6 +674,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_json_body_property_is_grown_in_active_mode_only_and_after_the_reads() {
+        let mut body = Schema::of_type(SchemaType::Object);
+        body.properties
+            .insert("code".into(), Arc::new(Schema::of_type(SchemaType::String)));
+        let mut redeem = Operation::new(Method::Post, "/coupons/check");
+        redeem.request_body = Some(middlebrick_model::RequestBodySpec {
+            required: true,
+            content: [("application/json".to_string(), Arc::new(body))]
+                .into_iter()
+                .collect(),
+        });
+        let cost = |r: &middlebrick_model::RequestSpec| match &r.body {
+            Some(middlebrick_model::RequestBody::Json(v)) => {
+                let run = run_of(v["code"].as_str().unwrap_or(""));
+                2 + (1u64 << run.saturating_sub(10).min(40)) / 8
+            }
+            _ => 2,
+        };
+        let probe = target(cost);
+        assert!(run(&probe, vec![redeem.clone()]).await.findings.is_empty());
+        assert_eq!(probe.sent_count(), 0, "nothing but GET in safe mode");
+        let mut probe = target(cost);
+        probe.mode = Mode::Active;
+        let flat = op("/search", "q", SchemaType::String, None);
+        let out = run(&probe, vec![redeem, flat]).await;
+        assert_eq!(out.findings.len(), 1);
+        assert_eq!(out.findings[0].parameter.as_deref(), Some("code"));
+        let sent = probe.sent.lock().unwrap().clone();
+        assert_eq!(sent[0].method, Method::Get, "reads are tried first");
+    }
+
+    #[tokio::test]
     async fn flat_payload_and_control_are_silent_after_the_series() {
         let probe = target(|_| 4);
         let out = run(
