@@ -15,6 +15,7 @@ KNOWN_CHECKS = frozenset(
         "auth.missing-authentication",
         "availability.no-body-limit",
         "availability.uncapped-page-size",
+        "availability.slow-input",
         "inventory.old-version",
         "inventory.undocumented-route",
         "authz.bfla",

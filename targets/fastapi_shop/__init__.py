@@ -19,7 +19,7 @@ from fastapi_shop import recovery, sessions
 from fastapi_shop import back_office, cards, password_change, shopping_lists
 from fastapi_shop import maintenance, partner
 from fastapi_shop import link_preview
-from fastapi_shop import body_limit, bookmarks, legacy
+from fastapi_shop import body_limit, bookmarks, legacy, newsletter
 from fastapi_shop import assistant
 
 
@@ -56,6 +56,7 @@ def create_app(database_url: str, secret_key: str):
     app.include_router(maintenance.router)
     app.include_router(link_preview.router)
     app.include_router(bookmarks.router)
+    app.include_router(newsletter.router)
     legacy.install(app)
     browser_session.install_cors(app)
     partner.mount(app)

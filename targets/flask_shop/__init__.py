@@ -16,7 +16,7 @@ from flask_shop import password_reset, session_signin, wallet
 from flask_shop import account_password, back_office, cards, shopping_lists
 from flask_shop import maintenance
 from flask_shop import avatar_import
-from flask_shop import body_limit, bookmarks, legacy
+from flask_shop import body_limit, bookmarks, legacy, newsletter
 from flask_shop import admin, auth, db, docs, errors, headers, notes, orders, products, search, users
 
 
@@ -58,6 +58,7 @@ def create_app(database_url: str, secret_key: str) -> Flask:
     app.register_blueprint(maintenance.bp)
     app.register_blueprint(avatar_import.bp)
     app.register_blueprint(bookmarks.bp)
+    app.register_blueprint(newsletter.bp)
     legacy.init_app(app)
     body_limit.init_app(app)
     return app

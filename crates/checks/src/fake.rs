@@ -11,6 +11,7 @@ use std::sync::Mutex;
 
 type Matcher = Box<dyn Fn(&RequestSpec) -> bool + Send + Sync>;
 type Responder = Box<dyn Fn(&RequestSpec) -> Option<ResponseRecord> + Send + Sync>;
+type Latency = Box<dyn Fn(&RequestSpec) -> u64 + Send + Sync>;
 
 pub struct FakeProbe {
     routes: Vec<(Matcher, ResponseRecord)>,
@@ -46,6 +47,8 @@ pub struct FakeProbe {
     /// `(identity, property, value)`: a body property the engine fills with the sending
     /// identity's own value (its own pet's id in `petId`), as knowledge of each identity does.
     pub own_body: Vec<(String, String, serde_json::Value)>,
+    /// How long each answer takes (`elapsed_ms`), for timing checks; 1 ms when unset.
+    latency: Option<Latency>,
 }
 
 impl FakeProbe {
@@ -71,7 +74,14 @@ impl FakeProbe {
             minted: std::sync::atomic::AtomicUsize::new(0),
             hits: Mutex::new(Vec::new()),
             own_body: Vec::new(),
+            latency: None,
         }
+    }
+
+    /// Every answer takes `cost(request)` milliseconds (recorded in `elapsed_ms`; nothing waits).
+    pub fn latency(mut self, cost: impl Fn(&RequestSpec) -> u64 + Send + Sync + 'static) -> Self {
+        self.latency = Some(Box::new(cost));
+        self
     }
 
     /// The fake target fetches the listener URLs that requests matching `matcher` carry.
@@ -196,7 +206,11 @@ impl Probe for FakeProbe {
             .find(|(m, _)| m(&req))
             .map(|(_, r)| r.clone())
             .or_else(|| self.dynamic.iter().find_map(|d| d(&req)));
-        Ok(exchange_for(&req, response))
+        let mut ex = exchange_for(&req, response);
+        if let Some(cost) = &self.latency {
+            ex.elapsed_ms = cost(&req);
+        }
+        Ok(ex)
     }
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {

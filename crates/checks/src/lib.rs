@@ -75,6 +75,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::throttle_bypass::ThrottleBypass,
     &checks::single_request_dos::SingleRequestDos,
     &checks::uncapped_page_size::UncappedPageSize,
+    &checks::slow_input::SlowInput,
     &checks::no_body_limit::NoBodyLimit,
     &checks::undocumented_route::UndocumentedRoute,
     &checks::old_version::OldVersion,

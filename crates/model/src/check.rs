@@ -98,6 +98,7 @@ check_ids! {
     AuthAnonymousStateChange => "auth.anonymous-state-change",
     AvailabilityUncappedPageSize => "availability.uncapped-page-size",
     AvailabilityNoBodyLimit => "availability.no-body-limit",
+    AvailabilitySlowInput => "availability.slow-input",
     InventoryUndocumentedRoute => "inventory.undocumented-route",
     InventoryOldVersion => "inventory.old-version",
     InventoryDeprecatedLive => "inventory.deprecated-live",

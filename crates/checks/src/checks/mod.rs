@@ -38,6 +38,7 @@ pub mod replay_duplicates;
 pub mod security_headers;
 pub mod session_fixation;
 pub mod single_request_dos;
+pub mod slow_input;
 pub mod sql_injection;
 pub mod ssrf;
 pub mod throttle_bypass;
