@@ -105,6 +105,24 @@ fn created_ids(e: &Value) -> Vec<String> {
     out
 }
 
+/// The login name a registration (a POST with a password that answered with a new id) chose:
+/// the scan's own account, which it may change in active mode.
+fn registered_login(e: &Value) -> Option<String> {
+    if created_ids(e).is_empty() || !text(e, "body").to_ascii_lowercase().contains("password") {
+        return None;
+    }
+    let body: Value = serde_json::from_str(text(e, "body")).ok()?;
+    let record = if body["data"].is_object() {
+        &body["data"]
+    } else {
+        &body
+    };
+    ["username", "login", "userName"]
+        .iter()
+        .find_map(|k| record[*k].as_str())
+        .map(str::to_string)
+}
+
 fn signs_in(e: &Value) -> bool {
     let carries = |s: &str| s.to_ascii_lowercase().contains("password");
     let path = text(e, "path").to_ascii_lowercase();
@@ -204,7 +222,12 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
                         None => c.to_created += 1,
                     }
                 } else if method != "POST" {
-                    if !who_is_ours {
+                    // A path that names an account the scan registered, by its login name
+                    // (`PUT /users/mbq…/password`), changes that account.
+                    let names_ours = text(e, "path").split('/').any(|seg| created.contains(seg));
+                    if names_ours {
+                        c.to_created += 1;
+                    } else if !who_is_ours {
                         c.violations
                             .push(format!("{line}: a configured identity's own record"));
                     }
@@ -221,6 +244,7 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
         }
         if ok && method == "POST" {
             created.extend(created_ids(e));
+            created.extend(registered_login(e));
         }
     }
     c
