@@ -85,6 +85,9 @@ def matches_flaw(flaw, report, finding):
 def matches_unscored(item, report, finding):
     if "cwe" in item and not set(item["cwe"]) & set(finding.get("cwe", [])):
         return False
+    # An API-wide item about one route or parameter (`/console`) names it.
+    if "parameter" in item and finding.get("parameter") != item["parameter"]:
+        return False
     if "method" not in item and item.get("path") != "*":
         return False
     return operation_fits(item, report, finding)

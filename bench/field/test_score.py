@@ -94,6 +94,14 @@ class Score(unittest.TestCase):
         s = score.score(TRUTH, [r])
         self.assertEqual((s["found"], s["false_positives"]), ([], []))
 
+    def test_an_unscored_item_that_names_a_parameter_covers_only_that_one(self):
+        truth = dict(TRUTH, unscored=[{"class": "inventory", "cwe": [1059], "method": "*", "path": "*", "parameter": "/console"}])
+        console = dict(finding("inventory.undocumented-route", [1059], None, None, "low"), parameter="/console")
+        other = dict(console, parameter="/debug")
+        s = score.score(truth, [report([console, other])])
+        self.assertEqual(len(s["false_positives"]), 1)
+        self.assertIn("inventory.undocumented-route", s["false_positives"][0])
+
     def test_each_flaw_counts_once_across_findings_and_reports(self):
         f = finding("injection.sql", [89], "POST", "/login")
         s = score.score(TRUTH, [report([f, f]), report([f])])
