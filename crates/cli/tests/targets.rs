@@ -159,6 +159,10 @@ fn recall(app: &'static str) {
         .iter()
         .filter(|f| f.variants.iter().any(|v| v == "vulnerable") && f.base.is_none())
         .filter(|f| f.mode.as_deref() != Some("allow-delete"))
+        // Timing series are proven by `tests/slow_input.rs`, which scans with that check alone:
+        // here the three targets are scanned at once on the test machine's cores, and a series
+        // of 100–400 ms answers is not steady enough beside them to be a dependable test.
+        .filter(|f| f.check != "availability.slow-input")
     {
         planted += 1;
         if !findings(&s.report).iter().any(|f| matches(f, flaw)) {
