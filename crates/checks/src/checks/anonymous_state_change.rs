@@ -194,16 +194,12 @@ fn last_param(path: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn status(ex: &Exchange) -> Option<u16> {
-    ex.response.as_ref().map(|r| r.status)
-}
-
 fn readable(ex: &Exchange) -> bool {
-    status(ex).is_some_and(|s| (200..300).contains(&s))
+    ex.response.as_ref().is_some_and(|r| r.is_success())
 }
 
 fn gone(ex: &Exchange) -> bool {
-    matches!(status(ex), Some(401 | 403 | 404 | 410))
+    matches!(ex.status(), Some(401 | 403 | 404 | 410))
 }
 
 /// Witness objects, each made and read back twice by `owner`.
@@ -273,7 +269,7 @@ async fn judge(ctx: &RunCtx<'_>, candidates: &[&Operation]) -> Result<Outcome, P
             .probe
             .send(ctx.probe.request(op, ANONYMOUS, &Overrides::none()))
             .await?;
-        if !status(&attack).is_some_and(|s| (200..400).contains(&s)) {
+        if !attack.status().is_some_and(|s| (200..400).contains(&s)) {
             continue;
         }
         let mut proof = None;
@@ -300,10 +296,7 @@ async fn judge(ctx: &RunCtx<'_>, candidates: &[&Operation]) -> Result<Outcome, P
         let Some((w, exchanges)) = proof else {
             continue;
         };
-        let id = match &w.id {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
+        let id = middlebrick_model::scalar_text(&w.id).unwrap_or_else(|| w.id.to_string());
         let description = format!(
             "A request without any credentials to `{}` was accepted, and afterwards `{}` could \
              no longer read its own object `{}` {id} (read twice before, refused twice after). \

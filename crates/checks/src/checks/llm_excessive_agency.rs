@@ -238,7 +238,7 @@ mod tests {
     use super::*;
     use crate::fake::FakeProbe;
     use crate::llm::tests::{chat_op, inventory, openai, user_text};
-    use middlebrick_model::{BodyRecord, Parameter, RequestSpec, ResponseRecord, Schema};
+    use middlebrick_model::{Parameter, RequestSpec, ResponseRecord, Schema};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
@@ -255,15 +255,7 @@ mod tests {
     }
 
     fn json(status: u16, body: &str) -> ResponseRecord {
-        ResponseRecord {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: BodyRecord {
-                text: body.into(),
-                size: body.len() as u64,
-                truncated: false,
-            },
-        }
+        crate::similarity::response(status, "application/json", body)
     }
 
     /// A shop whose assistant cancels order 41 when `obeys` says so; returns the findings and

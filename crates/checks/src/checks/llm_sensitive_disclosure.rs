@@ -292,7 +292,7 @@ mod tests {
     use super::*;
     use crate::fake::FakeProbe;
     use crate::llm::tests::{chat_op, inventory, openai, user_text};
-    use middlebrick_model::{BodyRecord, Mode, Parameter, RequestSpec, ResponseRecord, Schema};
+    use middlebrick_model::{Mode, Parameter, RequestSpec, ResponseRecord, Schema};
     use std::sync::Arc;
 
     fn read_op() -> Operation {
@@ -308,15 +308,7 @@ mod tests {
     }
 
     fn json(status: u16, body: &str) -> ResponseRecord {
-        ResponseRecord {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: BodyRecord {
-                text: body.into(),
-                size: body.len() as u64,
-                truncated: false,
-            },
-        }
+        crate::similarity::response(status, "application/json", body)
     }
 
     async fn run(answer: fn(&RequestSpec) -> String) -> (Outcome, usize) {
