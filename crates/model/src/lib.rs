@@ -10,6 +10,7 @@ pub mod danger;
 pub mod envelope;
 mod exchange;
 mod finding;
+mod graphql;
 mod health;
 pub mod names;
 mod operation;
@@ -26,6 +27,7 @@ pub use exchange::{
     ResponseRecord, ANONYMOUS,
 };
 pub use finding::{fingerprint, Evidence, Finding};
+pub use graphql::{GraphqlArgument, GraphqlEndpoint, GraphqlField, GraphqlKind, GraphqlOperation};
 pub use health::{Outage, Retrigger};
 pub use operation::{
     Inventory, Operation, ParamLocation, Parameter, RequestBodySpec, ResponseSpec,

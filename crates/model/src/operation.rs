@@ -113,6 +113,11 @@ pub struct Operation {
     /// Where the operation is declared (`file#/paths/~1items/get`), for report locations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Set when the operation is a root field of a GraphQL schema: `method` and `path` are
+    /// then those of the HTTP request (`POST /graphql`) and the arguments are the properties
+    /// of the JSON request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql: Option<crate::graphql::GraphqlOperation>,
 }
 
 impl Operation {
@@ -130,12 +135,26 @@ impl Operation {
             security: None,
             deprecated: false,
             source: None,
+            graphql: None,
         }
     }
 
-    /// `GET /api/items/{item_id}`: how the operation is named in reports and plans.
+    /// `GET /api/items/{item_id}`: how the operation is named in reports and plans; a GraphQL
+    /// operation adds its label (`POST /graphql query order`).
     pub fn key(&self) -> String {
-        format!("{} {}", self.method, self.path)
+        match &self.graphql {
+            Some(g) => format!("{} {} {}", self.method, self.path, g.label()),
+            None => format!("{} {}", self.method, self.path),
+        }
+    }
+
+    /// True when sending the operation may change state: a method that is not safe, or a
+    /// GraphQL mutation (a GraphQL query is a read even when it is POSTed).
+    pub fn changes_state(&self) -> bool {
+        match &self.graphql {
+            Some(g) => g.kind == crate::graphql::GraphqlKind::Mutation,
+            None => !self.method.is_safe(),
+        }
     }
 
     /// True when the spec declares that a caller must authenticate: some requirement is
@@ -212,6 +231,9 @@ pub struct Inventory {
     /// Problems met while loading: a broken operation is skipped and named here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
+    /// GraphQL endpoints found in scope; their root fields are in `operations`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub graphql: Vec<crate::graphql::GraphqlEndpoint>,
 }
 
 impl Inventory {
@@ -224,6 +246,7 @@ impl Inventory {
             security_schemes: IndexMap::new(),
             operations: Vec::new(),
             diagnostics: Vec::new(),
+            graphql: Vec::new(),
         }
     }
 }

@@ -1,0 +1,167 @@
+//! GraphQL operations in the inventory: each root field of the schema's query and mutation
+//! types is one [`crate::Operation`] on the endpoint's path (`POST /graphql`), whose arguments
+//! are the properties of its JSON request body. The request that goes out wraps those
+//! arguments as the `variables` of [`GraphqlOperation::document`].
+
+use serde::{Deserialize, Serialize};
+
+/// Which root type a field belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphqlKind {
+    Query,
+    Mutation,
+}
+
+impl GraphqlKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GraphqlKind::Query => "query",
+            GraphqlKind::Mutation => "mutation",
+        }
+    }
+}
+
+/// One argument of a root field, with its type as GraphQL spells it (`ID!`, `[Int!]`,
+/// `OrderInput!`), which the document declares its variable with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphqlArgument {
+    pub name: String,
+    pub type_ref: String,
+}
+
+/// What makes an operation a GraphQL one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphqlOperation {
+    pub kind: GraphqlKind,
+    /// The root field (`order`, `updateProfile`).
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arguments: Vec<GraphqlArgument>,
+    /// The selection set asked for, braces included (`{ id total owner { id } }`); empty when
+    /// the field's type is a scalar or an enum.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selection: String,
+    /// The name of the field's type without wrappers (`Order` for `[Order!]!`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub returns: String,
+}
+
+impl GraphqlOperation {
+    /// `query order`, `mutation updateProfile`: how reports name it.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.kind.as_str(), self.field)
+    }
+
+    /// The document sent for this operation, each argument a variable of the same name:
+    /// `query($id: ID!) { order(id: $id) { id total } }`.
+    pub fn document(&self) -> String {
+        let mut doc = String::from(self.kind.as_str());
+        if !self.arguments.is_empty() {
+            let decls: Vec<String> = self
+                .arguments
+                .iter()
+                .map(|a| format!("${}: {}", a.name, a.type_ref))
+                .collect();
+            doc.push('(');
+            doc.push_str(&decls.join(", "));
+            doc.push(')');
+        }
+        doc.push_str(" { ");
+        doc.push_str(&self.field);
+        if !self.arguments.is_empty() {
+            let args: Vec<String> = self
+                .arguments
+                .iter()
+                .map(|a| format!("{}: ${}", a.name, a.name))
+                .collect();
+            doc.push('(');
+            doc.push_str(&args.join(", "));
+            doc.push(')');
+        }
+        if !self.selection.is_empty() {
+            doc.push(' ');
+            doc.push_str(&self.selection);
+        }
+        doc.push_str(" }");
+        doc
+    }
+}
+
+/// A field of an object type of the schema, as the checks that build their own documents
+/// need it (nested and aliased queries follow these edges).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphqlField {
+    pub name: String,
+    /// The field's type without list or non-null wrappers (`Order` for `[Order!]!`).
+    pub type_name: String,
+    /// The type is a list somewhere in its wrappers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub list: bool,
+    /// The field has at least one required argument (it cannot be asked for bare).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required_args: bool,
+}
+
+/// A confirmed GraphQL endpoint and what discovery learnt about it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GraphqlEndpoint {
+    /// The endpoint's path, relative to the inventory's base path like operation paths.
+    pub path: String,
+    /// `GET ?query=` is answered as well as a POSTed JSON body.
+    #[serde(default)]
+    pub get_queries: bool,
+    /// A JSON array of operations is answered with an array of results.
+    #[serde(default)]
+    pub batching: bool,
+    /// Who could read the schema by introspection: `anonymous` or an identity's name; `None`
+    /// when introspection was refused to all who tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspected_as: Option<String>,
+    /// The schema was rebuilt from field suggestions ("Did you mean …") and may be partial.
+    #[serde(default)]
+    pub from_suggestions: bool,
+    /// Paths of in-browser consoles (GraphiQL, Playground, Altair) seen for this endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consoles: Vec<String>,
+    /// The root types' names (`Query`, `Mutation`).
+    #[serde(default)]
+    pub query_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mutation_type: Option<String>,
+    /// Object and interface types by name, with their fields.
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub types: indexmap::IndexMap<String, Vec<GraphqlField>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_declares_each_argument_as_a_variable() {
+        let op = GraphqlOperation {
+            kind: GraphqlKind::Query,
+            field: "order".into(),
+            arguments: vec![GraphqlArgument {
+                name: "id".into(),
+                type_ref: "ID!".into(),
+            }],
+            selection: "{ id total }".into(),
+            returns: "Order".into(),
+        };
+        assert_eq!(op.label(), "query order");
+        assert_eq!(
+            op.document(),
+            "query($id: ID!) { order(id: $id) { id total } }"
+        );
+        let bare = GraphqlOperation {
+            kind: GraphqlKind::Mutation,
+            field: "reset".into(),
+            arguments: vec![],
+            selection: String::new(),
+            returns: "Boolean".into(),
+        };
+        assert_eq!(bare.document(), "mutation { reset }");
+    }
+}
