@@ -156,7 +156,12 @@ impl Client {
 
     /// Sends `req` to `url` (its URI and Host are set here, per HTTP version) on a pooled
     /// connection, or a new one. A request that a pooled connection could not take (closed
-    /// while idle) is moved to another; once written, it is never sent again.
+    /// while idle) is moved to another; once written, it is never sent again, with one
+    /// exception: a safe request (RFC 9110 §9.2.1) that a reused connection lost before any
+    /// answer began goes once more on a new connection. A server that closes a kept-alive
+    /// connection after an answer without saying `Connection: close` (uvicorn after an
+    /// unhandled exception) races the next request on it; the request never reached the
+    /// application.
     pub(crate) async fn send(
         &self,
         url: &Url,
@@ -168,11 +173,18 @@ impl Client {
                 continue;
             }
             address(&mut req, url, &sender, host)?;
+            let spare = replayable(&req).then(|| copy(&req));
             match sender.send(req).await {
                 Ok(resp) => return Ok((resp, sender.into_lease())),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => req = unsent,
-                    None => return Err(SendError::Failed(describe(e.error()))),
+                    None => match spare {
+                        Some(again) if lost_before_answer(e.error()) => {
+                            req = again;
+                            break;
+                        }
+                        _ => return Err(SendError::Failed(describe(e.error()))),
+                    },
                 },
             }
         }
@@ -305,6 +317,45 @@ where
         let _ = conn.await;
     });
     Ok(Sender::H1(sender))
+}
+
+/// Whether sending `req` twice is harmless: a safe method and nothing else.
+fn replayable(req: &Request<ReqBody>) -> bool {
+    matches!(
+        *req.method(),
+        hyper::Method::GET | hyper::Method::HEAD | hyper::Method::OPTIONS | hyper::Method::TRACE
+    )
+}
+
+/// The same request again (its body is shared bytes, so this copies headers only).
+fn copy(req: &Request<ReqBody>) -> Request<ReqBody> {
+    let mut again = Request::new(req.body().clone());
+    *again.method_mut() = req.method().clone();
+    *again.uri_mut() = req.uri().clone();
+    *again.version_mut() = req.version();
+    *again.headers_mut() = req.headers().clone();
+    again
+}
+
+/// The connection ended before an answer's head arrived: closed or reset under the request.
+fn lost_before_answer(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return true;
+    }
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// `host[:port]` as HTTP/1.1's Host header wants it (the port only when not the default).

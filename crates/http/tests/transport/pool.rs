@@ -5,7 +5,10 @@ use crate::server::{serve, Body, Reply};
 use crate::{config, get};
 use middlebrick_http::Transport;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn keep_alive_connections_are_reused() {
@@ -62,4 +65,121 @@ async fn a_truncated_body_closes_its_connection() {
     let small = t.send(get(target.url("/small"))).await.unwrap();
     assert_eq!(small.response.unwrap().body.text, "small");
     assert_eq!(target.stats.connections.load(Ordering::SeqCst), 2);
+}
+
+/// A server whose first connection answers one request, then reads the next one and closes
+/// without answering (as uvicorn does after an unhandled exception, racing the client's next
+/// request on the kept-alive connection); every later connection answers `second`. Returns
+/// the base URL and the request lines each connection read.
+async fn closes_after_one_answer() -> (url::Url, Arc<Mutex<Vec<(usize, String)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = url::Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            n += 1;
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    let Some(head) = read_head(&mut sock, &mut buf).await else {
+                        return;
+                    };
+                    log.lock().unwrap().push((n, head));
+                    if n == 1 && log.lock().unwrap().iter().filter(|(c, _)| *c == 1).count() == 2 {
+                        return; // the second request on the first connection: closed unanswered
+                    }
+                    let body = if n == 1 { "first" } else { "second" };
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if sock.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen)
+}
+
+/// Reads one request head (and a body of the declared length) from `sock`; its request line.
+async fn read_head(sock: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let mut chunk = [0u8; 1024];
+                let n = sock.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            buf.drain(..end + 4 + len);
+            return head.lines().next().map(str::to_string);
+        }
+        let mut chunk = [0u8; 1024];
+        let n = sock.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test]
+async fn a_safe_request_lost_by_a_reused_connection_goes_once_more_on_a_new_one() {
+    let (base, seen) = closes_after_one_answer().await;
+    let t = Transport::new(config(base.clone())).unwrap();
+    let first = t.send(get(base.join("/one").unwrap())).await.unwrap();
+    assert_eq!(first.response.unwrap().body.text, "first");
+    let again = t.send(get(base.join("/two").unwrap())).await.unwrap();
+    assert_eq!(again.error, None);
+    assert_eq!(again.response.unwrap().body.text, "second");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            (1, "GET /one HTTP/1.1".to_string()),
+            (1, "GET /two HTTP/1.1".to_string()),
+            (2, "GET /two HTTP/1.1".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_safe_is_never_sent_twice() {
+    let (base, seen) = closes_after_one_answer().await;
+    let t = Transport::new(config(base.clone())).unwrap();
+    t.send(get(base.join("/one").unwrap())).await.unwrap();
+    let post = t
+        .send(crate::request(
+            middlebrick_model::Method::Post,
+            base.join("/orders").unwrap(),
+            Some(middlebrick_model::RequestBody::Json(
+                serde_json::json!({"n": 1}),
+            )),
+        ))
+        .await
+        .unwrap();
+    assert!(post.response.is_none() && post.error.is_some(), "{post:?}");
+    let posts = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, line)| line.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 1, "the lost POST was not sent again");
 }
