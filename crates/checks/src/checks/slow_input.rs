@@ -394,9 +394,9 @@ async fn try_candidate(
             Kind::Text => 8,
             Kind::Number => 20,
         };
-        let jumped = climb
-            .last()
-            .is_some_and(|(p, _)| ms >= ENOUGH_MS && ms <= CEILING_MS && p.ms.max(1) * jump < ms);
+        let jumped = climb.last().is_some_and(|(p, _)| {
+            (ENOUGH_MS..=CEILING_MS).contains(&ms) && p.ms.max(1) * jump < ms
+        });
         if jumped {
             // A jump far above the step before may be one stalled answer: the same size once
             // more, and the climb goes on when the second is fast.
