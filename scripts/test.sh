@@ -18,6 +18,8 @@ export MIDDLEBRICK_NOT_RUN_LOG
 trap 'rm -f "$MIDDLEBRICK_NOT_RUN_LOG"' EXIT
 # The field corpus's scorer (bench/field): stdlib Python, no targets needed.
 python3 -m unittest discover -s bench/field -p 'test_*.py'
+# The targets' own tests: both builds of the FastAPI shop's GraphQL API, served on free ports.
+targets/.venv/bin/python -m unittest discover -s targets/tests
 set +e
 cargo test --workspace --locked "$@"
 code=$?

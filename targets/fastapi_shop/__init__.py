@@ -21,6 +21,7 @@ from fastapi_shop import maintenance, partner
 from fastapi_shop import link_preview
 from fastapi_shop import body_limit, bookmarks, legacy, newsletter
 from fastapi_shop import assistant
+from fastapi_shop import graphql_api, graphql_view
 
 
 def create_app(database_url: str, secret_key: str):
@@ -60,6 +61,7 @@ def create_app(database_url: str, secret_key: str):
     legacy.install(app)
     browser_session.install_cors(app)
     partner.mount(app)
+    graphql_view.mount(app, graphql_api.schema)
 
     @app.get("/health", tags=["meta"], summary="Liveness check")
     async def health() -> dict[str, str]:

@@ -78,6 +78,11 @@ fn matches(f: &Value, flaw: &Flaw) -> bool {
             return false;
         }
     }
+    if let Some(op) = &flaw.graphql {
+        if f["graphql_operation"] != op.as_str() {
+            return false;
+        }
+    }
     if path == "*" {
         return true;
     }
@@ -226,7 +231,11 @@ fn assert_public_untouched(app: &str, report: &Value) {
     let truth = ground_truth(app);
     for p in &truth.public {
         for f in findings(report) {
-            let on_public = f["method"] == p.method.as_str() && f["path"] == p.path.as_str();
+            let on_public = f["method"] == p.method.as_str()
+                && f["path"] == p.path.as_str()
+                && p.graphql
+                    .as_deref()
+                    .is_none_or(|op| f["graphql_operation"] == op);
             let planted = truth.flaws.iter().any(|fl| matches(f, fl));
             assert!(
                 !(on_public && is_medium_or_higher(f) && !planted),

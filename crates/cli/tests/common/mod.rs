@@ -292,12 +292,19 @@ pub struct Flaw {
     /// that URL, not the app's own.
     #[serde(default)]
     pub base: Option<String>,
+    /// The GraphQL operation (`query order`, `mutation login`) when the flaw is on one: the
+    /// finding's `graphql_operation`.
+    #[serde(default)]
+    pub graphql: Option<String>,
 }
 
 #[derive(Debug, serde::Deserialize)]
 pub struct Public {
     pub method: String,
     pub path: String,
+    /// As [`Flaw::graphql`].
+    #[serde(default)]
+    pub graphql: Option<String>,
 }
 
 pub fn ground_truth(app: &str) -> GroundTruth {
