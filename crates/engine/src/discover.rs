@@ -347,7 +347,7 @@ pub async fn crawl(transport: &Transport, target: &Url, limit: usize) -> Invento
 
 /// Paths and same-site URLs in a JSON or HTML answer: JSON strings that look like paths or
 /// URLs, and `href`/`src` attributes.
-fn links_in(body: &str) -> Vec<String> {
+pub(crate) fn links_in(body: &str) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
         collect_json_links(&v, &mut out, &mut 2_000);

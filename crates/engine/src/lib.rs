@@ -14,6 +14,7 @@ mod coverage;
 mod discover;
 mod error;
 mod events;
+mod graphql;
 mod health;
 mod identity;
 mod ledger;

@@ -172,6 +172,16 @@ pub async fn scan_with(
     }
     events(Event::Phase(Phase::Discovery));
     let (mut inventory, source) = load_with(&cfg, &spec_t, true).await?;
+    // GraphQL endpoints beside (or instead of) the REST API, whatever the spec said.
+    let (graphql_pending, graphql_notes) = crate::graphql::discover(
+        &spec_t,
+        &cfg.target,
+        &mut inventory,
+        Some(&first),
+        cfg.mode != Mode::Passive,
+    )
+    .await;
+    inventory.diagnostics.extend(graphql_notes);
     let spec_requests = spec_t.requests_sent();
     let mut main_cfg = cfg.transport.clone();
     main_cfg.budget = main_cfg.budget.map(|b| b.saturating_sub(spec_requests));
@@ -188,7 +198,8 @@ pub async fn scan_with(
         });
     }
     let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut inventory.diagnostics);
-    if inventory.operations.is_empty() {
+    // An endpoint whose schema needs a sign-in is read after it (`graphql::read_pending`).
+    if inventory.operations.is_empty() && graphql_pending.is_empty() {
         return Err(EngineError::NoOperations(format!(
             "{source} lists no operations"
         )));
@@ -197,7 +208,7 @@ pub async fn scan_with(
         count: inventory.operations.len(),
         source: source.clone(),
     });
-    let inventory = Arc::new(inventory);
+    let mut inventory = Arc::new(inventory);
     let base_choice = if inventory.version == SpecVersion::Crawled {
         crate::base::BaseChoice {
             base: cfg.target.clone(),
@@ -288,6 +299,27 @@ pub async fn scan_with(
     for note in sign_in_memo.take_notes() {
         events(Event::Diagnostic(note.clone()));
         diagnostics.push(note);
+    }
+    if !graphql_pending.is_empty() {
+        // The second GraphQL pass: schemas refused to anonymous callers, read as each
+        // identity now signed in, else rebuilt from suggestions.
+        let whos: Vec<crate::graphql::Who> = identities
+            .list
+            .iter()
+            .map(|i| crate::graphql::Who::of(i))
+            .collect();
+        let notes = crate::graphql::read_pending(
+            &transport,
+            Arc::make_mut(&mut inventory),
+            graphql_pending,
+            &whos,
+            cfg.mode != Mode::Passive,
+        )
+        .await;
+        for note in notes {
+            events(Event::Diagnostic(note.clone()));
+            diagnostics.push(note);
+        }
     }
     let identities = Arc::new(identities);
     let (callback_env, callback_notes) = crate::callback::prepare(&cfg).await;

@@ -114,6 +114,10 @@ pub struct GraphqlEndpoint {
     /// A JSON array of operations is answered with an array of results.
     #[serde(default)]
     pub batching: bool,
+    /// A POST whose body is the bare document with `Content-Type: application/graphql` is
+    /// answered (a content type a cross-site form cannot send, unlike `text/plain`).
+    #[serde(default)]
+    pub graphql_content_type: bool,
     /// Who could read the schema by introspection: `anonymous` or an identity's name; `None`
     /// when introspection was refused to all who tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]

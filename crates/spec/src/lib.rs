@@ -13,6 +13,7 @@
 
 pub mod discover;
 mod error;
+pub mod graphql;
 mod load;
 mod parse;
 mod refs;
