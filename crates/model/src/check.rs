@@ -107,6 +107,9 @@ check_ids! {
     LlmSensitiveDisclosure => "llm.sensitive-disclosure",
     LlmExcessiveAgency => "llm.excessive-agency",
     LlmUnboundedConsumption => "llm.unbounded-consumption",
+    GraphqlIntrospection => "graphql.introspection",
+    GraphqlConsole => "graphql.console",
+    GraphqlNoDepthLimit => "graphql.no-depth-limit",
 }
 
 impl CheckId {
