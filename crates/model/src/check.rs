@@ -110,6 +110,7 @@ check_ids! {
     GraphqlIntrospection => "graphql.introspection",
     GraphqlConsole => "graphql.console",
     GraphqlNoDepthLimit => "graphql.no-depth-limit",
+    GraphqlAliasBruteForce => "graphql.alias-brute-force",
 }
 
 impl CheckId {

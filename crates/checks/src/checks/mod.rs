@@ -15,6 +15,7 @@ pub mod csrf_state_change_on_get;
 pub mod data_exposure;
 pub mod deprecated_live;
 pub mod dev_server;
+pub mod graphql_alias_brute_force;
 mod graphql_common;
 pub mod graphql_console;
 pub mod graphql_depth;
