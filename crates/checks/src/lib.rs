@@ -89,6 +89,7 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::graphql_console::GraphqlConsole,
     &checks::graphql_depth::GraphqlNoDepthLimit,
     &checks::graphql_alias_brute_force::GraphqlAliasBruteForce,
+    &checks::graphql_csrf::GraphqlCsrf,
     // Last of all: it may reset the application (disposable mode only).
     &checks::anonymous_state_change::AnonymousStateChange,
 ];

@@ -111,6 +111,7 @@ check_ids! {
     GraphqlConsole => "graphql.console",
     GraphqlNoDepthLimit => "graphql.no-depth-limit",
     GraphqlAliasBruteForce => "graphql.alias-brute-force",
+    GraphqlCsrf => "graphql.csrf",
 }
 
 impl CheckId {

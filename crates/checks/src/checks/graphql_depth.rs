@@ -190,7 +190,9 @@ fn path_between<'a>(
 /// The best (prefix, cycle) reachable from type `start`: fewest list fields in the cycle,
 /// then the shortest.
 fn cycle_from(ep: &GraphqlEndpoint, start: &str) -> Option<(Vec<String>, Vec<String>)> {
-    let mut best: Option<((usize, usize), Vec<String>, Vec<String>)> = None;
+    // (list fields in the cycle, fields in all), prefix, cycle.
+    type Ranked = ((usize, usize), Vec<String>, Vec<String>);
+    let mut best: Option<Ranked> = None;
     let mut reach: Vec<(String, Vec<&GraphqlField>)> = vec![(start.to_string(), Vec::new())];
     for ty in ep.types.keys() {
         if ty != start {

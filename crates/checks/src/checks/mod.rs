@@ -18,6 +18,7 @@ pub mod dev_server;
 pub mod graphql_alias_brute_force;
 mod graphql_common;
 pub mod graphql_console;
+pub mod graphql_csrf;
 pub mod graphql_depth;
 pub mod graphql_introspection;
 pub mod jwt_alg_confusion;
