@@ -67,19 +67,18 @@ static META: CheckMeta = CheckMeta {
         variants: &[
             (
                 Tech::Flask,
-                "Graphene: pass `validation_rules=[DisableIntrospection]` (from \
-                `graphql.validation`, graphql-core 3.2+; Graphene 3 also ships \
-                `graphene.validation.DisableIntrospection`) to the view, e.g. \
-                `GraphQLView.as_view(\"graphql\", schema=schema, validation_rules=[...])`, and \
-                clear suggestions by catching validation errors in the view's `format_error`; \
-                Ariadne: `GraphQL(schema, introspection=False)` and strip \"Did you mean\" in an \
-                `error_formatter`.",
+                "Graphene 3: pass `validation_rules=[DisableIntrospection]` (from \
+                `graphene.validation`) to the view (`GraphQLView.as_view(\"graphql\", \
+                schema=schema, validation_rules=[...])`) or to `schema.execute`, and strip \
+                \"Did you mean\" from error messages in the view's error formatting; Ariadne: \
+                `GraphQL(schema, introspection=False)` and an `error_formatter` that drops the \
+                suggestions.",
             ),
             (
                 Tech::FastApi,
                 "Strawberry: `strawberry.Schema(query=Query, extensions=[AddValidationRules(\
-                [NoSchemaIntrospectionCustomRule])])` (or the `DisableIntrospection` extension \
-                in recent releases) and `GraphQLRouter(schema, graphql_ide=None)`; remove \
+                [NoSchemaIntrospectionCustomRule])])` (the rule from `graphql.validation`) and \
+                `GraphQLRouter(schema, graphql_ide=None)`; remove \
                 suggestions with a `MaskErrors` extension or by overriding `process_errors`. \
                 Ariadne on ASGI: `GraphQL(schema, introspection=False)`.",
             ),
