@@ -85,6 +85,11 @@ pub static CHECKS: &[&dyn Check] = &[
     &checks::llm_sensitive_disclosure::SensitiveDisclosure,
     &checks::llm_excessive_agency::ExcessiveAgency,
     &checks::llm_unbounded_consumption::UnboundedConsumption,
+    &checks::graphql_introspection::GraphqlIntrospection,
+    &checks::graphql_console::GraphqlConsole,
+    &checks::graphql_depth::GraphqlNoDepthLimit,
+    &checks::graphql_alias_brute_force::GraphqlAliasBruteForce,
+    &checks::graphql_csrf::GraphqlCsrf,
     // Last of all: it may reset the application (disposable mode only).
     &checks::anonymous_state_change::AnonymousStateChange,
 ];

@@ -107,6 +107,11 @@ check_ids! {
     LlmSensitiveDisclosure => "llm.sensitive-disclosure",
     LlmExcessiveAgency => "llm.excessive-agency",
     LlmUnboundedConsumption => "llm.unbounded-consumption",
+    GraphqlIntrospection => "graphql.introspection",
+    GraphqlConsole => "graphql.console",
+    GraphqlNoDepthLimit => "graphql.no-depth-limit",
+    GraphqlAliasBruteForce => "graphql.alias-brute-force",
+    GraphqlCsrf => "graphql.csrf",
 }
 
 impl CheckId {

@@ -1,0 +1,591 @@
+//! `graphql.no-depth-limit`: a GraphQL endpoint executes queries nested as deep as the caller
+//! likes, so one request can cost as much as the caller wants (CWE-770).
+//!
+//! From the schema discovery read (`GraphqlEndpoint.types`), finds a cycle of object fields
+//! that take no required argument (`Product.reviews → Review.product → Product`) reachable
+//! from a root query field that needs no argument, or whose required arguments all have a
+//! value the scan has seen (an id harvested earlier). The cycle with the fewest list fields
+//! is preferred: lists multiply what each level costs. The documents follow the chain to a
+//! depth of [`DEPTHS`] levels, each ending in `__typename`, sent as the first identity that
+//! gets data (else anonymously), one after another. The climb stops at the first answer that
+//! is not data without errors (a depth or complexity limit, or anything else), at an answer
+//! slower than [`CEILING_MS`], before a depth whose predicted time or size passes the ceiling,
+//! or after the last depth.
+//!
+//! It is a finding when an answer at a depth of at least [`DEEP`] levels is data without
+//! errors whose objects really nest that deep, and, against the shallowest answer (the
+//! control), its time grew ([`time_grew`]) or its size grew ([`size_grew`]). The description
+//! gives the series. Queries only: safe in every mode. Budget: [`DEPTHS`] requests (plus one
+//! per identity tried for the sender).
+
+use super::graphql_common::{query_operation, query_request, string_literal, GqlAnswer};
+use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
+use crate::probe::ProbeError;
+use async_trait::async_trait;
+use middlebrick_model::{
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Finding, GraphqlEndpoint, GraphqlField,
+    Method, Operation, Owasp, Remediation, Severity, Tech, ANONYMOUS,
+};
+use serde_json::Value;
+use std::collections::VecDeque;
+
+#[derive(Debug)]
+pub struct GraphqlNoDepthLimit;
+
+/// Object levels of the documents, root field included.
+pub const DEPTHS: &[usize] = &[2, 4, 8, 12, 16];
+/// The least depth an answered document must reach to be a finding.
+pub const DEEP: usize = 10;
+/// No document is sent when predicted slower than this, and the climb stops after an answer
+/// slower than this.
+const CEILING_MS: u64 = 1_500;
+/// No document is sent when its answer is predicted larger than this.
+const SIZE_CEILING: u64 = 2 * 1024 * 1024;
+
+static META: CheckMeta = CheckMeta {
+    id: CheckId::GraphqlNoDepthLimit,
+    title: "GraphQL queries nested without a depth or complexity limit",
+    description: "Finds a cycle of object fields in the schema reachable from a root query and \
+        sends queries following it 2, 4, 8, 12 and 16 levels deep, stopping at the first error, \
+        at an answer over 1.5 s or before one predicted to be. Fires when a query at least 10 \
+        levels deep is answered with data nested that deep and no error, and its time or its \
+        size grew against the 2-level control; reports the series. Silent when the server \
+        refuses the deep query.",
+    cwe: &[770, 400],
+    owasp: &[Owasp::Api4],
+    severity: Severity::Medium,
+    kind: CheckKind::SafeActive,
+    remediation: Remediation {
+        generic: "Bound what one query may cost before executing it: a maximum depth (10 or \
+            less covers real clients), a complexity or cost limit that counts list fields \
+            multiplied by their page sizes, a cap on aliases and on batched operations, and a \
+            timeout on execution. Reject the query with an error in validation, before any \
+            resolver runs; persisted (allow-listed) queries remove the problem for first-party \
+            clients.",
+        variants: &[
+            (
+                Tech::Flask,
+                "Graphene 3 / graphql-core: pass `validation_rules=[depth_limit_validator(\
+                max_depth=10)]` (from `graphene.validation`) to the view or to \
+                `schema.execute`; Ariadne: `GraphQL(schema, validation_rules=[\
+                cost_validator(maximum_cost=…)])` and a depth rule of your own.",
+            ),
+            (
+                Tech::FastApi,
+                "Strawberry: `strawberry.Schema(query=Query, extensions=[QueryDepthLimiter(\
+                max_depth=10), MaxAliasesLimiter(max_alias_count=15), \
+                MaxTokensLimiter(max_token_count=2000)])` and serve it with `GraphQLRouter`.",
+            ),
+        ],
+    },
+};
+
+#[async_trait]
+impl Check for GraphqlNoDepthLimit {
+    fn meta(&self) -> &'static CheckMeta {
+        &META
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Api
+    }
+
+    fn plan(&self, op: &Operation, _ctx: PlanCtx) -> Vec<Planned> {
+        if op.graphql.is_none() {
+            return Vec::new();
+        }
+        vec![Planned {
+            method: Method::Post,
+            identity: "*",
+            purpose: "queries following a cycle of the schema 2 to 16 levels deep",
+        }]
+    }
+
+    async fn run(&self, ctx: &RunCtx<'_>) -> Outcome {
+        let mut out = Outcome::none();
+        for ep in &ctx.inventory.graphql {
+            let Some(chain) = chain_for(ctx, ep) else {
+                continue;
+            };
+            match climb(ctx, ep, &chain).await {
+                Ok(Some(f)) => out.findings.push(f),
+                Ok(None) => {}
+                Err(ProbeError::Stopped(_)) => break,
+                Err(ProbeError::Refused(_)) => {}
+            }
+        }
+        out
+    }
+}
+
+/// The fields a deep document follows: the root field (with its argument literals), then
+/// a prefix to the cycle, then the cycle repeated.
+#[derive(Debug, Clone, PartialEq)]
+struct Chain {
+    root: String,
+    root_args: String,
+    prefix: Vec<String>,
+    cycle: Vec<String>,
+}
+
+impl Chain {
+    /// The document `depth` object levels deep, the last selecting `__typename`.
+    fn document(&self, depth: usize) -> String {
+        let mut names = vec![format!("{}{}", self.root, self.root_args)];
+        let mut rest = self.prefix.iter().chain(self.cycle.iter().cycle());
+        while names.len() < depth {
+            match rest.next() {
+                Some(n) => names.push(n.clone()),
+                None => break,
+            }
+        }
+        let mut doc = String::from("{");
+        for n in &names {
+            doc.push(' ');
+            doc.push_str(n);
+            doc.push_str(" {");
+        }
+        doc.push_str(" __typename");
+        doc.push_str(&" }".repeat(names.len()));
+        doc.push_str(" }");
+        doc
+    }
+}
+
+/// Object-typed fields of `ty` that can be asked for bare.
+fn edges<'a>(ep: &'a GraphqlEndpoint, ty: &str) -> impl Iterator<Item = &'a GraphqlField> + 'a {
+    let types = &ep.types;
+    types
+        .get(ty)
+        .into_iter()
+        .flatten()
+        .filter(move |f| !f.required_args && types.contains_key(&f.type_name))
+}
+
+/// The shortest path of fields from type `from` to type `to` (at least one field).
+fn path_between<'a>(
+    ep: &'a GraphqlEndpoint,
+    from: &str,
+    to: &str,
+) -> Option<Vec<&'a GraphqlField>> {
+    let mut queue: VecDeque<(String, Vec<&GraphqlField>)> = VecDeque::new();
+    queue.push_back((from.to_string(), Vec::new()));
+    let mut seen = vec![from.to_string()];
+    while let Some((ty, path)) = queue.pop_front() {
+        for f in edges(ep, &ty) {
+            let mut next = path.clone();
+            next.push(f);
+            if f.type_name == to {
+                return Some(next);
+            }
+            if !seen.contains(&f.type_name) && next.len() < 6 {
+                seen.push(f.type_name.clone());
+                queue.push_back((f.type_name.clone(), next));
+            }
+        }
+    }
+    None
+}
+
+/// The best (prefix, cycle) reachable from type `start`: fewest list fields in the cycle,
+/// then the shortest.
+fn cycle_from(ep: &GraphqlEndpoint, start: &str) -> Option<(Vec<String>, Vec<String>)> {
+    // (list fields in the cycle, fields in all), prefix, cycle.
+    type Ranked = ((usize, usize), Vec<String>, Vec<String>);
+    let mut best: Option<Ranked> = None;
+    let mut reach: Vec<(String, Vec<&GraphqlField>)> = vec![(start.to_string(), Vec::new())];
+    for ty in ep.types.keys() {
+        if ty != start {
+            if let Some(p) = path_between(ep, start, ty) {
+                reach.push((ty.clone(), p));
+            }
+        }
+    }
+    for (ty, prefix) in reach {
+        let Some(cycle) = path_between(ep, &ty, &ty) else {
+            continue;
+        };
+        let lists = cycle.iter().filter(|f| f.list).count();
+        let rank = (lists, prefix.len() + cycle.len());
+        if best.as_ref().is_none_or(|(r, _, _)| rank < *r) {
+            let names = |v: &[&GraphqlField]| v.iter().map(|f| f.name.clone()).collect();
+            best = Some((rank, names(&prefix), names(&cycle)));
+        }
+    }
+    best.map(|(_, p, c)| (p, c))
+}
+
+/// A literal for a known value of an argument.
+fn literal(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(string_literal(s)),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The argument literals of root field `field` when it needs some: a known value for each
+/// required argument of its operation. `None` when one has none.
+fn root_args(ctx: &RunCtx<'_>, ep: &GraphqlEndpoint, field: &str) -> Option<String> {
+    let op = query_operation(ctx.inventory, ep, Some(field))?;
+    let g = op.graphql.as_ref().filter(|g| g.field == field)?;
+    let mut args = Vec::new();
+    for a in g.arguments.iter().filter(|a| a.type_ref.ends_with('!')) {
+        let known = ctx.probe.known_values(op, &a.name);
+        let value = known.iter().find_map(|(v, _)| literal(v))?;
+        args.push(format!("{}: {value}", a.name));
+    }
+    Some(format!("({})", args.join(", ")))
+}
+
+/// The chain to follow on `ep`: root fields without required arguments first.
+fn chain_for(ctx: &RunCtx<'_>, ep: &GraphqlEndpoint) -> Option<Chain> {
+    let roots = ep.types.get(&ep.query_type)?;
+    let mut ordered: Vec<&GraphqlField> = roots
+        .iter()
+        .filter(|f| ep.types.contains_key(&f.type_name))
+        .collect();
+    ordered.sort_by_key(|f| f.required_args);
+    for f in ordered {
+        let Some((prefix, cycle)) = cycle_from(ep, &f.type_name) else {
+            continue;
+        };
+        let args = if f.required_args {
+            match root_args(ctx, ep, &f.name) {
+                Some(a) => a,
+                None => continue,
+            }
+        } else {
+            String::new()
+        };
+        return Some(Chain {
+            root: f.name.clone(),
+            root_args: args,
+            prefix,
+            cycle,
+        });
+    }
+    None
+}
+
+/// How deep objects nest in a JSON value (lists do not count as a level).
+fn object_depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(object_depth).max().unwrap_or(0),
+        Value::Array(a) => a.iter().map(object_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// One answered step: depth, time and body size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Step {
+    depth: usize,
+    ms: u64,
+    bytes: u64,
+}
+
+fn body_size(ex: &Exchange) -> u64 {
+    ex.response
+        .as_ref()
+        .map_or(0, |r| r.body.size.max(r.body.text.len() as u64))
+}
+
+/// The time of the deep answer grew against the control's: three times, and 100 ms more.
+fn time_grew(control: Step, deep: Step) -> bool {
+    deep.ms >= control.ms.saturating_mul(3) && deep.ms >= control.ms + 100
+}
+
+/// The deep answer is twice the control's size, and 200 bytes more.
+fn size_grew(control: Step, deep: Step) -> bool {
+    deep.bytes >= control.bytes.saturating_mul(2) && deep.bytes >= control.bytes + 200
+}
+
+/// The identity that gets data for the shallowest document (signed-in ones first).
+async fn sender(
+    ctx: &RunCtx<'_>,
+    ep: &GraphqlEndpoint,
+    chain: &Chain,
+) -> Result<Option<(String, Exchange)>, ProbeError> {
+    let mut who: Vec<String> = ctx.probe.identities().into_iter().map(|i| i.name).collect();
+    who.truncate(1);
+    who.push(ANONYMOUS.to_string());
+    let doc = chain.document(DEPTHS[0]);
+    for name in who {
+        let req = query_request(ctx.probe, ctx.inventory, ep, Some(&chain.root), &doc, &name);
+        let ex = ctx.probe.send(req).await?;
+        if GqlAnswer::of(&ex).is_some_and(|a| a.answered()) {
+            return Ok(Some((name, ex)));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the next depth may be sent: its time and size predicted from the last two steps
+/// (growth per level, compounded over the levels added) stay under the ceilings.
+fn may_send(steps: &[Step], next_depth: usize) -> bool {
+    let [.., a, b] = steps else {
+        return true;
+    };
+    let levels = (b.depth - a.depth).max(1) as f64;
+    let ahead = (next_depth - b.depth) as f64;
+    let per_level = |x: u64, y: u64| (y.max(1) as f64 / x.max(1) as f64).powf(1.0 / levels);
+    let time = b.ms.max(1) as f64 * per_level(a.ms, b.ms).max(1.0).powf(ahead);
+    let size = b.bytes.max(1) as f64 * per_level(a.bytes, b.bytes).max(1.0).powf(ahead);
+    time <= CEILING_MS as f64 && size <= SIZE_CEILING as f64
+}
+
+async fn climb(
+    ctx: &RunCtx<'_>,
+    ep: &GraphqlEndpoint,
+    chain: &Chain,
+) -> Result<Option<Finding>, ProbeError> {
+    let Some((who, first)) = sender(ctx, ep, chain).await? else {
+        return Ok(None);
+    };
+    let mut steps = vec![Step {
+        depth: DEPTHS[0],
+        ms: first.elapsed_ms,
+        bytes: body_size(&first),
+    }];
+    let control = first;
+    let mut deepest: Option<Exchange> = None;
+    for &depth in &DEPTHS[1..] {
+        if !may_send(&steps, depth) || steps.last().is_some_and(|s| s.ms > CEILING_MS) {
+            break;
+        }
+        let doc = chain.document(depth);
+        let req = query_request(ctx.probe, ctx.inventory, ep, Some(&chain.root), &doc, &who);
+        let ex = ctx.probe.send(req).await?;
+        let answer = GqlAnswer::of(&ex).filter(GqlAnswer::answered);
+        let nested = answer
+            .as_ref()
+            .and_then(|a| a.data.as_ref())
+            .map_or(0, object_depth);
+        // `data` itself is one level more than the document's.
+        if answer.is_none() || nested < depth + 1 {
+            break;
+        }
+        steps.push(Step {
+            depth,
+            ms: ex.elapsed_ms,
+            bytes: body_size(&ex),
+        });
+        deepest = Some(ex);
+    }
+    let (Some(deep_ex), Some(&deep)) = (deepest, steps.last()) else {
+        return Ok(None);
+    };
+    let base = steps[0];
+    if deep.depth < DEEP || !(time_grew(base, deep) || size_grew(base, deep)) {
+        return Ok(None);
+    }
+    Ok(Some(finding(ep, chain, &steps, control, deep_ex)))
+}
+
+fn finding(
+    ep: &GraphqlEndpoint,
+    chain: &Chain,
+    steps: &[Step],
+    control: Exchange,
+    deep_ex: Exchange,
+) -> Finding {
+    let series: Vec<String> = steps
+        .iter()
+        .map(|s| format!("{} levels: {} ms, {} bytes", s.depth, s.ms, s.bytes))
+        .collect();
+    let (base, deep) = (steps[0], steps[steps.len() - 1]);
+    let mut path = vec![chain.root.clone()];
+    path.extend(chain.prefix.iter().cloned());
+    path.extend(chain.cycle.iter().cloned());
+    let description = format!(
+        "`{}` executed a query {} levels deep (following `{}` round and round) and answered \
+         it with data and no error: nothing limits query depth or complexity. Against the \
+         {}-level control the answer grew from {} ms to {} ms and from {} to {} bytes. Each \
+         level added costs the server more, and list fields multiply it: one request can \
+         exhaust the database or the workers. Series: {}.",
+        ep.path,
+        deep.depth,
+        path.join(" → "),
+        base.depth,
+        base.ms,
+        deep.ms,
+        base.bytes,
+        deep.bytes,
+        series.join("; ")
+    );
+    let evidence = Evidence::new(vec![control, deep_ex]).note(format!(
+        "the {}-level control, then the {}-level query; series: {}",
+        base.depth,
+        deep.depth,
+        series.join("; ")
+    ));
+    META.finding(
+        Some(&super::graphql_common::endpoint_operation(ep)),
+        &chain.root,
+        META.severity,
+        Confidence::Firm,
+        description,
+        evidence,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeProbe;
+    use crate::similarity::response;
+    use middlebrick_model::{Inventory, RequestBody, RequestSpec, SpecVersion};
+
+    fn field(name: &str, ty: &str, list: bool) -> GraphqlField {
+        GraphqlField {
+            name: name.into(),
+            type_name: ty.into(),
+            list,
+            required_args: false,
+        }
+    }
+
+    /// `products: [Product]`, `Product.reviews: [Review]`, `Review.product: Product`,
+    /// `Product.category: Category`, `Category.products: [Product]`.
+    fn endpoint() -> GraphqlEndpoint {
+        let mut ep = GraphqlEndpoint {
+            path: "/graphql".into(),
+            query_type: "Query".into(),
+            ..GraphqlEndpoint::default()
+        };
+        ep.types.insert(
+            "Query".into(),
+            vec![
+                GraphqlField {
+                    required_args: true,
+                    ..field("product", "Product", false)
+                },
+                field("products", "Product", true),
+            ],
+        );
+        ep.types.insert(
+            "Product".into(),
+            vec![
+                field("name", "String", false),
+                field("reviews", "Review", true),
+                field("category", "Category", false),
+            ],
+        );
+        ep.types
+            .insert("Review".into(), vec![field("product", "Product", false)]);
+        ep.types
+            .insert("Category".into(), vec![field("products", "Product", true)]);
+        ep
+    }
+
+    fn doc(r: &RequestSpec) -> String {
+        match &r.body {
+            Some(RequestBody::Json(v)) => v["query"].as_str().unwrap_or("").to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// Levels of a document: its opening braces minus the outer one.
+    fn levels(r: &RequestSpec) -> usize {
+        doc(r).matches('{').count() - 1
+    }
+
+    /// The answer a server resolving the document gives: objects nested as deep as asked.
+    fn nested(levels: usize) -> String {
+        let mut v = serde_json::json!({"__typename": "Product"});
+        for i in 0..levels {
+            v = serde_json::json!({ format!("f{i}"): v, "pad": "x".repeat(40) });
+        }
+        serde_json::json!({ "data": v }).to_string()
+    }
+
+    async fn run(probe: &FakeProbe) -> Outcome {
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.graphql.push(endpoint());
+        GraphqlNoDepthLimit
+            .run(&RunCtx {
+                probe,
+                inventory: &inv,
+                op: None,
+            })
+            .await
+    }
+
+    #[test]
+    fn the_cycle_with_fewest_lists_is_followed_from_an_argument_free_root() {
+        let ep = endpoint();
+        let (prefix, cycle) = cycle_from(&ep, "Product").unwrap();
+        // Product.category → Category.products has one list, as does Product.reviews →
+        // Review.product: the shorter prefix wins at equal lists.
+        assert!(prefix.is_empty());
+        assert_eq!(cycle.len(), 2);
+        let chain = Chain {
+            root: "products".into(),
+            root_args: String::new(),
+            prefix,
+            cycle,
+        };
+        let d = chain.document(4);
+        assert_eq!(d.matches('{').count(), 5, "{d}");
+        assert!(d.starts_with("{ products {"), "{d}");
+        assert!(d.contains("__typename"));
+    }
+
+    #[tokio::test]
+    async fn a_deep_query_answered_with_growing_size_is_reported_with_its_series() {
+        let probe = FakeProbe::new()
+            .on_dynamic(|r| Some(response(200, "application/json", &nested(levels(r)))));
+        let out = run(&probe).await;
+        assert_eq!(out.findings.len(), 1);
+        let f = &out.findings[0];
+        assert!(f.description.contains("16 levels"), "{}", f.description);
+        assert!(f.description.contains("2 levels:"), "{}", f.description);
+        assert_eq!(probe.sent_count(), DEPTHS.len());
+    }
+
+    #[tokio::test]
+    async fn a_depth_limit_error_is_silent_and_ends_the_climb() {
+        let probe = FakeProbe::new().on_dynamic(|r| {
+            let body = if levels(r) > 8 {
+                r#"{"data":null,"errors":[{"message":"'anonymous' exceeds maximum operation depth of 8"}]}"#.to_string()
+            } else {
+                nested(levels(r))
+            };
+            Some(response(200, "application/json", &body))
+        });
+        assert!(run(&probe).await.findings.is_empty());
+        assert_eq!(probe.sent_count(), 4, "2, 4, 8, then the refused 12");
+    }
+
+    #[tokio::test]
+    async fn a_deep_query_that_neither_slows_nor_grows_is_silent() {
+        // An empty list at the root: accepted at every depth, nothing resolved.
+        let probe = FakeProbe::new().on(
+            |_| true,
+            response(200, "application/json", r#"{"data":{"products":[]}}"#),
+        );
+        assert!(run(&probe).await.findings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn time_that_would_pass_the_ceiling_is_never_sent() {
+        // ×4 per two levels: 100 ms at 2 levels, 400 ms at 4; 8 would take 6.4 s.
+        let probe = FakeProbe::new()
+            .latency(|r| 25u64 << (levels(r) as u32))
+            .on_dynamic(|r| Some(response(200, "application/json", &nested(levels(r)))));
+        let out = run(&probe).await;
+        assert!(out.findings.is_empty(), "4 levels are not deep enough");
+        let sent = probe.sent.lock().unwrap().clone();
+        assert!(sent.iter().all(|r| levels(r) <= 4));
+    }
+
+    #[test]
+    fn growth_needs_a_margin() {
+        let s = |depth, ms, bytes| Step { depth, ms, bytes };
+        assert!(time_grew(s(2, 10, 100), s(16, 400, 100)));
+        assert!(!time_grew(s(2, 10, 100), s(16, 25, 100)));
+        assert!(size_grew(s(2, 10, 100), s(16, 10, 900)));
+        assert!(!size_grew(s(2, 10, 100), s(16, 10, 190)));
+    }
+}
