@@ -16,7 +16,7 @@ pub struct PlanEntry {
 
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    /// Operations whose valid request is sent during warm-up (GET operations).
+    /// Operations whose valid request is sent during warm-up (GET operations, GraphQL queries).
     pub warm_up: Vec<usize>,
     pub entries: Vec<PlanEntry>,
     /// API-wide checks that run once at the end.
@@ -57,7 +57,7 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
     };
     for (i, op) in inv.operations.iter().enumerate() {
         let dangerous = middlebrick_model::danger::is_dangerous_read(op);
-        if op.method == Method::Get && !dangerous {
+        if op.is_read() && !dangerous {
             plan.warm_up.push(i);
         }
         // A read named for a state change (`GET /admin/reset`) is not sent below active mode;
@@ -83,7 +83,10 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
             let requests: Vec<Planned> = c
                 .plan(op, ctx)
                 .into_iter()
-                .filter(|p| cfg.method_allowed(p.method))
+                .filter(|p| {
+                    cfg.method_allowed(p.method)
+                        || (p.method == op.method && cfg.operation_allowed(op))
+                })
                 .collect();
             if !requests.is_empty() {
                 plan.entries.push(PlanEntry {

@@ -27,7 +27,10 @@ pub use exchange::{
     ResponseRecord, ANONYMOUS,
 };
 pub use finding::{fingerprint, Evidence, Finding};
-pub use graphql::{GraphqlArgument, GraphqlEndpoint, GraphqlField, GraphqlKind, GraphqlOperation};
+pub use graphql::{
+    document_writes, graphql_deletes, GraphqlArgument, GraphqlEndpoint, GraphqlField, GraphqlKind,
+    GraphqlOperation, GraphqlRequest,
+};
 pub use health::{Outage, Retrigger};
 pub use operation::{
     Inventory, Operation, ParamLocation, Parameter, RequestBodySpec, ResponseSpec,

@@ -64,20 +64,20 @@ impl Check for MissingAuthentication {
     }
 
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
-        let judged = op.method == Method::Get
+        let judged = op.is_read()
             && !op.declares_only_public()
             && (op.declares_auth() || ctx.identities > 0);
         if !judged {
             return Vec::new();
         }
         let mut plan = vec![Planned {
-            method: Method::Get,
+            method: op.method,
             identity: ANONYMOUS,
             purpose: "same request without credentials",
         }];
         if ctx.identities > 0 {
             plan.push(Planned {
-                method: Method::Get,
+                method: op.method,
                 identity: "*",
                 purpose: "authenticated baseline",
             });
@@ -198,7 +198,9 @@ async fn same_request_anonymously(
     auth: &Exchange,
     anon_baseline: &Exchange,
 ) -> Result<Exchange, ProbeError> {
-    if auth.request.url == anon_baseline.request.url {
+    if auth.request.url == anon_baseline.request.url
+        && auth.request.body == anon_baseline.request.body
+    {
         return Ok(anon_baseline.clone());
     }
     let req = ctx
