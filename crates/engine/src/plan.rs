@@ -270,6 +270,71 @@ mod tests {
         assert!(safe.render(&inv, &[]).contains("named for a state change"));
     }
 
+    /// A GraphQL query is a read though POSTed: warmed up and checked in safe mode, named by
+    /// its key in the plan; the mutation itself is not sent below active mode.
+    #[test]
+    fn graphql_queries_are_reads_and_mutations_wait_for_active_mode() {
+        use middlebrick_model::{GraphqlArgument, GraphqlKind, GraphqlOperation};
+        let gql = |kind, field: &str| {
+            let mut op = Operation::new(Method::Post, "/graphql");
+            op.graphql = Some(GraphqlOperation {
+                kind,
+                field: field.into(),
+                arguments: vec![GraphqlArgument {
+                    name: "id".into(),
+                    type_ref: "ID!".into(),
+                }],
+                selection: "{ id }".into(),
+                returns: "Order".into(),
+            });
+            op
+        };
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations.push(gql(GraphqlKind::Query, "order"));
+        inv.operations
+            .push(gql(GraphqlKind::Mutation, "cancelOrder"));
+        let mut cfg = config(Mode::Safe);
+        cfg.identities = ["alice", "bob"]
+            .map(|name| crate::config::IdentityConfig {
+                name: name.into(),
+                headers: vec![],
+                cookies: vec![],
+                login: None,
+                admin: false,
+            })
+            .to_vec();
+        let safe = plan(&inv, &cfg);
+        assert_eq!(safe.warm_up, vec![0]);
+        let on_query: Vec<CheckId> = safe
+            .entries
+            .iter()
+            .filter(|e| e.operation == 0)
+            .map(|e| e.check)
+            .collect();
+        assert!(on_query.contains(&CheckId::AuthzBola), "{on_query:?}");
+        assert!(on_query.contains(&CheckId::AuthMissingAuthentication));
+        assert!(safe
+            .entries
+            .iter()
+            .filter(|e| e.operation == 1)
+            .all(|e| e.requests.iter().all(|r| r.method != Method::Post)));
+        let text = safe.render(&inv, &[]);
+        let sent = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix("  ->  "))
+                .unwrap_or_else(|| panic!("{key} not in {text}"))
+                .to_string()
+        };
+        assert!(sent("POST /graphql query order").contains("POST"));
+        assert!(!sent("POST /graphql mutation cancelOrder").contains("POST"));
+        cfg.mode = Mode::Active;
+        let active = plan(&inv, &cfg);
+        assert!(active
+            .entries
+            .iter()
+            .any(|e| e.operation == 1 && e.requests.iter().any(|r| r.method == Method::Post)));
+    }
+
     #[test]
     fn above_safe_only_state_changing_checks_are_planned_on_them() {
         let inv = inventory();

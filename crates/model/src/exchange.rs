@@ -330,6 +330,14 @@ impl Exchange {
         self.response.as_ref().map(|r| r.status)
     }
 
+    /// True for an answer to a GraphQL operation that refused it ([`ResponseRecord::graphql_refused`]):
+    /// a check that accepts a status range (`200..400`) asks this too.
+    pub fn graphql_refused(&self) -> bool {
+        self.response
+            .as_ref()
+            .is_some_and(ResponseRecord::graphql_refused)
+    }
+
     /// Whether there was an answer and it was a success ([`ResponseRecord::is_success`]).
     pub fn is_success(&self) -> bool {
         self.response
@@ -432,6 +440,45 @@ mod tests {
         assert_eq!(answer(404, r#"{"id":1}"#, false).success_json(), None);
         assert_eq!(answer(200, r#"{"id":1}"#, true).success_json(), None);
         assert_eq!(answer(200, "not json", false).success_json(), None);
+    }
+
+    #[test]
+    fn a_graphql_answer_succeeds_by_its_root_fields_data() {
+        let answer = |status: u16, text: &str| ResponseRecord {
+            status,
+            headers: vec![],
+            body: BodyRecord {
+                text: text.into(),
+                size: text.len() as u64,
+                truncated: false,
+            },
+            graphql_field: Some("order".into()),
+        };
+        let data = answer(
+            200,
+            r#"{"data":{"order":{"id":1}},"errors":[{"message":"x"}]}"#,
+        );
+        assert!(data.is_success() && !data.graphql_refused());
+        assert_eq!(data.json(), Some(serde_json::json!({"id": 1})));
+        assert_eq!(data.body_json().unwrap()["errors"][0]["message"], "x");
+        for refused in [
+            r#"{"errors":[{"message":"Not authorized"}],"data":{"order":null}}"#,
+            r#"{"errors":[{"message":"sign in"}],"data":null}"#,
+            r#"{"errors":[{"message":"Cannot query field"}]}"#,
+            "<html>oops</html>",
+        ] {
+            let r = answer(200, refused);
+            assert!(!r.is_success() && r.graphql_refused(), "{refused}");
+            assert_eq!(r.status, 200, "the status stays what was received");
+        }
+        let whole = answer(
+            200,
+            r#"{"errors":[{"message":"no"}],"data":{"order":null}}"#,
+        );
+        assert_eq!(whole.json().unwrap()["errors"][0]["message"], "no");
+        let mut rest = answer(200, r#"{"errors":[]}"#);
+        rest.graphql_field = None;
+        assert!(rest.is_success(), "REST answers are judged by status alone");
     }
 
     #[test]

@@ -21,8 +21,8 @@ use crate::probe::{IdentityInfo, ProbeError};
 use crate::similarity::{has_substance, is_error_envelope, same_data};
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Method, Operation, Owasp, ParamLocation, Remediation,
-    Severity, Tech, ANONYMOUS,
+    CheckId, CheckKind, Confidence, Evidence, Operation, Owasp, Remediation, Severity, Tech,
+    ANONYMOUS,
 };
 use serde_json::Value;
 
@@ -285,7 +285,9 @@ mod tests {
     use super::*;
     use crate::fake::FakeProbe;
     use crate::similarity::response;
-    use middlebrick_model::{Inventory, Parameter, RequestSpec, Schema, SchemaType, SpecVersion};
+    use middlebrick_model::{
+        Inventory, Method, ParamLocation, Parameter, RequestSpec, Schema, SchemaType, SpecVersion,
+    };
     use std::sync::Arc;
 
     const JSON: &str = "application/json";

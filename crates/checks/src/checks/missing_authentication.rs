@@ -25,7 +25,7 @@ use crate::similarity::{
 };
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Operation, Owasp, Remediation,
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Operation, Owasp, Remediation,
     ResponseRecord, Severity, Tech, ANONYMOUS,
 };
 
@@ -329,7 +329,7 @@ mod tests {
     use super::*;
     use crate::fake::{route, FakeProbe};
     use crate::similarity::response;
-    use middlebrick_model::{Inventory, SecurityRequirement, SpecVersion};
+    use middlebrick_model::{Inventory, Method, SecurityRequirement, SpecVersion};
 
     const JSON: &str = "application/json";
     const ORDER: &str = r#"{"id":3,"owner":"alice","total":42.5,"items":[{"sku":"A1","qty":2}]}"#;
