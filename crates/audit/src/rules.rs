@@ -124,6 +124,7 @@ fn finding_at(
         owasp: m.owasp.to_vec(),
         method,
         path,
+        graphql_operation: None,
         parameter: (!discriminator.is_empty()).then(|| discriminator.to_string()),
         description,
         evidence: Evidence::default(),

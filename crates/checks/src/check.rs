@@ -38,8 +38,15 @@ impl CheckMeta {
     ) -> Finding {
         let method = op.map(|o| o.method);
         let path = op.map(|o| o.path.clone());
+        let graphql_operation = op.and_then(Operation::graphql_label);
+        // Every GraphQL operation of an endpoint shares its method and path: the label tells
+        // them apart in the fingerprint (REST fingerprints are unchanged).
+        let at = match (&path, &graphql_operation) {
+            (Some(p), Some(g)) => Some(format!("{p} {g}")),
+            _ => path.clone(),
+        };
         Finding {
-            id: fingerprint(self.id, method, path.as_deref(), discriminator),
+            id: fingerprint(self.id, method, at.as_deref(), discriminator),
             check: self.id,
             title: self.title.to_string(),
             severity,
@@ -48,6 +55,7 @@ impl CheckMeta {
             owasp: self.owasp.to_vec(),
             method,
             path,
+            graphql_operation,
             parameter: (!discriminator.is_empty()).then(|| discriminator.to_string()),
             description,
             evidence,

@@ -102,6 +102,9 @@ pub fn by_id(id: CheckId) -> Option<&'static dyn Check> {
 pub(crate) mod fake;
 
 #[cfg(test)]
+mod graphql_reads_tests;
+
+#[cfg(test)]
 mod registry_tests {
     use super::*;
     use std::collections::HashSet;

@@ -563,6 +563,7 @@ pub(crate) mod tests {
                 size: 0,
                 truncated: false,
             },
+            graphql_field: None,
         }
     }
 
@@ -650,6 +651,7 @@ pub(crate) mod tests {
                 size: body.len() as u64,
                 truncated: false,
             },
+            graphql_field: None,
         };
         let r = plain(
             "application/json",

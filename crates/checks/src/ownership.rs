@@ -211,6 +211,53 @@ pub fn id_params(op: &Operation) -> Vec<(ParamLocation, String)> {
         .collect()
 }
 
+/// Where an object reference travels in a request: a parameter, or an argument of a GraphQL
+/// field (a property of the JSON body that becomes a variable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdRef {
+    Param(ParamLocation, String),
+    Argument(String),
+}
+
+impl IdRef {
+    pub fn name(&self) -> &str {
+        match self {
+            IdRef::Param(_, n) | IdRef::Argument(n) => n,
+        }
+    }
+
+    /// The overrides that put `value` there.
+    pub fn set(&self, value: Value) -> crate::probe::Overrides {
+        match self {
+            IdRef::Param(location, name) => crate::probe::Overrides::param(*location, name, value),
+            IdRef::Argument(name) => crate::probe::Overrides::body_field(vec![name.clone()], value),
+        }
+    }
+}
+
+/// [`id_params`], and for a GraphQL field its arguments of type `ID` or with an id-like name
+/// (`order(id: ID!)`, `invoice(invoiceId: Int!)`).
+pub fn object_refs(op: &Operation) -> Vec<IdRef> {
+    let mut refs: Vec<IdRef> = id_params(op)
+        .into_iter()
+        .map(|(l, n)| IdRef::Param(l, n))
+        .collect();
+    if let Some(g) = &op.graphql {
+        refs.extend(
+            g.arguments
+                .iter()
+                .filter(|a| {
+                    a.type_ref.trim_matches(['[', ']', '!']) == "ID"
+                        || middlebrick_model::names::name_words(&a.name)
+                            .last()
+                            .is_some_and(|w| middlebrick_model::names::is_id_word(w))
+                })
+                .map(|a| IdRef::Argument(a.name.clone())),
+        );
+    }
+    refs
+}
+
 /// True when the values are small integers close together: enumerable by counting.
 pub fn sequential(values: &[&Value]) -> bool {
     let mut ints: Vec<i64> = values

@@ -77,6 +77,10 @@ pub fn leaf_count(resp: &ResponseRecord) -> usize {
 /// path and value) overlap by at least 80 % of the larger answer. Volatile fields (timestamps,
 /// request ids) differ between two calls, which is why this is not strict equality.
 pub fn same_data(a: &ResponseRecord, b: &ResponseRecord) -> bool {
+    // A refused GraphQL operation carries no data, however alike two refusals are.
+    if a.graphql_refused() || b.graphql_refused() {
+        return false;
+    }
     if a.body.text == b.body.text {
         return !a.body.text.trim().is_empty();
     }
@@ -95,10 +99,10 @@ pub fn same_data(a: &ResponseRecord, b: &ResponseRecord) -> bool {
 }
 
 /// True when an answer is an error report rather than data: a JSON object made only of
-/// envelope keys, or an empty body, also inside a wrapper (`{"status": "error", "data":
+/// envelope keys, an empty body, a refused GraphQL operation, also inside a wrapper (`{"status": "error", "data":
 /// {"message": "…"}}`, `{"result": null}`).
 pub fn is_error_envelope(resp: &ResponseRecord) -> bool {
-    if resp.body.text.trim().is_empty() {
+    if resp.body.text.trim().is_empty() || resp.graphql_refused() {
         return true;
     }
     let only_envelope_keys = |map: &serde_json::Map<String, Value>| {
@@ -205,6 +209,7 @@ pub(crate) fn response(status: u16, content_type: &str, body: &str) -> ResponseR
             size: body.len() as u64,
             truncated: false,
         },
+        graphql_field: None,
     }
 }
 

@@ -124,6 +124,34 @@ impl ScanConfig {
             && !self.skip_checks.contains(&id)
     }
 
+    /// The gate every request passes: a request that changes no state (a safe method, a
+    /// GraphQL query even when POSTed) always; any other by [`Self::method_allowed`].
+    pub fn request_allowed(&self, req: &middlebrick_model::RequestSpec) -> bool {
+        if !req.changes_state() {
+            return true;
+        }
+        // A GraphQL mutation named for a deletion is a DELETE for `--allow-delete`.
+        match &req.graphql {
+            Some(g) if middlebrick_model::graphql_deletes(&g.field) => {
+                self.method_allowed(Method::Delete)
+            }
+            _ => self.method_allowed(req.method),
+        }
+    }
+
+    /// Whether `op`'s own request may go out in this mode (see [`Self::request_allowed`]).
+    pub fn operation_allowed(&self, op: &middlebrick_model::Operation) -> bool {
+        if !op.changes_state() {
+            return true;
+        }
+        match &op.graphql {
+            Some(g) if middlebrick_model::graphql_deletes(&g.field) => {
+                self.method_allowed(Method::Delete)
+            }
+            _ => self.method_allowed(op.method),
+        }
+    }
+
     /// The method gate every request passes: safe methods always; POST/PUT/PATCH only in
     /// active (or disposable) mode; DELETE only there with `allow_delete`.
     pub fn method_allowed(&self, method: Method) -> bool {

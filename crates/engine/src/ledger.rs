@@ -185,7 +185,10 @@ impl Ledger {
             Some(o) => danger::state_change_word(o).is_some(),
             None => danger::path_signals_state_change(&req.path),
         };
-        let read = matches!(req.method, Method::Get | Method::Head | Method::Options);
+        let read = match &req.graphql {
+            Some(_) => !req.changes_state(),
+            None => matches!(req.method, Method::Get | Method::Head | Method::Options),
+        };
         if read && !(named_danger && req.method != Method::Options) {
             return Ok(());
         }
@@ -316,11 +319,19 @@ impl Ledger {
         path_account: Option<&str>,
     ) -> Result<(), String> {
         let body = body_object(req);
-        let path_words = op.map_or(req.path.as_str(), |o| o.path.as_str());
+        // A GraphQL operation is named by its field, and its arguments say what it changes
+        // unless it creates (as a POST's body does).
+        let (path_words, body_counts) = match op.and_then(|o| o.graphql.as_ref()) {
+            Some(g) => (g.field.as_str(), !graphql_creation(g)),
+            None => (
+                op.map_or(req.path.as_str(), |o| o.path.as_str()),
+                req.method != Method::Post,
+            ),
+        };
         let about_account = names::name_words(path_words)
             .iter()
             .any(|w| ACCOUNT_WORDS.contains(&w.as_str()))
-            || (req.method != Method::Post
+            || (body_counts
                 && body.iter().any(|(k, _)| {
                     names::name_words(k)
                         .iter()
@@ -415,6 +426,9 @@ pub fn is_creation(inv: &Inventory, op: &Operation, exempt: &Exempt) -> bool {
     if exempt.0.contains(&op.key()) {
         return true;
     }
+    if let Some(g) = &op.graphql {
+        return graphql_creation(g);
+    }
     // The last segment decides: `/orders` creates, `/orders/{id}/cancel` acts on an order. A
     // summary saying "Create an order" is what a creation says, so only the path is read.
     let last = op.path.rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
@@ -425,6 +439,26 @@ pub fn is_creation(inv: &Inventory, op: &Operation, exempt: &Exempt) -> bool {
         && !action
         && is_collection(inv, op)
         && !is_own_record(inv, op)
+}
+
+/// A GraphQL mutation that creates: its field opens with a creation verb (`createOrder`,
+/// `addCard`, `placeOrder`) and no argument names an existing object (an id-like name or an
+/// `ID` type). Every other mutation is a write, judged by the objects its arguments name or,
+/// naming none, as a change to the caller's own account (`updateProfile`).
+fn graphql_creation(g: &middlebrick_model::GraphqlOperation) -> bool {
+    const CREATION_VERBS: &[&str] = &[
+        "create", "add", "new", "insert", "place", "post", "submit", "register", "signup",
+        "upload", "open", "book", "make",
+    ];
+    let first = names::name_words(&g.field).into_iter().next();
+    g.kind == middlebrick_model::GraphqlKind::Mutation
+        && first.is_some_and(|w| CREATION_VERBS.contains(&w.as_str()))
+        && !g.arguments.iter().any(|a| {
+            a.type_ref.trim_matches(['[', ']', '!']) == "ID"
+                || names::name_words(&a.name)
+                    .last()
+                    .is_some_and(|w| names::is_id_word(w))
+        })
 }
 
 fn is_own_record(inv: &Inventory, op: &Operation) -> bool {
@@ -559,11 +593,31 @@ fn id_references(req: &RequestSpec) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The top-level scalar properties of a JSON (or form) body, as text.
+/// The top-level scalar properties of a JSON (or form) body, as text. A GraphQL request's are
+/// its `variables`, and those of the input objects among them (`input: {id: 7, …}`).
 fn body_object(req: &RequestSpec) -> Vec<(String, String)> {
     let Some(body) = req.body.as_ref() else {
         return Vec::new();
     };
+    if let (Some(_), middlebrick_model::RequestBody::Json(v)) = (&req.graphql, body) {
+        let mut out = Vec::new();
+        for (k, v) in v
+            .get("variables")
+            .and_then(|v| v.as_object())
+            .into_iter()
+            .flatten()
+        {
+            match v {
+                serde_json::Value::Object(inner) => out.extend(
+                    inner
+                        .iter()
+                        .filter_map(|(k, v)| scalar_text(v).map(|t| (k.clone(), t))),
+                ),
+                other => out.extend(scalar_text(other).map(|t| (k.clone(), t))),
+            }
+        }
+        return out;
+    }
     match body {
         middlebrick_model::RequestBody::Json(v) => middlebrick_model::envelope::unwrap_envelope(v)
             .as_object()
@@ -672,6 +726,7 @@ mod tests {
                     text,
                     truncated: false,
                 },
+                graphql_field: None,
             }),
             redirects: Vec::new(),
             error: None,
@@ -940,3 +995,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "ledger_graphql_tests.rs"]
+mod graphql_tests;

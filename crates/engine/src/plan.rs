@@ -16,7 +16,7 @@ pub struct PlanEntry {
 
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    /// Operations whose valid request is sent during warm-up (GET operations).
+    /// Operations whose valid request is sent during warm-up (GET operations, GraphQL queries).
     pub warm_up: Vec<usize>,
     pub entries: Vec<PlanEntry>,
     /// API-wide checks that run once at the end.
@@ -57,7 +57,7 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
     };
     for (i, op) in inv.operations.iter().enumerate() {
         let dangerous = middlebrick_model::danger::is_dangerous_read(op);
-        if op.method == Method::Get && !dangerous {
+        if op.is_read() && !dangerous {
             plan.warm_up.push(i);
         }
         // A read named for a state change (`GET /admin/reset`) is not sent below active mode;
@@ -83,7 +83,10 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
             let requests: Vec<Planned> = c
                 .plan(op, ctx)
                 .into_iter()
-                .filter(|p| cfg.method_allowed(p.method))
+                .filter(|p| {
+                    cfg.method_allowed(p.method)
+                        || (p.method == op.method && cfg.operation_allowed(op))
+                })
                 .collect();
             if !requests.is_empty() {
                 plan.entries.push(PlanEntry {
@@ -265,6 +268,71 @@ mod tests {
         assert_eq!(safe.dangerous, vec![1, 2]);
         assert!(safe.entries.iter().all(|e| e.operation == 0));
         assert!(safe.render(&inv, &[]).contains("named for a state change"));
+    }
+
+    /// A GraphQL query is a read though POSTed: warmed up and checked in safe mode, named by
+    /// its key in the plan; the mutation itself is not sent below active mode.
+    #[test]
+    fn graphql_queries_are_reads_and_mutations_wait_for_active_mode() {
+        use middlebrick_model::{GraphqlArgument, GraphqlKind, GraphqlOperation};
+        let gql = |kind, field: &str| {
+            let mut op = Operation::new(Method::Post, "/graphql");
+            op.graphql = Some(GraphqlOperation {
+                kind,
+                field: field.into(),
+                arguments: vec![GraphqlArgument {
+                    name: "id".into(),
+                    type_ref: "ID!".into(),
+                }],
+                selection: "{ id }".into(),
+                returns: "Order".into(),
+            });
+            op
+        };
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations.push(gql(GraphqlKind::Query, "order"));
+        inv.operations
+            .push(gql(GraphqlKind::Mutation, "cancelOrder"));
+        let mut cfg = config(Mode::Safe);
+        cfg.identities = ["alice", "bob"]
+            .map(|name| crate::config::IdentityConfig {
+                name: name.into(),
+                headers: vec![],
+                cookies: vec![],
+                login: None,
+                admin: false,
+            })
+            .to_vec();
+        let safe = plan(&inv, &cfg);
+        assert_eq!(safe.warm_up, vec![0]);
+        let on_query: Vec<CheckId> = safe
+            .entries
+            .iter()
+            .filter(|e| e.operation == 0)
+            .map(|e| e.check)
+            .collect();
+        assert!(on_query.contains(&CheckId::AuthzBola), "{on_query:?}");
+        assert!(on_query.contains(&CheckId::AuthMissingAuthentication));
+        assert!(safe
+            .entries
+            .iter()
+            .filter(|e| e.operation == 1)
+            .all(|e| e.requests.iter().all(|r| r.method != Method::Post)));
+        let text = safe.render(&inv, &[]);
+        let sent = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix("  ->  "))
+                .unwrap_or_else(|| panic!("{key} not in {text}"))
+                .to_string()
+        };
+        assert!(sent("POST /graphql query order").contains("POST"));
+        assert!(!sent("POST /graphql mutation cancelOrder").contains("POST"));
+        cfg.mode = Mode::Active;
+        let active = plan(&inv, &cfg);
+        assert!(active
+            .entries
+            .iter()
+            .any(|e| e.operation == 1 && e.requests.iter().any(|r| r.method == Method::Post)));
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl EngineProbe {
             .inventory
             .operations
             .iter()
-            .filter(|o| !o.method.is_safe())
+            .filter(|o| o.changes_state())
         {
             if !self.config.method_allowed(op.method) || self.sign_outs.contains(&op.key()) {
                 continue;
@@ -395,7 +395,7 @@ impl EngineProbe {
         req: RequestSpec,
         allow_relogin: bool,
     ) -> Result<Exchange, ProbeError> {
-        if !self.config.method_allowed(req.method) {
+        if !self.config.request_allowed(&req) {
             return Err(ProbeError::Refused(format!(
                 "{} is not allowed in {} mode{}",
                 req.method,
@@ -424,7 +424,8 @@ impl EngineProbe {
             }
         }
         let out = self.outgoing(&req)?;
-        let ex = self.transport.send(out).await.map_err(stop_reason)?;
+        let mut ex = self.transport.send(out).await.map_err(stop_reason)?;
+        mark_graphql(&req, &mut ex);
         self.remember(&ex, req.operation.as_deref());
         self.record_created(&req, &ex);
         // A 401 to part of the credentials (cookies only, headers only) is what a check asked
@@ -445,7 +446,7 @@ impl EngineProbe {
     /// The request as the transport takes it: the mode's method gate applied, the identity's
     /// credentials attached.
     fn outgoing(&self, req: &RequestSpec) -> Result<Outgoing, ProbeError> {
-        if !self.config.method_allowed(req.method) {
+        if !self.config.request_allowed(req) {
             return Err(ProbeError::Refused(format!(
                 "{} is not allowed in {} mode",
                 req.method, self.config.mode
@@ -487,6 +488,15 @@ impl EngineProbe {
     }
 }
 
+/// Marks the answer to a GraphQL request with the root field it asked for, so that
+/// `ResponseRecord::is_success` and `json` judge it by that field's data (the one owner of
+/// "did this GraphQL operation succeed"; the HTTP status is kept as received).
+fn mark_graphql(req: &RequestSpec, ex: &mut Exchange) {
+    if let (Some(g), Some(resp)) = (&req.graphql, ex.response.as_mut()) {
+        resp.graphql_field = Some(g.field.clone());
+    }
+}
+
 fn stop_reason(e: HttpError) -> ProbeError {
     match e {
         HttpError::OutOfScope { .. } | HttpError::InvalidRequest(_) => {
@@ -520,7 +530,7 @@ impl EngineProbe {
     /// spec's examples (`?status=placed&min_total=10`) can leave an identity's own list empty;
     /// the unfiltered list shows what it owns. Harvested like a baseline, not kept as one.
     pub async fn unfiltered_read(&self, op: &Operation, identity: &str) {
-        if op.method != Method::Get || crate::plan::warm_up_reads(op) < 2 {
+        if !op.is_read() || crate::plan::warm_up_reads(op) < 2 {
             return;
         }
         let mut drop = Overrides::none();
@@ -574,7 +584,8 @@ impl Probe for EngineProbe {
         sent.into_iter()
             .zip(&reqs)
             .map(|(r, req)| {
-                let ex = r.map_err(stop_reason)?;
+                let mut ex = r.map_err(stop_reason)?;
+                mark_graphql(req, &mut ex);
                 self.remember(&ex, req.operation.as_deref());
                 self.record_created(req, &ex);
                 Ok(ex)
@@ -585,7 +596,7 @@ impl Probe for EngineProbe {
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
         let mut with_supplied;
         let mut overrides = overrides;
-        if !op.method.is_safe() {
+        if op.changes_state() {
             let supplied = self.supplied.lock().unwrap_or_else(|e| e.into_inner());
             let mine = supplied.iter().filter(|((path, param), _)| {
                 *path == op.path
@@ -606,7 +617,7 @@ impl Probe for EngineProbe {
         let everyone = self.selves.all();
         let knowledge = Knowledge::new(&pool, &everyone);
         let mut merged = knowledge.with_own_values(op, identity, to_synth(overrides));
-        if !op.method.is_safe() && merged.salt == 0 {
+        if op.changes_state() && merged.salt == 0 {
             merged.salt = self
                 .next_salt
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -1034,6 +1045,16 @@ pub fn primary_identity(identities: &Identities) -> String {
 
 /// Path parameters count: operations without them are warmed up first so their answers
 /// provide ids for the others.
+/// How many parameters must name an existing object before the operation can be read: its
+/// path parameters, or a GraphQL field's required arguments (`order(id: ID!)`), so that the
+/// warm-up reads `orders` before `order`.
 pub fn path_param_count(op: &Operation) -> usize {
-    op.params_in(ParamLocation::Path).count()
+    match &op.graphql {
+        Some(g) => g
+            .arguments
+            .iter()
+            .filter(|a| a.type_ref.ends_with('!'))
+            .count(),
+        None => op.params_in(ParamLocation::Path).count(),
+    }
 }

@@ -463,6 +463,7 @@ mod tests {
                     size: 0,
                     truncated: false,
                 },
+                graphql_field: None,
             }),
             redirects: vec![],
             error: None,

@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use middlebrick_checks::{Outcome, Probe, RunCtx, RunOrder, Scope};
 use middlebrick_http::{Outgoing, Transport, TransportConfig};
 use middlebrick_model::{
-    CheckId, Coverage, Diagnostic, Finding, IdentityRun, Inventory, Method, Mode, Redactor, Report,
+    CheckId, Coverage, Diagnostic, Finding, IdentityRun, Inventory, Mode, Redactor, Report,
     SpecVersion, ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
 };
 use std::collections::HashMap;
@@ -623,8 +623,9 @@ fn apply_stack(report: &mut Report, mut exchanges: Vec<middlebrick_model::Exchan
     report.stack = (stack != middlebrick_model::Stack::default()).then_some(stack);
 }
 
-/// Valid requests for every GET operation: first those without path parameters (lists whose
-/// answers provide ids), then the rest, as each identity and anonymously. An operation with
+/// Valid requests for every read (GET operations, GraphQL queries): first those without path
+/// parameters or required arguments (lists whose answers provide ids), then the rest, as each
+/// identity and anonymously. An operation with
 /// optional query parameters is also read without them (`EngineProbe::unfiltered_read`), so
 /// that a filter from the spec's examples does not hide an identity's own objects.
 async fn warm_up(
@@ -646,7 +647,7 @@ async fn warm_up(
     let gets: Vec<_> = inv
         .operations
         .iter()
-        .filter(|o| o.method == Method::Get && !middlebrick_model::danger::is_dangerous_read(o))
+        .filter(|o| o.is_read() && !middlebrick_model::danger::is_dangerous_read(o))
         .collect();
     for stage in [0usize, 1] {
         let ops: Vec<_> = gets

@@ -68,6 +68,7 @@ mod tests {
             owasp: vec![],
             method: None,
             path: None,
+            graphql_operation: None,
             parameter: None,
             description: String::new(),
             evidence: Evidence::default(),

@@ -23,7 +23,7 @@ use middlebrick_checks::ownership::{privileged_reason, self_reads};
 use middlebrick_checks::Probe;
 use middlebrick_model::envelope::{is_envelope_key, single_record, unwrap_envelope};
 use middlebrick_model::names::{is_id_word, name_words, normalize_name};
-use middlebrick_model::{Diagnostic, Inventory, Method, SelfKnowledge};
+use middlebrick_model::{Diagnostic, Inventory, SelfKnowledge};
 use serde_json::{Map, Value};
 use std::sync::Mutex;
 
@@ -332,9 +332,10 @@ pub(crate) async fn learn(probe: &EngineProbe, inv: &Inventory, identities: &Ide
 /// the identity's known username or e-mail, while another identity's answer differs, is that
 /// identity's own record (its id is learnt from it). Reads only cached baselines.
 pub(crate) async fn learn_from_reads(probe: &EngineProbe, inv: &Inventory, ids: &Identities) {
-    let reads = inv.operations.iter().filter(|o| {
-        o.method == Method::Get && path_param_count(o) == 0 && privileged_reason(o).is_none()
-    });
+    let reads = inv
+        .operations
+        .iter()
+        .filter(|o| o.is_read() && path_param_count(o) == 0 && privileged_reason(o).is_none());
     for op in reads {
         let mut records = Vec::new();
         for identity in &ids.list {

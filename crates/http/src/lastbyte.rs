@@ -184,6 +184,7 @@ fn parse(buf: &[u8], max_bytes: usize, cut: bool) -> Result<ResponseRecord, Stri
             size,
             truncated,
         },
+        graphql_field: None,
     })
 }
 

@@ -127,6 +127,7 @@ pub(crate) fn conclude(
             size,
             truncated,
         },
+        graphql_field: None,
     };
     Ok(Outcome::Answered(response, note))
 }

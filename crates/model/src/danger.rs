@@ -58,6 +58,7 @@ pub fn state_change_word(op: &Operation) -> Option<&'static str> {
         .path
         .split(['/', '-', '_', '.', '{', '}'])
         .chain(op.operation_id.as_deref())
+        .chain(op.graphql.as_ref().map(|g| g.field.as_str()))
         .flat_map(humps)
         .find_map(|w| word_or_glued(&w));
     named.or_else(|| {
@@ -68,10 +69,14 @@ pub fn state_change_word(op: &Operation) -> Option<&'static str> {
     })
 }
 
-/// True when `op` is a read (GET, HEAD) whose name says it changes state: it is left out of
+/// True when `op` is a read (GET, HEAD, a GraphQL query) whose name says it changes state: it is left out of
 /// the warm-up, of safe mode and of the crawl, and only the engine's gate lets it through.
 pub fn is_dangerous_read(op: &Operation) -> bool {
-    matches!(op.method, Method::Get | Method::Head) && state_change_word(op).is_some()
+    let read = match &op.graphql {
+        Some(_) => !op.changes_state(),
+        None => matches!(op.method, Method::Get | Method::Head),
+    };
+    read && state_change_word(op).is_some()
 }
 
 /// The state-change words that act on a whole application rather than on one object: a
@@ -108,6 +113,7 @@ pub fn wholesale_word(op: &Operation) -> Option<&'static str> {
     let credential = op
         .path
         .split(['/', '-', '_', '.'])
+        .chain(op.graphql.as_ref().map(|g| g.field.as_str()))
         .flat_map(humps)
         .any(|w| matches!(w.as_str(), "password" | "passwd" | "pin" | "mfa" | "otp"));
     if credential {
@@ -207,6 +213,39 @@ mod tests {
         op.method = Method::Post;
         assert!(!is_dangerous_read(&op), "only reads are dangerous reads");
         assert_eq!(state_change_word(&op), Some("setup"));
+    }
+
+    #[test]
+    fn graphql_queries_are_reads_named_by_their_field() {
+        let gql = |kind, field: &str| {
+            let mut op = Operation::new(Method::Post, "/graphql");
+            op.graphql = Some(crate::GraphqlOperation {
+                kind,
+                field: field.into(),
+                arguments: vec![],
+                selection: String::new(),
+                returns: String::new(),
+            });
+            op
+        };
+        assert!(is_dangerous_read(&gql(
+            crate::GraphqlKind::Query,
+            "resetDemoData"
+        )));
+        assert!(!is_dangerous_read(&gql(
+            crate::GraphqlKind::Query,
+            "orders"
+        )));
+        let wipe = gql(crate::GraphqlKind::Mutation, "resetDatabase");
+        assert!(
+            !is_dangerous_read(&wipe),
+            "a mutation is a write, not a read"
+        );
+        assert_eq!(wholesale_word(&wipe), Some("reset"));
+        assert_eq!(
+            wholesale_word(&gql(crate::GraphqlKind::Mutation, "resetPassword")),
+            None
+        );
     }
 
     #[test]

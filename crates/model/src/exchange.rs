@@ -126,6 +126,10 @@ pub struct RequestSpec {
     /// Which of the identity's credentials to attach.
     #[serde(default)]
     pub credentials: CredentialUse,
+    /// The GraphQL operation the request carries (see [`crate::GraphqlRequest`]): the answer is
+    /// then judged by its root field's data, and a query counts as a read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql: Option<crate::GraphqlRequest>,
 }
 
 impl RequestSpec {
@@ -140,7 +144,53 @@ impl RequestSpec {
             identity: ANONYMOUS.to_string(),
             operation: None,
             credentials: CredentialUse::All,
+            graphql: None,
         }
+    }
+
+    /// True when sending the request may change state: a method that is not safe, or a GraphQL
+    /// request that is not a query. A request marked as a query whose document holds a
+    /// mutation (a check wrote its own) counts as a write all the same.
+    pub fn changes_state(&self) -> bool {
+        match &self.graphql {
+            Some(g) => {
+                g.kind == crate::GraphqlKind::Mutation
+                    || self
+                        .graphql_documents()
+                        .iter()
+                        .any(|d| crate::document_writes(d))
+            }
+            None => !self.method.is_safe(),
+        }
+    }
+
+    /// The GraphQL documents the request carries: the `query` of a JSON body (or of each
+    /// operation of a batch), an `application/graphql` body, a `query` query parameter.
+    fn graphql_documents(&self) -> Vec<&str> {
+        let mut docs: Vec<&str> = self
+            .query
+            .iter()
+            .filter(|(k, _)| k == "query")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        match &self.body {
+            Some(RequestBody::Json(v)) => {
+                let ops = match v {
+                    serde_json::Value::Array(items) => items.iter().collect(),
+                    other => vec![other],
+                };
+                docs.extend(ops.into_iter().filter_map(|o| o.get("query")?.as_str()));
+            }
+            Some(RequestBody::Raw { body, .. }) => docs.push(body),
+            Some(RequestBody::Form(fields)) => docs.extend(
+                fields
+                    .iter()
+                    .filter(|(k, _)| k == "query")
+                    .map(|(_, v)| v.as_str()),
+            ),
+            None => {}
+        }
+        docs
     }
 
     pub fn as_identity(mut self, name: impl Into<String>) -> Self {
@@ -179,6 +229,11 @@ pub struct ResponseRecord {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: BodyRecord,
+    /// Set when the request was a GraphQL operation: the root field whose value under `data`
+    /// is the answer. `status` stays the HTTP status; [`ResponseRecord::is_success`] and
+    /// [`ResponseRecord::json`] read the field instead (see [`ResponseRecord::graphql_data`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_field: Option<String>,
 }
 
 impl ResponseRecord {
@@ -208,12 +263,42 @@ impl ResponseRecord {
         })
     }
 
+    /// Whether the operation succeeded: a 2xx, and for a GraphQL operation a value for its
+    /// root field under `data`. A GraphQL server answers 200 with `{"errors": […], "data":
+    /// {"order": null}}` (or `"data": null`) when it refuses (not signed in, forbidden, not
+    /// found, invalid): that is a refusal here, whatever the status says.
     pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
+        (200..300).contains(&self.status) && !self.graphql_refused()
     }
 
-    /// The body parsed as JSON, when it is JSON and was read whole.
+    /// True for a GraphQL answer without a value for its root field (see [`Self::is_success`]).
+    pub fn graphql_refused(&self) -> bool {
+        self.graphql_field.is_some() && self.graphql_data().is_none()
+    }
+
+    /// A GraphQL answer's value for its root field (`data.order`), when it is there and not
+    /// `null`; `None` for other answers. Errors beside the value (a nested field refused)
+    /// leave it a value: the data that came back is what the answer disclosed.
+    pub fn graphql_data(&self) -> Option<serde_json::Value> {
+        let field = self.graphql_field.as_deref()?;
+        let mut whole = self.body_json()?;
+        match whole.get_mut("data")?.get_mut(field)?.take() {
+            serde_json::Value::Null => None,
+            v => Some(v),
+        }
+    }
+
+    /// The answer's JSON as checks judge it: the body parsed as JSON when it is JSON and was
+    /// read whole, except that a GraphQL answer with data is its root field's value
+    /// ([`Self::graphql_data`]), so that two identities' answers compare by their data and ids
+    /// are read from it. A refused GraphQL answer is the whole body, `errors` included.
     pub fn json(&self) -> Option<serde_json::Value> {
+        self.graphql_data().or_else(|| self.body_json())
+    }
+
+    /// The whole body parsed as JSON, when it is JSON and was read whole (a GraphQL answer's
+    /// `data` and `errors` both).
+    pub fn body_json(&self) -> Option<serde_json::Value> {
         if self.body.truncated {
             return None;
         }
@@ -239,8 +324,25 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// The HTTP status, as received (a refused GraphQL operation's is often 200: ask
+    /// [`Exchange::is_success`] whether the operation succeeded).
     pub fn status(&self) -> Option<u16> {
         self.response.as_ref().map(|r| r.status)
+    }
+
+    /// True for an answer to a GraphQL operation that refused it ([`ResponseRecord::graphql_refused`]):
+    /// a check that accepts a status range (`200..400`) asks this too.
+    pub fn graphql_refused(&self) -> bool {
+        self.response
+            .as_ref()
+            .is_some_and(ResponseRecord::graphql_refused)
+    }
+
+    /// Whether there was an answer and it was a success ([`ResponseRecord::is_success`]).
+    pub fn is_success(&self) -> bool {
+        self.response
+            .as_ref()
+            .is_some_and(ResponseRecord::is_success)
     }
 
     /// The answer's body as JSON when the answer is a 2xx (see [`ResponseRecord::json`]).
@@ -325,6 +427,7 @@ mod tests {
                     size: text.len() as u64,
                     truncated,
                 },
+                graphql_field: None,
             }),
             redirects: vec![],
             error: None,
@@ -337,6 +440,45 @@ mod tests {
         assert_eq!(answer(404, r#"{"id":1}"#, false).success_json(), None);
         assert_eq!(answer(200, r#"{"id":1}"#, true).success_json(), None);
         assert_eq!(answer(200, "not json", false).success_json(), None);
+    }
+
+    #[test]
+    fn a_graphql_answer_succeeds_by_its_root_fields_data() {
+        let answer = |status: u16, text: &str| ResponseRecord {
+            status,
+            headers: vec![],
+            body: BodyRecord {
+                text: text.into(),
+                size: text.len() as u64,
+                truncated: false,
+            },
+            graphql_field: Some("order".into()),
+        };
+        let data = answer(
+            200,
+            r#"{"data":{"order":{"id":1}},"errors":[{"message":"x"}]}"#,
+        );
+        assert!(data.is_success() && !data.graphql_refused());
+        assert_eq!(data.json(), Some(serde_json::json!({"id": 1})));
+        assert_eq!(data.body_json().unwrap()["errors"][0]["message"], "x");
+        for refused in [
+            r#"{"errors":[{"message":"Not authorized"}],"data":{"order":null}}"#,
+            r#"{"errors":[{"message":"sign in"}],"data":null}"#,
+            r#"{"errors":[{"message":"Cannot query field"}]}"#,
+            "<html>oops</html>",
+        ] {
+            let r = answer(200, refused);
+            assert!(!r.is_success() && r.graphql_refused(), "{refused}");
+            assert_eq!(r.status, 200, "the status stays what was received");
+        }
+        let whole = answer(
+            200,
+            r#"{"errors":[{"message":"no"}],"data":{"order":null}}"#,
+        );
+        assert_eq!(whole.json().unwrap()["errors"][0]["message"], "no");
+        let mut rest = answer(200, r#"{"errors":[]}"#);
+        rest.graphql_field = None;
+        assert!(rest.is_success(), "REST answers are judged by status alone");
     }
 
     #[test]

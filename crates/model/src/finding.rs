@@ -46,6 +46,10 @@ pub struct Finding {
     pub method: Option<Method>,
     /// The spec's path template; `None` for a finding about the whole API.
     pub path: Option<String>,
+    /// The GraphQL operation (`query order`, `mutation updateProfile`) when the finding is on
+    /// one; `method` and `path` are then those of the HTTP request (`POST /graphql`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graphql_operation: Option<String>,
     /// The parameter, header or cookie the finding is about, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameter: Option<String>,
@@ -56,12 +60,16 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Where the finding is, as `GET /path` or `(API-wide)`.
+    /// Where the finding is, as `GET /path`, `POST /graphql query order` or `(API-wide)`.
     pub fn location(&self) -> String {
-        match (&self.method, &self.path) {
+        let at = match (&self.method, &self.path) {
             (Some(m), Some(p)) => format!("{m} {p}"),
             (None, Some(p)) => p.clone(),
-            _ => "(API-wide)".to_string(),
+            _ => return "(API-wide)".to_string(),
+        };
+        match &self.graphql_operation {
+            Some(g) => format!("{at} {g}"),
+            None => at,
         }
     }
 }

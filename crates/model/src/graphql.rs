@@ -88,6 +88,85 @@ impl GraphqlOperation {
     }
 }
 
+/// What a request says about the GraphQL operation it carries: set by request synthesis from
+/// [`GraphqlOperation`] (and by a check that writes its own document), read by the engine to
+/// mark the answer ([`crate::ResponseRecord::graphql_field`]) and by the mode gate and the
+/// object ledger to tell a query (a read, even when POSTed) from a mutation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphqlRequest {
+    pub kind: GraphqlKind,
+    /// The root field asked for; its value under `data` is the answer that matters.
+    pub field: String,
+}
+
+impl GraphqlOperation {
+    /// What a request for this operation carries about it.
+    pub fn request(&self) -> GraphqlRequest {
+        GraphqlRequest {
+            kind: self.kind,
+            field: self.field.clone(),
+        }
+    }
+}
+
+/// True when a mutation's field is named for a deletion (`deleteOrder`, `removeCard`,
+/// `destroy_session`): the mode gate treats it as a `DELETE` (`--allow-delete`).
+pub fn graphql_deletes(field: &str) -> bool {
+    let first: String = field
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
+    matches!(
+        first.as_str(),
+        "delete" | "remove" | "destroy" | "purge" | "drop"
+    )
+}
+
+/// True when a GraphQL document holds anything but queries: a `mutation` or `subscription`
+/// operation at its top level. Strings, comments and selection sets are skipped, so a field or
+/// an argument value named `mutation` inside braces does not count. Used as a safety net: a
+/// request marked as a query whose document writes is treated as a write.
+pub fn document_writes(doc: &str) -> bool {
+    let mut depth = 0usize;
+    let mut word = String::new();
+    let mut writes = false;
+    let mut finish = |word: &mut String, depth: usize| {
+        if depth == 0 && (word == "mutation" || word == "subscription") {
+            writes = true;
+        }
+        word.clear();
+    };
+    let mut chars = doc.chars();
+    while let Some(c) = chars.next() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        finish(&mut word, depth);
+        match c {
+            '#' => {
+                chars.by_ref().find(|&n| n == '\n');
+            }
+            '"' => {
+                let mut escaped = false;
+                for n in chars.by_ref() {
+                    match (escaped, n) {
+                        (true, _) => escaped = false,
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => {}
+                    }
+                }
+            }
+            '{' | '(' | '[' => depth += 1,
+            '}' | ')' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    finish(&mut word, depth);
+    writes
+}
+
 /// A field of an object type of the schema, as the checks that build their own documents
 /// need it (nested and aliased queries follow these edges).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,5 +246,20 @@ mod tests {
             returns: "Boolean".into(),
         };
         assert_eq!(bare.document(), "mutation { reset }");
+        assert!(document_writes(&bare.document()));
+        assert!(!document_writes(&op.document()));
+    }
+
+    #[test]
+    fn only_top_level_operation_keywords_make_a_document_write() {
+        assert!(!document_writes("{ mutation { id } }"));
+        assert!(!document_writes(
+            "query Q { search(text: \"mutation { x }\") { id } } # mutation"
+        ));
+        assert!(document_writes(
+            "query A { me { id } }\nmutation B { logout }"
+        ));
+        assert!(document_writes("  subscription { orders { id } }"));
+        assert!(!document_writes("query mutationLog { log { id } }"));
     }
 }

@@ -27,7 +27,10 @@ pub use exchange::{
     ResponseRecord, ANONYMOUS,
 };
 pub use finding::{fingerprint, Evidence, Finding};
-pub use graphql::{GraphqlArgument, GraphqlEndpoint, GraphqlField, GraphqlKind, GraphqlOperation};
+pub use graphql::{
+    document_writes, graphql_deletes, GraphqlArgument, GraphqlEndpoint, GraphqlField, GraphqlKind,
+    GraphqlOperation, GraphqlRequest,
+};
 pub use health::{Outage, Retrigger};
 pub use operation::{
     Inventory, Operation, ParamLocation, Parameter, RequestBodySpec, ResponseSpec,
@@ -40,4 +43,4 @@ pub use selfknow::{scalar_text, SelfKnowledge};
 pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.
-pub const REPORT_SCHEMA_VERSION: &str = "1.2";
+pub const REPORT_SCHEMA_VERSION: &str = "1.3";

@@ -157,6 +157,22 @@ impl Operation {
         }
     }
 
+    /// True when the operation is a plain read that checks may replay freely: a `GET`, or a
+    /// GraphQL query (POSTed, but a read all the same).
+    pub fn is_read(&self) -> bool {
+        match &self.graphql {
+            Some(g) => g.kind == crate::graphql::GraphqlKind::Query,
+            None => self.method == Method::Get,
+        }
+    }
+
+    /// `query order` for a GraphQL operation, how reports name it beside `POST /graphql`.
+    pub fn graphql_label(&self) -> Option<String> {
+        self.graphql
+            .as_ref()
+            .map(crate::graphql::GraphqlOperation::label)
+    }
+
     /// True when the spec declares that a caller must authenticate: some requirement is
     /// declared and none of the alternatives is the empty ("anonymous allowed") one.
     pub fn declares_auth(&self) -> bool {

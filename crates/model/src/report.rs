@@ -297,7 +297,7 @@ mod tests {
         ];
         coverage.unreached = vec!["GET /b/{id}".into()];
         let mut r = Report {
-            schema_version: "1.2".into(),
+            schema_version: "1.3".into(),
             tool: ToolInfo {
                 name: "m".into(),
                 version: "0".into(),

@@ -13,7 +13,7 @@ pub const PARTIAL_COVERAGE: &str =
     "coverage is partial: no OpenAPI description; operations were found by crawling";
 
 /// Findings in reading order: most severe first, then by location (API-wide before operations,
-/// then path, then method), then check and discriminator so the order is total and stable.
+/// then path, then method, then GraphQL operation), then check and discriminator so the order is total and stable.
 pub fn sorted_findings(report: &Report) -> Vec<&Finding> {
     let mut v: Vec<&Finding> = report.findings.iter().collect();
     v.sort_by(|a, b| {
@@ -21,6 +21,7 @@ pub fn sorted_findings(report: &Report) -> Vec<&Finding> {
             .cmp(&a.severity)
             .then_with(|| a.path.cmp(&b.path))
             .then_with(|| a.method.cmp(&b.method))
+            .then_with(|| a.graphql_operation.cmp(&b.graphql_operation))
             .then_with(|| a.check.cmp(&b.check))
             .then_with(|| a.parameter.cmp(&b.parameter))
             .then_with(|| a.id.cmp(&b.id))

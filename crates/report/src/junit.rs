@@ -76,8 +76,8 @@ fn suites<'a>(report: &'a Report, opts: &RenderOptions) -> BTreeMap<&'static str
     let mut findings = sorted_findings(report);
     // Group by check and location, keeping the most severe finding of a case first.
     findings.sort_by(|a, b| {
-        (a.check, a.path.as_deref(), a.method)
-            .cmp(&(b.check, b.path.as_deref(), b.method))
+        (a.check, a.path.as_deref(), a.method, &a.graphql_operation)
+            .cmp(&(b.check, b.path.as_deref(), b.method, &b.graphql_operation))
             .then_with(|| b.severity.cmp(&a.severity))
     });
     for f in findings {

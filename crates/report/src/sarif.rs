@@ -207,6 +207,9 @@ fn result(f: &Finding, rule_index: usize, spec: Option<&SpecFile>) -> Value {
     if let Some(p) = &f.parameter {
         properties["parameter"] = json!(p);
     }
+    if let Some(g) = &f.graphql_operation {
+        properties["graphql_operation"] = json!(g);
+    }
     if let Some(curl) = f.evidence.curl.first() {
         properties["reproduction"] = json!(curl);
     }

@@ -154,7 +154,28 @@ pub fn synthesize(
     }
 
     req.body = body(op, &gen, overrides);
+    if let Some(g) = &op.graphql {
+        wrap_graphql(&mut req, g);
+    }
     req
+}
+
+/// A GraphQL operation's arguments, synthesized and overridden as a JSON body like any other,
+/// travel as the `variables` of its document: `{"query": "query($id: ID!) { order(id: $id)
+/// { … } }", "variables": {"id": 7}}`.
+fn wrap_graphql(req: &mut RequestSpec, g: &middlebrick_model::GraphqlOperation) {
+    let variables = match req.body.take() {
+        Some(RequestBody::Json(v @ Value::Object(_))) => v,
+        Some(RequestBody::Raw { body, .. }) => {
+            serde_json::from_str(&body).unwrap_or_else(|_| Value::Object(Map::new()))
+        }
+        _ => Value::Object(Map::new()),
+    };
+    let mut wrapped = Map::new();
+    wrapped.insert("query".into(), Value::String(g.document()));
+    wrapped.insert("variables".into(), variables);
+    req.body = Some(RequestBody::Json(Value::Object(wrapped)));
+    req.graphql = Some(g.request());
 }
 
 /// OpenAPI ignores header parameters with these names: the client and the engine set them.

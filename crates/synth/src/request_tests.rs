@@ -423,3 +423,88 @@ fn the_pool_can_be_shared_between_threads() {
     shared::<IdPool>();
     shared::<Overrides>();
 }
+
+#[test]
+fn graphql_arguments_travel_as_the_variables_of_the_document() {
+    use middlebrick_model::{GraphqlArgument, GraphqlKind, GraphqlOperation};
+    let mut op = with_body(
+        Operation::new(Method::Post, "/graphql"),
+        &[(
+            "application/json",
+            obj(
+                &[
+                    ("orderId", ty(SchemaType::Integer)),
+                    ("note", ty(SchemaType::String)),
+                ],
+                &["orderId", "note"],
+            ),
+        )],
+    );
+    op.graphql = Some(GraphqlOperation {
+        kind: GraphqlKind::Query,
+        field: "order".into(),
+        arguments: vec![
+            GraphqlArgument {
+                name: "orderId".into(),
+                type_ref: "Int!".into(),
+            },
+            GraphqlArgument {
+                name: "note".into(),
+                type_ref: "String!".into(),
+            },
+        ],
+        selection: "{ id total }".into(),
+        returns: "Order".into(),
+    });
+    let mut pool = IdPool::new();
+    pool.harvest(
+        &Operation::new(Method::Get, "/orders"),
+        "a",
+        &json!([{"id": 44}]),
+    );
+    let req = synthesize(
+        &op,
+        &pool,
+        "a",
+        &with(|o| o.set_body(["note"], json!("x'"))),
+    );
+    let Some(RequestBody::Json(v)) = &req.body else {
+        panic!("{:?}", req.body)
+    };
+    assert_eq!(
+        v["query"],
+        json!("query($orderId: Int!, $note: String!) { order(orderId: $orderId, note: $note) { id total } }")
+    );
+    assert_eq!(v["variables"]["orderId"], json!(44), "a harvested id");
+    assert_eq!(
+        v["variables"]["note"],
+        json!("x'"),
+        "overrides land on the arguments"
+    );
+    assert_eq!(v.as_object().unwrap().len(), 2);
+    let g = req.graphql.as_ref().unwrap();
+    assert_eq!((g.kind, g.field.as_str()), (GraphqlKind::Query, "order"));
+    assert!(
+        !req.changes_state(),
+        "a query is a read even though it is POSTed"
+    );
+    assert_eq!(req.operation.as_deref(), Some("POST /graphql query order"));
+
+    // No arguments: an empty `variables` object, and a mutation changes state.
+    let mut bare = Operation::new(Method::Post, "/graphql");
+    bare.graphql = Some(GraphqlOperation {
+        kind: GraphqlKind::Mutation,
+        field: "logout".into(),
+        arguments: vec![],
+        selection: String::new(),
+        returns: "Boolean".into(),
+    });
+    let req = synthesize(&bare, &pool, "a", &none());
+    assert_eq!(
+        req.body,
+        Some(RequestBody::Json(
+            json!({"query": "mutation { logout }", "variables": {}})
+        ))
+    );
+    assert!(req.changes_state());
+}

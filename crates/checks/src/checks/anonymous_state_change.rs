@@ -269,7 +269,7 @@ async fn judge(ctx: &RunCtx<'_>, candidates: &[&Operation]) -> Result<Outcome, P
             .probe
             .send(ctx.probe.request(op, ANONYMOUS, &Overrides::none()))
             .await?;
-        if !attack.status().is_some_and(|s| (200..400).contains(&s)) {
+        if !attack.status().is_some_and(|s| (200..400).contains(&s)) || attack.graphql_refused() {
             continue;
         }
         let mut proof = None;

@@ -16,13 +16,13 @@
 //! requests each (A, B, anonymous), first two identities only.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
-use crate::ownership::{id_params, owners_named, replayed_as, sequential};
-use crate::probe::{IdentityInfo, Overrides, ProbeError};
+use crate::ownership::{object_refs, owners_named, replayed_as, sequential, IdRef};
+use crate::probe::{IdentityInfo, ProbeError};
 use crate::similarity::{has_substance, is_error_envelope, same_data};
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Method, Operation, Owasp, ParamLocation, Remediation,
-    Severity, Tech, ANONYMOUS,
+    CheckId, CheckKind, Confidence, Evidence, Operation, Owasp, Remediation, Severity, Tech,
+    ANONYMOUS,
 };
 use serde_json::Value;
 
@@ -70,22 +70,22 @@ impl Check for Bola {
     }
 
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
-        if op.method != Method::Get || ctx.identities < 2 || id_params(op).is_empty() {
+        if !op.is_read() || ctx.identities < 2 || object_refs(op).is_empty() {
             return Vec::new();
         }
         vec![
             Planned {
-                method: Method::Get,
+                method: op.method,
                 identity: "*",
                 purpose: "the owner's read of its object",
             },
             Planned {
-                method: Method::Get,
+                method: op.method,
                 identity: "*",
                 purpose: "another identity reads the same object",
             },
             Planned {
-                method: Method::Get,
+                method: op.method,
                 identity: ANONYMOUS,
                 purpose: "anonymous read of the object",
             },
@@ -111,8 +111,8 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     if identities.len() < 2 {
         return Ok(Outcome::none());
     }
-    for (location, param) in id_params(op) {
-        let known = ctx.probe.known_values(op, &param);
+    for at in object_refs(op) {
+        let known = ctx.probe.known_values(op, at.name());
         for (a, b) in [
             (&identities[0], &identities[1]),
             (&identities[1], &identities[0]),
@@ -128,9 +128,7 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
                 .take(IDS_PER_PAIR)
                 .collect();
             for value in only_a {
-                if let Some(outcome) =
-                    try_object(ctx, op, location, &param, value, a, b, &known).await?
-                {
+                if let Some(outcome) = try_object(ctx, op, &at, value, a, b, &known).await? {
                     return Ok(outcome);
                 }
             }
@@ -181,14 +179,14 @@ fn discloses_email(resp: &middlebrick_model::ResponseRecord, a: &IdentityInfo) -
 async fn try_object(
     ctx: &RunCtx<'_>,
     op: &Operation,
-    location: ParamLocation,
-    param: &str,
+    at: &IdRef,
     value: &Value,
     a: &IdentityInfo,
     b: &IdentityInfo,
     known: &[(Value, Vec<String>)],
 ) -> Result<Option<Outcome>, ProbeError> {
-    let set = Overrides::param(location, param, value.clone());
+    let param = at.name();
+    let set = at.set(value.clone());
     let owner_req = ctx.probe.request(op, &a.name, &set);
     // B and anonymous replay A's own request: only the credentials differ.
     let other_req = replayed_as(ctx.probe, op, &b.name, &set, &owner_req);
@@ -212,11 +210,16 @@ async fn try_object(
     if !same_data(owner_resp, other_resp) {
         return Ok(None);
     }
-    let is_the_account = op
-        .path
-        .trim_end_matches('/')
-        .ends_with(&format!("{{{param}}}"))
-        && (names_the_account(a, value) || is_account_param(param));
+    // The object is the account itself when the path ends with it, or it is the only argument
+    // of a GraphQL field (`user(username: …)`).
+    let names_only_it = match &op.graphql {
+        Some(g) => g.arguments.len() == 1,
+        None => op
+            .path
+            .trim_end_matches('/')
+            .ends_with(&format!("{{{param}}}")),
+    };
+    let is_the_account = names_only_it && (names_the_account(a, value) || is_account_param(param));
     if is_the_account && !discloses_email(other_resp, a) {
         // `{username}` / `{userId}` names A's account itself: every member reading every
         // profile is common by design, so only private data of A (its e-mail) makes it BOLA.
@@ -282,7 +285,9 @@ mod tests {
     use super::*;
     use crate::fake::FakeProbe;
     use crate::similarity::response;
-    use middlebrick_model::{Inventory, Parameter, RequestSpec, Schema, SchemaType, SpecVersion};
+    use middlebrick_model::{
+        Inventory, Method, ParamLocation, Parameter, RequestSpec, Schema, SchemaType, SpecVersion,
+    };
     use std::sync::Arc;
 
     const JSON: &str = "application/json";

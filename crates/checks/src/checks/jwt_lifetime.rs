@@ -216,6 +216,7 @@ mod tests {
                 size: 2,
                 truncated: false,
             },
+            graphql_field: None,
         };
         let ex = exchange_for(&RequestSpec::new(Method::Post, "/fake-login"), Some(answer));
         p.sign_ins.push(("alice".into(), ex));

@@ -186,6 +186,7 @@ mod tests {
                     status: 422,
                     headers: vec![],
                     body: BodyRecord::default(),
+                    graphql_field: None,
                 }
             } else {
                 openai("1 2 3", n)

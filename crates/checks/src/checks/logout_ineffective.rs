@@ -156,7 +156,7 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
         .probe
         .send(ctx.probe.request(op, &fork, &Overrides::none()))
         .await?;
-    if !sign_out.status().is_some_and(|s| (200..400).contains(&s)) {
+    if !sign_out.status().is_some_and(|s| (200..400).contains(&s)) || sign_out.graphql_refused() {
         return Ok(Outcome::none());
     }
     let mut survivors = Vec::new();

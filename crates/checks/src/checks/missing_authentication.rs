@@ -25,7 +25,7 @@ use crate::similarity::{
 };
 use async_trait::async_trait;
 use middlebrick_model::{
-    CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Operation, Owasp, Remediation,
+    CheckId, CheckKind, Confidence, Evidence, Exchange, Operation, Owasp, Remediation,
     ResponseRecord, Severity, Tech, ANONYMOUS,
 };
 
@@ -64,20 +64,20 @@ impl Check for MissingAuthentication {
     }
 
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
-        let judged = op.method == Method::Get
+        let judged = op.is_read()
             && !op.declares_only_public()
             && (op.declares_auth() || ctx.identities > 0);
         if !judged {
             return Vec::new();
         }
         let mut plan = vec![Planned {
-            method: Method::Get,
+            method: op.method,
             identity: ANONYMOUS,
             purpose: "same request without credentials",
         }];
         if ctx.identities > 0 {
             plan.push(Planned {
-                method: Method::Get,
+                method: op.method,
                 identity: "*",
                 purpose: "authenticated baseline",
             });
@@ -198,7 +198,9 @@ async fn same_request_anonymously(
     auth: &Exchange,
     anon_baseline: &Exchange,
 ) -> Result<Exchange, ProbeError> {
-    if auth.request.url == anon_baseline.request.url {
+    if auth.request.url == anon_baseline.request.url
+        && auth.request.body == anon_baseline.request.body
+    {
         return Ok(anon_baseline.clone());
     }
     let req = ctx
@@ -327,7 +329,7 @@ mod tests {
     use super::*;
     use crate::fake::{route, FakeProbe};
     use crate::similarity::response;
-    use middlebrick_model::{Inventory, SecurityRequirement, SpecVersion};
+    use middlebrick_model::{Inventory, Method, SecurityRequirement, SpecVersion};
 
     const JSON: &str = "application/json";
     const ORDER: &str = r#"{"id":3,"owner":"alice","total":42.5,"items":[{"sku":"A1","qty":2}]}"#;

@@ -179,7 +179,7 @@ async fn try_op(ctx: &RunCtx<'_>, op: &Operation, who: &str) -> Result<Verdict, 
         return Ok(Verdict::Strain("the target stopped answering".into()));
     }
     let status = oversized.status().unwrap_or(0);
-    if !(200..300).contains(&status) {
+    if !oversized.is_success() {
         return Ok(Verdict::Limited);
     }
     let description = format!(

@@ -294,7 +294,7 @@ async fn confirm(
 }
 
 fn ok(ex: &Exchange) -> bool {
-    ex.status().is_some_and(|s| (200..300).contains(&s))
+    ex.is_success()
 }
 
 /// Signs the account in with `password` through the identities' sign-in operation.

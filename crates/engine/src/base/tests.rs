@@ -21,6 +21,7 @@ fn exchange(url: &str, status: u16, body: &str) -> Exchange {
                 size: body.len() as u64,
                 truncated: false,
             },
+            graphql_field: None,
         }),
         redirects: Vec::new(),
         error: None,

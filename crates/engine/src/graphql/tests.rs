@@ -332,6 +332,7 @@ fn endpoints_named_in_a_spec_or_linked_from_a_page_are_candidates() {
                 size: 0,
                 truncated: false,
             },
+            graphql_field: None,
         }),
         redirects: Vec::new(),
         error: None,

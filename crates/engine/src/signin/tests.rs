@@ -22,6 +22,7 @@ pub(crate) fn exchange(status: u16, body: &str) -> Exchange {
                 size: body.len() as u64,
                 truncated: false,
             },
+            graphql_field: None,
         }),
         redirects: Vec::new(),
         error: None,

@@ -325,3 +325,38 @@ fn rule_names_are_pascal_case() {
     assert_eq!(level(Severity::High), "error");
     assert_eq!(level(Severity::Info), "note");
 }
+
+#[test]
+fn a_graphql_finding_names_its_operation_in_message_location_and_properties() {
+    let mut report = fixture::report();
+    let f = &mut report.findings[2];
+    f.method = Some(Method::Post);
+    f.path = Some("/graphql".into());
+    f.graphql_operation = Some("query order".into());
+    let doc = sarif(&report, &fixture::options());
+    let r = doc["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["properties"]["graphql_operation"] == "query order")
+        .expect("the GraphQL finding");
+    assert_eq!(
+        r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "POST /graphql query order"
+    );
+    assert!(r["message"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("on POST /graphql query order"));
+    let junit = crate::junit::render(&report, &fixture::options());
+    assert!(
+        junit.contains(r#"name="POST /graphql query order""#),
+        "{junit}"
+    );
+    let md = crate::markdown::render(&report, &fixture::options());
+    assert!(md.contains("POST /graphql query order"));
+    let json = crate::json::render(&report);
+    assert!(json.contains(r#""graphql_operation": "query order""#));
+    let html = crate::html::render(&report, &fixture::options());
+    assert!(html.contains("POST /graphql query order"));
+}
