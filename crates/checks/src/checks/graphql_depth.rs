@@ -14,7 +14,10 @@
 //!
 //! It is a finding when an answer at a depth of at least [`DEEP`] levels is data without
 //! errors whose objects really nest that deep, and, against the shallowest answer (the
-//! control), its time grew ([`time_grew`]) or its size grew ([`size_grew`]). The description
+//! control), its time grew ([`time_grew`]) or its size grew ([`size_grew`]); or when the climb
+//! was ended by cost (the next depth predicted over a ceiling) after an answer at least
+//! [`DEEP_WHEN_COSTLY`] levels deep whose growth shows no complexity limit ([`cost_exploded`]):
+//! lists that multiply at every level make deeper queries unsendable within the ceiling. The description
 //! gives the series. Queries only: safe in every mode. Budget: [`DEPTHS`] requests (plus one
 //! per identity tried for the sender).
 
@@ -33,9 +36,13 @@ use std::collections::VecDeque;
 pub struct GraphqlNoDepthLimit;
 
 /// Object levels of the documents, root field included.
-pub const DEPTHS: &[usize] = &[2, 4, 8, 12, 16];
+pub const DEPTHS: &[usize] = &[2, 4, 6, 8, 10, 12, 14, 16];
 /// The least depth an answered document must reach to be a finding.
 pub const DEEP: usize = 10;
+/// The least depth of a climb that cost ended (the next depth predicted over a ceiling) for
+/// it to be a finding, with [`cost_exploded`] growth: wider than the limits careful servers
+/// set (6 is common), so a server with a depth limit refuses it before executing anything.
+pub const DEEP_WHEN_COSTLY: usize = 8;
 /// No document is sent when predicted slower than this, and the climb stops after an answer
 /// slower than this.
 const CEILING_MS: u64 = 1_500;
@@ -46,10 +53,11 @@ static META: CheckMeta = CheckMeta {
     id: CheckId::GraphqlNoDepthLimit,
     title: "GraphQL queries nested without a depth or complexity limit",
     description: "Finds a cycle of object fields in the schema reachable from a root query and \
-        sends queries following it 2, 4, 8, 12 and 16 levels deep, stopping at the first error, \
+        sends queries following it 2 to 16 levels deep by 2, stopping at the first error, \
         at an answer over 1.5 s or before one predicted to be. Fires when a query at least 10 \
         levels deep is answered with data nested that deep and no error, and its time or its \
-        size grew against the 2-level control; reports the series. Silent when the server \
+        size grew against the 2-level control, or when cost ended the climb after an 8-level \
+        answer ten times slower (and 300 ms more) or sixteen times larger; reports the series. Silent when the server \
         refuses the deep query.",
     cwe: &[770, 400],
     owasp: &[Owasp::Api4],
@@ -296,6 +304,13 @@ fn time_grew(control: Step, deep: Step) -> bool {
     deep.ms >= control.ms.saturating_mul(3) && deep.ms >= control.ms + 100
 }
 
+/// The growth that shows execution cost unbounded by any complexity limit: ten times the
+/// control's time and 300 ms more, or sixteen times its size.
+fn cost_exploded(control: Step, deep: Step) -> bool {
+    (deep.ms >= control.ms.max(1).saturating_mul(10) && deep.ms >= control.ms + 300)
+        || deep.bytes >= control.bytes.max(1).saturating_mul(16)
+}
+
 /// The deep answer is twice the control's size, and 200 bytes more.
 fn size_grew(control: Step, deep: Step) -> bool {
     deep.bytes >= control.bytes.saturating_mul(2) && deep.bytes >= control.bytes + 200
@@ -350,8 +365,10 @@ async fn climb(
     }];
     let control = first;
     let mut deepest: Option<Exchange> = None;
+    let mut costly = false;
     for &depth in &DEPTHS[1..] {
         if !may_send(&steps, depth) || steps.last().is_some_and(|s| s.ms > CEILING_MS) {
+            costly = true;
             break;
         }
         let doc = chain.document(depth);
@@ -377,7 +394,9 @@ async fn climb(
         return Ok(None);
     };
     let base = steps[0];
-    if deep.depth < DEEP || !(time_grew(base, deep) || size_grew(base, deep)) {
+    let deep_enough = deep.depth >= DEEP && (time_grew(base, deep) || size_grew(base, deep));
+    let cost_ended = costly && deep.depth >= DEEP_WHEN_COSTLY && cost_exploded(base, deep);
+    if !(deep_enough || cost_ended) {
         return Ok(None);
     }
     Ok(Some(finding(ep, chain, &steps, control, deep_ex)))
@@ -555,7 +574,7 @@ mod tests {
             Some(response(200, "application/json", &body))
         });
         assert!(run(&probe).await.findings.is_empty());
-        assert_eq!(probe.sent_count(), 4, "2, 4, 8, then the refused 12");
+        assert_eq!(probe.sent_count(), 5, "2, 4, 6, 8, then the refused 10");
     }
 
     #[tokio::test]
@@ -578,6 +597,37 @@ mod tests {
         assert!(out.findings.is_empty(), "4 levels are not deep enough");
         let sent = probe.sent.lock().unwrap().clone();
         assert!(sent.iter().all(|r| levels(r) <= 4));
+    }
+
+    /// Lists that multiply by four every two levels: 20 ms at 2 levels, 1.3 s at 8.
+    fn multiplying(r: &RequestSpec) -> u64 {
+        5u64 << (levels(r) as u32)
+    }
+
+    #[tokio::test]
+    async fn a_climb_ended_by_exploding_cost_past_eight_levels_is_reported() {
+        let probe = FakeProbe::new()
+            .latency(multiplying)
+            .on_dynamic(|r| Some(response(200, "application/json", &nested(levels(r)))));
+        let out = run(&probe).await;
+        assert_eq!(out.findings.len(), 1, "{:?}", out.diagnostics);
+        assert!(out.findings[0].description.contains("8 levels"));
+        let sent = probe.sent.lock().unwrap().clone();
+        assert!(sent.iter().all(|r| levels(r) <= 8), "10 levels were never sent");
+    }
+
+    #[tokio::test]
+    async fn a_depth_limit_of_six_is_silent_however_costly_its_accepted_queries() {
+        let probe = FakeProbe::new().latency(multiplying).on_dynamic(|r| {
+            let body = if levels(r) > 6 {
+                r#"{"data":null,"errors":[{"message":"exceeds maximum operation depth of 6"}]}"#
+                    .to_string()
+            } else {
+                nested(levels(r))
+            };
+            Some(response(200, "application/json", &body))
+        });
+        assert!(run(&probe).await.findings.is_empty());
     }
 
     #[test]
