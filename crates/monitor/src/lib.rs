@@ -4,6 +4,7 @@
 //! plain structs and small traits so they are tested without either.
 
 pub mod alerts;
+pub mod dashboard;
 pub mod webhooks;
 
 #[cfg(test)]
