@@ -162,6 +162,22 @@ mod signing_tests {
     }
 
     #[test]
+    fn the_documented_test_vector_and_retry_schedule_are_ours() {
+        let doc = include_str!("../../../docs/webhooks.md");
+        let sig = sign(&Secret::new("k"), NOW, br#"{"a":1}"#);
+        assert!(
+            doc.contains(&format!("`{sig}`")),
+            "docs/webhooks.md test vector"
+        );
+        let p = RetryPolicy::default();
+        assert!(doc.contains(&format!("until its {}th failed", p.max_attempts)));
+        assert_eq!((p.base.as_secs(), p.max_delay.as_secs()), (30, 3600));
+        assert!(doc.contains("Waits double from 30 seconds, capped at an hour"));
+        assert!(doc.contains(&format!("within {} seconds", p.timeout.as_secs())));
+        assert!(doc.contains(SCHEMA) && doc.contains(&format!("at most {MAX_FINDINGS}")));
+    }
+
+    #[test]
     fn tampering_with_body_timestamp_or_secret_fails() {
         let s = Secret::new("s3cret");
         let body = br#"{"type":"scan.failed"}"#;

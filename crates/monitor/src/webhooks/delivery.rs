@@ -102,8 +102,8 @@ pub struct RetryPolicy {
     pub timeout: Duration,
 }
 
-/// 8 attempts over about two hours: waits of 30 s, 1, 2, 4, 8, 16, 32 minutes (each between
-/// half and all of that, for jitter).
+/// 8 attempts within about an hour: waits of 30 s, 1, 2, 4, 8, 16, 32 minutes, each between
+/// half and all of that, for jitter (documented in `docs/webhooks.md`).
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
