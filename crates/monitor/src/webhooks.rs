@@ -132,6 +132,46 @@ pub fn verify(
     }
 }
 
+/// Why a webhook URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("the webhook URL does not parse: {0}")]
+    Parse(String),
+    #[error("the webhook URL must be http or https")]
+    Scheme,
+    #[error("the webhook URL must not carry a user name or password")]
+    UserInfo,
+    #[error("the webhook URL names a link-local address (a cloud metadata service lives there)")]
+    LinkLocal,
+}
+
+/// Checks a webhook URL when it is created: http(s), a host, no user-info (it would be shown
+/// and logged as part of the URL), and not a link-local address, where cloud metadata services
+/// answer. Loopback and private addresses are allowed: a self-hosted receiver often lives
+/// there. Names are not resolved here; the transport connects to what the name resolves to.
+pub fn validate_url(raw: &str) -> Result<url::Url, UrlError> {
+    let url = url::Url::parse(raw).map_err(|e| UrlError::Parse(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(UrlError::Scheme);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UrlError::UserInfo);
+    }
+    let link_local = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_link_local(),
+        Some(url::Host::Ipv6(ip)) => {
+            (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_link_local())
+        }
+        Some(url::Host::Domain(_)) => false,
+        None => return Err(UrlError::Scheme),
+    };
+    if link_local {
+        return Err(UrlError::LinkLocal);
+    }
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests;
 
@@ -234,6 +274,36 @@ mod signing_tests {
         let ts = NOW.to_string();
         assert!(verify(&new, &ts, &both, b"x", NOW, DEFAULT_TOLERANCE).is_ok());
         assert!(verify(&old, &ts, &both, b"x", NOW, DEFAULT_TOLERANCE).is_ok());
+    }
+
+    #[test]
+    fn webhook_urls_are_checked_when_created() {
+        for ok in [
+            "https://hooks.chat.example/services/T1/B2/key",
+            "http://127.0.0.1:9000/hook",
+            "http://10.0.0.5/hook",
+            "http://[::1]:8080/",
+        ] {
+            assert!(validate_url(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(validate_url("ftp://h/x"), Err(UrlError::Scheme));
+        assert_eq!(validate_url("file:///etc/passwd"), Err(UrlError::Scheme));
+        assert_eq!(
+            validate_url("https://u:p@hooks.example/x"),
+            Err(UrlError::UserInfo)
+        );
+        for metadata in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fe80::1]/",
+            "http://[::ffff:169.254.169.254]/",
+        ] {
+            assert_eq!(
+                validate_url(metadata),
+                Err(UrlError::LinkLocal),
+                "{metadata}"
+            );
+        }
+        assert!(matches!(validate_url("not a url"), Err(UrlError::Parse(_))));
     }
 
     #[test]
