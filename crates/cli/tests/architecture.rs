@@ -15,6 +15,10 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("middlebrick-audit", vec![m, "middlebrick-spec"]),
         ("middlebrick-store", vec![m]),
         (
+            "middlebrick-monitor",
+            vec![m, "middlebrick-report", "middlebrick-http"],
+        ),
+        (
             "middlebrick-mcp",
             vec![
                 m,
