@@ -8,7 +8,9 @@
     score.py details --field DIR RESULT.json …                 -> documented flaws found and missed
 
 A finding matches a flaw when the operation matches (method and path; `{…}` in the ground truth
-matches any one segment; a "*" flaw matches any finding) and the two share a CWE. Standard
+matches any one segment; a "*" flaw matches any finding; a flaw that names a GraphQL operation,
+`"graphql": "query pastes"`, only a finding with that `graphql_operation`) and the two share a
+CWE. Standard
 library only, so it runs wherever the benchmark runs.
 """
 
@@ -76,10 +78,16 @@ def operation_fits(item, report, finding):
     return any(path_fits(item["path"], p) for p in full_paths(report, finding))
 
 
+def graphql_fits(item, finding):
+    """An item naming a GraphQL operation (`"graphql": "query pastes"`) is matched only by a
+    finding on that operation (the report's `graphql_operation`, schema 1.3)."""
+    return "graphql" not in item or finding.get("graphql_operation") == item["graphql"]
+
+
 def matches_flaw(flaw, report, finding):
     if not set(flaw.get("cwe", [])) & set(finding.get("cwe", [])):
         return False
-    return operation_fits(flaw, report, finding)
+    return graphql_fits(flaw, finding) and operation_fits(flaw, report, finding)
 
 
 def matches_unscored(item, report, finding):
@@ -90,7 +98,7 @@ def matches_unscored(item, report, finding):
         return False
     if "method" not in item and item.get("path") != "*":
         return False
-    return operation_fits(item, report, finding)
+    return graphql_fits(item, finding) and operation_fits(item, report, finding)
 
 
 def identities_signed_in(report):

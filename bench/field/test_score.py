@@ -102,6 +102,16 @@ class Score(unittest.TestCase):
         self.assertEqual(len(s["false_positives"]), 1)
         self.assertIn("inventory.undocumented-route", s["false_positives"][0])
 
+    def test_a_flaw_naming_a_graphql_operation_is_found_only_on_that_operation(self):
+        truth = dict(TRUTH, flaws=[{"id": "g-sqli", "cwe": [89], "method": "POST", "path": "/graphql", "graphql": "query pastes", "documented": True}])
+        on_pastes = dict(finding("injection.sql", [89], "POST", "/graphql"), graphql_operation="query pastes")
+        on_paste = dict(on_pastes, graphql_operation="query paste")
+        bare = finding("injection.sql", [89], "POST", "/graphql")
+        s = score.score(truth, [report([on_paste, bare])])
+        self.assertEqual((s["found"], len(s["false_positives"])), ([], 2))
+        s = score.score(truth, [report([on_pastes])])
+        self.assertEqual((s["found"], s["false_positives"]), (["g-sqli"], []))
+
     def test_each_flaw_counts_once_across_findings_and_reports(self):
         f = finding("injection.sql", [89], "POST", "/login")
         s = score.score(TRUTH, [report([f, f]), report([f])])
