@@ -149,6 +149,13 @@ pub trait Check: Send + Sync {
         RunOrder::Normal
     }
 
+    /// Why an API-wide check has nothing to test on this API (the surface it tests is absent),
+    /// or `None` when it applies. The engine then neither runs it nor counts it as run, and
+    /// the report's coverage gives this reason.
+    fn not_applicable(&self, _inventory: &middlebrick_model::Inventory) -> Option<&'static str> {
+        None
+    }
+
     /// The requests this check would send for `op`; empty when it does not apply. The engine
     /// runs a check on an operation only when this is non-empty and the mode allows its kind.
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned>;

@@ -34,6 +34,8 @@ pub fn records(
             if c.scope() == Scope::Api {
                 let mut r = if executed.contains(&(id, None)) {
                     CheckRun::ran(id)
+                } else if let Some(why) = c.not_applicable(inv) {
+                    CheckRun::skipped(id, why)
                 } else {
                     CheckRun::skipped(id, STOPPED)
                 };
@@ -186,5 +188,14 @@ mod tests {
         let none = records(&inv, &cfg, &the_plan, &skipped, &Executed::new());
         assert!(none.iter().all(|r| !r.ran));
         assert!(none.iter().any(|r| r.reason.as_deref() == Some(STOPPED)));
+        // An API-wide check whose surface is absent says so rather than "stopped".
+        let graphql = none
+            .iter()
+            .find(|r| r.check == CheckId::GraphqlIntrospection)
+            .unwrap();
+        assert_eq!(
+            graphql.reason.as_deref(),
+            Some("no GraphQL endpoint was found")
+        );
     }
 }

@@ -437,6 +437,7 @@ pub async fn scan_with(
         for check in checks
             .iter()
             .filter(|c| c.scope() == Scope::Api && c.order() == order)
+            .filter(|c| c.not_applicable(&inventory).is_none())
         {
             if handle.cancel.is_cancelled() {
                 break;

@@ -89,6 +89,10 @@ impl Check for GraphqlAliasBruteForce {
         Scope::Api
     }
 
+    fn not_applicable(&self, inventory: &middlebrick_model::Inventory) -> Option<&'static str> {
+        super::graphql_common::no_endpoint(inventory)
+    }
+
     fn order(&self) -> RunOrder {
         RunOrder::Last
     }

@@ -124,6 +124,14 @@ pub fn string_literal(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 
+/// Why a GraphQL-only check has nothing to test: no endpoint was found.
+pub fn no_endpoint(inventory: &middlebrick_model::Inventory) -> Option<&'static str> {
+    inventory
+        .graphql
+        .is_empty()
+        .then_some("no GraphQL endpoint was found")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,6 +85,10 @@ impl Check for GraphqlCsrf {
         Scope::Api
     }
 
+    fn not_applicable(&self, inventory: &middlebrick_model::Inventory) -> Option<&'static str> {
+        super::graphql_common::no_endpoint(inventory)
+    }
+
     fn plan(&self, op: &Operation, ctx: PlanCtx) -> Vec<Planned> {
         if !candidate(op) || ctx.identities == 0 {
             return Vec::new();

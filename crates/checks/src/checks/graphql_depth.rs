@@ -98,6 +98,10 @@ impl Check for GraphqlNoDepthLimit {
         Scope::Api
     }
 
+    fn not_applicable(&self, inventory: &middlebrick_model::Inventory) -> Option<&'static str> {
+        super::graphql_common::no_endpoint(inventory)
+    }
+
     fn plan(&self, op: &Operation, _ctx: PlanCtx) -> Vec<Planned> {
         if op.graphql.is_none() {
             return Vec::new();
@@ -613,7 +617,10 @@ mod tests {
         assert_eq!(out.findings.len(), 1, "{:?}", out.diagnostics);
         assert!(out.findings[0].description.contains("8 levels"));
         let sent = probe.sent.lock().unwrap().clone();
-        assert!(sent.iter().all(|r| levels(r) <= 8), "10 levels were never sent");
+        assert!(
+            sent.iter().all(|r| levels(r) <= 8),
+            "10 levels were never sent"
+        );
     }
 
     #[tokio::test]

@@ -96,6 +96,10 @@ impl Check for GraphqlIntrospection {
         Scope::Api
     }
 
+    fn not_applicable(&self, inventory: &middlebrick_model::Inventory) -> Option<&'static str> {
+        super::graphql_common::no_endpoint(inventory)
+    }
+
     fn plan(&self, op: &Operation, _ctx: PlanCtx) -> Vec<Planned> {
         if op.graphql.is_none() {
             return Vec::new();
