@@ -172,7 +172,13 @@ impl ServiceStore {
 
     /// The target `POST /api/scan` keeps for `url` (one per URL, so that its scans have a
     /// history to diff against), made on first use.
-    pub fn contract_target(&self, url: &str, created_by: &str, now: i64) -> Result<Target> {
+    pub fn contract_target(
+        &self,
+        url: &str,
+        checks: &[String],
+        created_by: &str,
+        now: i64,
+    ) -> Result<Target> {
         let found = self.db.tx(|tx| {
             Ok(tx
                 .one(
@@ -194,6 +200,7 @@ impl ServiceStore {
                 url: url.to_string(),
                 config_json: "{}".into(),
                 mode: "safe".into(),
+                checks: checks.to_vec(),
                 max_concurrent: 1,
                 origin: "contract".into(),
                 created_by: Some(created_by.to_string()),
@@ -299,8 +306,12 @@ mod tests {
     #[test]
     fn a_contract_target_is_made_once_per_url() {
         testdb::each(|s| {
-            let a = s.contract_target("http://127.0.0.1:9/", "k", 1).unwrap();
-            let b = s.contract_target("http://127.0.0.1:9/", "k", 2).unwrap();
+            let a = s
+                .contract_target("http://127.0.0.1:9/", &[], "k", 1)
+                .unwrap();
+            let b = s
+                .contract_target("http://127.0.0.1:9/", &[], "k", 2)
+                .unwrap();
             assert_eq!(a.id, b.id);
             assert!(
                 s.targets().unwrap().is_empty(),
