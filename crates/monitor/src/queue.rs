@@ -45,6 +45,7 @@ pub async fn worker(store: Arc<ServiceStore>, cfg: WorkerConfig, stop: Cancellat
     let lease_ms = cfg.lease.as_millis() as i64;
     while !stop.is_cancelled() {
         let id = cfg.id.clone();
+        let asked = std::time::Instant::now();
         let claimed = match db(&store, move |s| s.claim(&id, lease_ms, now_ms())).await {
             Ok(c) => c,
             Err(e) => {
@@ -53,7 +54,11 @@ pub async fn worker(store: Arc<ServiceStore>, cfg: WorkerConfig, stop: Cancellat
             }
         };
         match claimed {
-            Some(c) => run_job(&store, &cfg, c, &stop).await,
+            Some(c) => {
+                let claim_ms = asked.elapsed().as_secs_f64() * 1000.0;
+                tracing::info!(job = %c.job.id, claim_ms = format!("{claim_ms:.2}"), "claimed");
+                run_job(&store, &cfg, c, &stop).await
+            }
             None => {
                 tokio::select! {
                     () = stop.cancelled() => {}
