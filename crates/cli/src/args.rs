@@ -32,6 +32,12 @@ pub enum Command {
     History(HistoryArgs),
     /// Serve the Model Context Protocol over stdio, for coding assistants (see docs/mcp.md).
     Mcp(McpArgs),
+    /// Run the monitoring service: the HTTP API, schedules and scans (see docs/api.md).
+    Serve(ServeArgs),
+    /// Run scans for a `serve` process from a shared PostgreSQL database (a fleet worker).
+    Worker(WorkerArgs),
+    /// Manage the service's API keys (`key create`).
+    Key(KeyArgs),
     /// Write a baseline file that accepts every finding of a JSON report.
     Baseline(BaselineArgs),
     /// Explain a check: what it looks for, its CWE/OWASP mappings and the remediation for a stack.
@@ -196,6 +202,80 @@ pub struct McpArgs {
     /// Keep scans in memory only, for this session.
     #[arg(long, conflicts_with = "path")]
     pub no_history: bool,
+}
+
+/// What `serve` and `worker` share.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The service database: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite:// under the user's data directory].
+    #[arg(long, value_name = "URL", env = "MIDDLEBRICK_DATABASE")]
+    pub database: Option<String>,
+
+    /// A host scans may reach besides loopback and private addresses (host or host:port). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+
+    /// Allow targets in `active` mode (state-changing requests); refused without it.
+    #[arg(long)]
+    pub allow_active: bool,
+
+    /// Scans this process runs at once.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub jobs: usize,
+
+    /// Seconds a worker's claim on a scan lasts without a heartbeat before another worker may take it.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub lease: u64,
+
+    /// Seconds a stopping process (SIGTERM) lets a running scan finish before giving it back to the queue.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub grace: u64,
+
+    /// The file holding the key that seals request headers of POST /api/scan, when MIDDLEBRICK_SERVICE_KEY is not set [default: service.key in the user's data directory].
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address the API listens on.
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:7474")]
+    pub listen: std::net::SocketAddr,
+
+    /// Checks a scan made by POST /api/scan runs (comma-separated ids) [default: every check].
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub contract_checks: Vec<String>,
+
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key and print it once (the database keeps only its SHA-256).
+    Create {
+        /// The service database, as for `serve`.
+        #[arg(long, value_name = "URL", env = "MIDDLEBRICK_DATABASE")]
+        database: Option<String>,
+        /// A name for the key (who or what uses it).
+        #[arg(long, value_name = "TEXT", default_value = "default")]
+        label: String,
+        /// Scans the key may create per rolling hour (429 beyond).
+        #[arg(long, value_name = "N", default_value_t = 60)]
+        scans_per_hour: i64,
+    },
 }
 
 #[derive(Debug, Args)]

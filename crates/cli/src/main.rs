@@ -15,6 +15,7 @@ mod logs;
 mod mcp;
 mod output;
 mod progress;
+mod service;
 
 use anyhow::{anyhow, Result};
 use args::{Cli, Command, ScanArgs};
@@ -56,6 +57,9 @@ fn main() {
         Command::Diff(a) => diff::run(&a),
         Command::History(a) => history::run(&a),
         Command::Mcp(a) => mcp::run(&a, redactor),
+        Command::Serve(a) => service::serve(&a),
+        Command::Worker(a) => service::worker(&a),
+        Command::Key(a) => service::key(&a),
         Command::Baseline(a) => report_errors(write_baseline(&a)),
         Command::Explain(a) => explain_check(&a),
         Command::Completions(a) => docs::completions(&a.shell),

@@ -15,10 +15,6 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("middlebrick-audit", vec![m, "middlebrick-spec"]),
         ("middlebrick-store", vec![m]),
         (
-            "middlebrick-monitor",
-            vec![m, "middlebrick-report", "middlebrick-http"],
-        ),
-        (
             "middlebrick-mcp",
             vec![
                 m,
@@ -26,6 +22,17 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "middlebrick-checks",
                 "middlebrick-report",
                 "middlebrick-store",
+            ],
+        ),
+        (
+            "middlebrick-monitor",
+            vec![
+                m,
+                "middlebrick-engine",
+                "middlebrick-http",
+                "middlebrick-report",
+                "middlebrick-store",
+                "middlebrick-mcp",
             ],
         ),
         (
@@ -49,6 +56,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "middlebrick-audit",
                 "middlebrick-store",
                 "middlebrick-mcp",
+                "middlebrick-monitor",
             ],
         ),
     ])
@@ -100,6 +108,12 @@ fn crate_dependencies_follow_architecture_md() {
                 assert_eq!(
                     name, "middlebrick-store",
                     "SQL belongs to the store crate only, found rusqlite in {name}"
+                );
+            }
+            if (dep_name == "postgres" || dep_name == "tokio-postgres") && normal {
+                assert_eq!(
+                    name, "middlebrick-store",
+                    "SQL belongs to the store crate only, found {dep_name} in {name}"
                 );
             }
             if dep_name == "reqwest" && normal {

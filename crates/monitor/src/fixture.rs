@@ -15,6 +15,7 @@ pub fn finding(id: &str, severity: Severity) -> Finding {
         owasp: vec![],
         method: Some(Method::Get),
         path: Some("/orders/{id}".into()),
+        graphql_operation: None,
         parameter: Some("id".into()),
         description: "Another user's order was returned.".into(),
         evidence: Evidence::default(),

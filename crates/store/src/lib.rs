@@ -11,6 +11,7 @@
 
 mod migrate;
 mod scans;
+pub mod service;
 
 pub use scans::{Filter, NewScan, ScanId, ScanSummary, Status};
 
@@ -37,6 +38,13 @@ pub enum StoreError {
     NotFound(ScanId),
     #[error("scan {id}: stored report is unreadable: {message}")]
     Corrupt { id: ScanId, message: String },
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// A serialization failure (SQLSTATE 40001): the transaction is run again.
+    #[error("PostgreSQL serialization failure: {0}")]
+    Retry(String),
+    #[error("the {0} just written could not be read back")]
+    Missing(&'static str),
     #[error("history database has schema version {found}; this middlebrick knows up to {known}")]
     TooNew { found: i64, known: i64 },
 }
