@@ -222,12 +222,8 @@ fn scan(args: ScanArgs, redactor: std::sync::Arc<Redactor>) -> Result<i32, Failu
             if let Some(r) = &recording {
                 r.fail(&e.to_string());
             }
-            let code = match e {
-                CoreError::Engine(EngineError::Cancelled) => exit::INTERRUPTED,
-                _ => exit::SCAN_FAILED,
-            };
             return Err(Failure {
-                code,
+                code: exit::SCAN_FAILED,
                 error: explain_core(e),
             });
         }

@@ -272,8 +272,8 @@ impl ScanRequest {
 
 /// Resolves and runs one scan: the function a service's worker calls. `events` receives every
 /// engine [`Event`] in order, from the scan's task (keep it quick); `cancel` stops the scan,
-/// which then returns the report so far with status `Interrupted` (or
-/// `Err(CoreError::Engine(EngineError::Cancelled))` when the operations were not known yet).
+/// which then returns the report so far with status `Interrupted` (no operations in it when
+/// the cancellation came during discovery).
 /// Nothing is recorded: the caller stores the outcome where it keeps scans.
 pub async fn run(
     request: &ScanRequest,

@@ -4,8 +4,6 @@
 
 use middlebrick_core::config::Limits;
 use middlebrick_core::scan::{run, CancelToken, Event, Phase, ScanRequest, SpecInput};
-use middlebrick_core::CoreError;
-use middlebrick_engine::EngineError;
 use middlebrick_store::Status;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -135,7 +133,7 @@ async fn cancelling_mid_scan_returns_promptly_with_a_report_marked_interrupted()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancelling_before_the_operations_are_known_is_an_error_not_an_empty_report() {
+async fn cancelling_before_the_operations_are_known_returns_an_empty_report_marked_interrupted() {
     let server = SlowServer::start();
     let cancel = CancelToken::new();
     {
@@ -148,10 +146,14 @@ async fn cancelling_before_the_operations_are_known_is_an_error_not_an_empty_rep
     // The target URL itself never answers: the scan is still in discovery when cancelled.
     let req = request(&format!("{}/hang", server.url), None);
     let started = Instant::now();
-    let err = run(&req, cancel, |_| {}).await.expect_err("cancelled");
+    let outcome = run(&req, cancel, |_| {}).await.expect("a report");
     assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
-    assert!(
-        matches!(err, CoreError::Engine(EngineError::Cancelled)),
-        "{err:?}"
+    assert_eq!(outcome.status, Status::Interrupted);
+    assert!(outcome.report.incomplete);
+    assert_eq!(outcome.report.coverage.operations, 0);
+    assert!(outcome.report.findings.is_empty());
+    assert_eq!(
+        outcome.report.coverage.stopped.as_deref(),
+        Some("interrupted")
     );
 }

@@ -16,7 +16,4 @@ pub enum EngineError {
     NoOperations(String),
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// Cancelled through the scan's handle before the operations were known: nothing to report.
-    #[error("the scan was cancelled before it found the operations to test")]
-    Cancelled,
 }

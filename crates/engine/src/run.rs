@@ -32,8 +32,8 @@ pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 /// Lets a front end stop a running scan: cancelling `cancel` stops the transport (requests in
 /// flight end at once, later ones are not sent), the check rounds stop taking work, and the
 /// scan returns the report of what it found so far, marked incomplete with
-/// `coverage.stopped = "interrupted"`. Cancelled before the operations are known, the scan
-/// has nothing to report and returns [`EngineError::Cancelled`].
+/// `coverage.stopped = "interrupted"` (cancelled before the operations were known, a report
+/// with no operations, marked the same way).
 #[derive(Debug, Clone, Default)]
 pub struct ScanHandle {
     pub cancel: CancellationToken,
@@ -149,7 +149,7 @@ async fn load_with(
 /// redacted; `incomplete` and `coverage.stopped` say whether and why it stopped early:
 /// budget, time limit, circuit breaker or cancellation) and the redactor every later sink
 /// must also apply. `Err` only when there is nothing to report: the target did not answer,
-/// the spec could not be read, no operations, or a cancellation during discovery. A failure
+/// the spec could not be read, or it lists no operations. A failure
 /// on one operation is a diagnostic in the report, never an error here.
 ///
 /// **How it cancels.** `handle.cancel.cancel()` from any task or thread: the transport ends
@@ -190,34 +190,45 @@ pub async fn scan_with(
     let spec_t = Arc::new(spec_transport(&cfg)?);
     let _spec_watch = stop_on_cancel(&handle, &spec_t, None);
     events(Event::Phase(Phase::Discovery));
-    let cancelled = |e: EngineError| {
-        if handle.cancel.is_cancelled() {
-            EngineError::Cancelled
-        } else {
-            e
+    // Cancelled before the operations are known, the scan still ends with a report: no
+    // operations, marked interrupted, so every front end handles one outcome.
+    let cancelled = || handle.cancel.is_cancelled();
+    let nothing = || {
+        (
+            Inventory::empty(SpecVersion::Crawled),
+            "nothing (cancelled during discovery)".to_string(),
+        )
+    };
+    let first = match spec_t.send(discover::get(cfg.target.clone())).await {
+        Ok(ex) if ex.response.is_some() => Some(ex),
+        _ if cancelled() => None,
+        Ok(ex) => {
+            return Err(EngineError::Unreachable {
+                url: cfg.target.to_string(),
+                reason: ex.error.unwrap_or_else(|| "no answer".into()),
+            })
+        }
+        Err(e) => {
+            return Err(EngineError::Unreachable {
+                url: cfg.target.to_string(),
+                reason: e.to_string(),
+            })
         }
     };
-    let first = spec_t
-        .send(discover::get(cfg.target.clone()))
-        .await
-        .map_err(|e| EngineError::Unreachable {
-            url: cfg.target.to_string(),
-            reason: e.to_string(),
-        })
-        .map_err(cancelled)?;
-    if first.response.is_none() {
-        return Err(cancelled(EngineError::Unreachable {
-            url: cfg.target.to_string(),
-            reason: first.error.unwrap_or_else(|| "no answer".into()),
-        }));
-    }
-    let (mut inventory, source) = load_with(&cfg, &spec_t, true).await.map_err(cancelled)?;
+    let (mut inventory, source) = match &first {
+        None => nothing(),
+        Some(_) => match load_with(&cfg, &spec_t, true).await {
+            Ok(found) => found,
+            Err(_) if cancelled() => nothing(),
+            Err(e) => return Err(e),
+        },
+    };
     // GraphQL endpoints beside (or instead of) the REST API, whatever the spec said.
     let (graphql_pending, graphql_notes) = crate::graphql::discover(
         &spec_t,
         &cfg.target,
         &mut inventory,
-        Some(&first),
+        first.as_ref(),
         cfg.mode != Mode::Passive,
     )
     .await;
@@ -232,7 +243,7 @@ pub async fn scan_with(
     let _watch = stop_on_cancel(&handle, &transport, Some(events.clone()));
     let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut inventory.diagnostics);
     // An endpoint whose schema needs a sign-in is read after it (`graphql::read_pending`).
-    if inventory.operations.is_empty() && graphql_pending.is_empty() {
+    if inventory.operations.is_empty() && graphql_pending.is_empty() && !cancelled() {
         return Err(EngineError::NoOperations(format!(
             "{source} lists no operations"
         )));
