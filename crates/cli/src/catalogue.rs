@@ -2,24 +2,11 @@
 
 use crate::{exit, output};
 use middlebrick_checks::CHECKS;
+use middlebrick_core::catalogue::kind_name;
 use middlebrick_report::RuleInfo;
 
 pub fn rules() -> Vec<RuleInfo> {
-    CHECKS
-        .iter()
-        .map(|c| {
-            let m = c.meta();
-            RuleInfo {
-                id: m.id,
-                title: m.title.to_string(),
-                severity: m.severity,
-                cwe: m.cwe.to_vec(),
-                owasp: m.owasp.to_vec(),
-                description: m.description.to_string(),
-                remediation: m.remediation.render(&[]),
-            }
-        })
-        .collect()
+    middlebrick_core::catalogue::rules()
 }
 
 pub fn print(format: &str) -> i32 {
@@ -77,10 +64,7 @@ fn table() -> String {
         let m = c.meta();
         let cwe: Vec<String> = m.cwe.iter().map(|n| format!("CWE-{n}")).collect();
         let owasp: Vec<&str> = m.owasp.iter().map(|o| o.code()).collect();
-        let kind = serde_json::to_value(m.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind = kind_name(m.kind);
         rows.push([
             m.id.to_string(),
             m.severity.to_string(),
@@ -123,10 +107,7 @@ pub fn markdown() -> String {
         let m = c.meta();
         let cwe: Vec<String> = m.cwe.iter().map(|n| format!("CWE-{n}")).collect();
         let owasp: Vec<&str> = m.owasp.iter().map(|o| o.code()).collect();
-        let kind = serde_json::to_value(m.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let kind = kind_name(m.kind);
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} | {} |\n",
             m.id,

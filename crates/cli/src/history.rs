@@ -4,79 +4,58 @@
 use crate::args::{HistoryArgs, HistoryCommand, HistoryPath, HistoryShowArgs};
 use crate::{catalogue, exit, output};
 use anyhow::{anyhow, bail, Context, Result};
+use middlebrick_core::record;
 use middlebrick_engine::ScanConfig;
 use middlebrick_model::{Redactor, Report};
 use middlebrick_report::{render, Format, RenderOptions};
 use middlebrick_store::{Filter, ScanId, Status, Store};
-use std::path::PathBuf;
-
-pub fn path(h: &HistoryPath) -> Result<PathBuf> {
-    h.path
-        .clone()
-        .or_else(middlebrick_store::default_path)
-        .ok_or_else(|| anyhow!("no data directory for the history here; pass --history PATH"))
-}
 
 pub fn open(h: &HistoryPath) -> Result<Store> {
-    let p = path(h)?;
-    Store::open(&p).map_err(|e| anyhow!(e))
+    Ok(record::open_history(h.path.as_deref())?)
 }
 
-/// A scan being recorded: the store and the row's id.
-pub struct Recording {
-    store: Store,
-    pub id: ScanId,
-}
+/// A scan being recorded (`middlebrick_core::record::Recording`), with the CLI's messages.
+pub struct Recording(record::Recording);
 
 impl Recording {
     pub fn start(h: &HistoryPath, cfg: &ScanConfig) -> Result<Recording> {
-        let store = open(h)?;
-        let id = store
-            .start(&middlebrick_mcp::record::new_scan(cfg))
-            .map_err(|e| anyhow!(e))?;
-        Ok(Recording { store, id })
+        Ok(Recording(record::Recording::start(open(h)?, cfg)?))
+    }
+
+    pub fn id(&self) -> ScanId {
+        self.0.id
     }
 
     pub fn finish(&mut self, report: &Report, redactor: &Redactor, cancelled: bool) {
-        let json = middlebrick_mcp::record::report_json(report, redactor);
-        let status = middlebrick_mcp::record::status_of(report, cancelled);
-        if let Err(e) = self.store.finish(self.id, report, &json, status) {
+        if let Err(e) = self.0.finish(report, redactor, cancelled) {
             eprintln!("warning: the scan was not recorded in the history: {e}");
         }
     }
 
     pub fn fail(&self, error: &str) {
-        let _ = self.store.fail(self.id, error);
+        let _ = self.0.fail(error);
     }
 
     /// `--compare-last`: the diff against the previous scan of the target, on stderr.
     pub fn compare_last(&self, report: &Report) {
-        let prev = match self.store.previous(&report.target, self.id) {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                eprintln!(
-                    "compare-last: no earlier scan of {} recorded",
-                    report.target
-                );
-                return;
-            }
-            Err(e) => {
-                eprintln!("compare-last: {e}");
-                return;
-            }
-        };
-        match self.store.report(prev) {
-            Ok(Some(old)) => {
-                let d = crate::diff::compare(&old, report);
+        match self.0.previous(&report.target) {
+            Ok(Some((prev, old))) => {
+                let d = middlebrick_core::diff::compare(&old, report);
                 for w in &d.warnings {
                     eprintln!("compare-last: warning: {w}");
                 }
                 eprint!(
                     "compare-last: since scan {prev}: {}",
-                    crate::diff::terminal(&d, &old, report)
+                    middlebrick_core::diff::terminal(&d, &old, report)
                 );
             }
-            Ok(None) => eprintln!("compare-last: scan {prev} has no report"),
+            Ok(None) => eprintln!(
+                "compare-last: no earlier scan of {} recorded",
+                report.target
+            ),
+            Err(middlebrick_core::CoreError::NoReport(prev)) => {
+                eprintln!("compare-last: scan {prev} has no report")
+            }
             Err(e) => eprintln!("compare-last: {e}"),
         }
     }
@@ -198,10 +177,7 @@ pub fn load_report(operand: &str, h: &HistoryPath) -> Result<Report> {
     let Ok(id) = operand.parse::<ScanId>() else {
         bail!("{operand} is neither a report file nor a history id");
     };
-    open(h)?
-        .report(id)
-        .map_err(|e| anyhow!(e))?
-        .ok_or_else(|| anyhow!("scan {id} recorded no report (killed or failed)"))
+    Ok(record::load(&open(h)?, id)?)
 }
 
 #[cfg(test)]

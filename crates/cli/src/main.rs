@@ -22,7 +22,9 @@ use args::{Cli, Command, ScanArgs};
 use baseline::now_rfc3339;
 use clap::Parser;
 use gate::Gate;
-use middlebrick_engine::{EngineError, ScanHandle};
+use middlebrick_core::scan::CancelToken;
+use middlebrick_core::CoreError;
+use middlebrick_engine::EngineError;
 use middlebrick_model::{Redactor, Report};
 use middlebrick_report::{Format, RenderOptions};
 use std::io::IsTerminal;
@@ -188,16 +190,16 @@ fn scan(args: ScanArgs, redactor: std::sync::Arc<Redactor>) -> Result<i32, Failu
         return runtime.block_on(dry_run(&cfg));
     }
 
-    let handle = ScanHandle::default();
+    let cancel = CancelToken::new();
     let show_progress = !args.no_progress && std::io::stderr().is_terminal();
     let progress = progress::Progress::new(show_progress);
     let sink = progress.sink();
     let interrupted = {
-        let h = handle.clone();
+        let c = cancel.clone();
         runtime.spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\ninterrupted: finishing with the findings so far…");
-                h.cancel.cancel();
+                c.cancel();
             }
         })
     };
@@ -210,10 +212,10 @@ fn scan(args: ScanArgs, redactor: std::sync::Arc<Redactor>) -> Result<i32, Failu
     } else {
         Some(history::Recording::start(&args.history, &cfg).map_err(usage)?)
     };
-    let result = runtime.block_on(middlebrick_engine::scan_with(
+    let result = runtime.block_on(middlebrick_core::scan::run_config(
         cfg,
-        sink,
-        handle.clone(),
+        cancel.clone(),
+        move |e| sink(e),
         redactor,
     ));
     interrupted.abort();
@@ -226,7 +228,7 @@ fn scan(args: ScanArgs, redactor: std::sync::Arc<Redactor>) -> Result<i32, Failu
             }
             return Err(Failure {
                 code: exit::SCAN_FAILED,
-                error: explain(e),
+                error: explain_core(e),
             });
         }
     };
@@ -238,21 +240,18 @@ fn scan(args: ScanArgs, redactor: std::sync::Arc<Redactor>) -> Result<i32, Failu
     };
     let verdict = finish(&mut output.report, &gate, &routes, opts, &output.redactor);
     if let Some(r) = recording.as_mut() {
-        r.finish(
-            &output.report,
-            &output.redactor,
-            handle.cancel.is_cancelled(),
-        );
+        r.finish(&output.report, &output.redactor, cancel.is_cancelled());
         eprintln!(
             "recorded as scan {} (middlebrick history show {})",
-            r.id, r.id
+            r.id(),
+            r.id()
         );
         if args.compare_last {
             r.compare_last(&output.report);
         }
     }
     let verdict = verdict?;
-    if handle.cancel.is_cancelled() {
+    if cancel.is_cancelled() {
         return Ok(exit::INTERRUPTED);
     }
     if output.report.incomplete {
@@ -266,6 +265,13 @@ fn scan(args: ScanArgs, redactor: std::sync::Arc<Redactor>) -> Result<i32, Failu
         return Ok(exit::NOT_TESTED);
     }
     Ok(verdict)
+}
+
+fn explain_core(e: CoreError) -> anyhow::Error {
+    match e {
+        CoreError::Engine(e) => explain(e),
+        other => other.into(),
+    }
 }
 
 fn explain(e: EngineError) -> anyhow::Error {

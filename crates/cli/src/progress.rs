@@ -9,17 +9,6 @@ pub struct Progress {
     bar: Option<ProgressBar>,
 }
 
-/// The phase's position in a scan and what the bar says of it (`phase 4/5 running checks`).
-fn phase_label(p: Phase) -> (u8, &'static str) {
-    match p {
-        Phase::Discovery => (1, "finding operations"),
-        Phase::SignIn => (2, "signing in"),
-        Phase::WarmUp => (3, "warming up (reading every GET)"),
-        Phase::Checks => (4, "running checks"),
-        Phase::Finish => (5, "scoring"),
-    }
-}
-
 impl Progress {
     pub fn new(enabled: bool) -> Self {
         let bar = enabled.then(|| {
@@ -43,10 +32,10 @@ impl Progress {
             let Some(bar) = &bar else { return };
             match event {
                 Event::Phase(p) => {
-                    let (n, name) = phase_label(p);
-                    bar.set_prefix(format!("phase {n}/5"));
-                    bar.set_message(name);
+                    bar.set_prefix(format!("phase {}/{}", p.number(), Phase::ALL.len()));
+                    bar.set_message(p.label());
                 }
+                Event::Cancelled => bar.println("cancelled: stopping the transport"),
                 Event::Operations { count, source } => {
                     bar.println(format!("{count} operations from {source}"))
                 }

@@ -3,7 +3,7 @@
 
 use crate::args::{KeyArgs, KeyCommand, ServeArgs, ServiceArgs, WorkerArgs};
 use crate::exit;
-use middlebrick_mcp::Allowlist;
+use middlebrick_core::Allowlist;
 use middlebrick_monitor::Options;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;

@@ -15,9 +15,21 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("middlebrick-audit", vec![m, "middlebrick-spec"]),
         ("middlebrick-store", vec![m]),
         (
+            "middlebrick-core",
+            vec![
+                m,
+                "middlebrick-engine",
+                "middlebrick-checks",
+                "middlebrick-http",
+                "middlebrick-report",
+                "middlebrick-store",
+            ],
+        ),
+        (
             "middlebrick-mcp",
             vec![
                 m,
+                "middlebrick-core",
                 "middlebrick-engine",
                 "middlebrick-checks",
                 "middlebrick-report",
@@ -28,11 +40,11 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
             "middlebrick-monitor",
             vec![
                 m,
+                "middlebrick-core",
                 "middlebrick-engine",
                 "middlebrick-http",
                 "middlebrick-report",
                 "middlebrick-store",
-                "middlebrick-mcp",
             ],
         ),
         (
@@ -49,6 +61,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
             "middlebrick",
             vec![
                 m,
+                "middlebrick-core",
                 "middlebrick-engine",
                 "middlebrick-checks",
                 "middlebrick-http",

@@ -11,6 +11,12 @@ use url::Url;
 pub enum SpecSource {
     File(PathBuf),
     Url(Url),
+    /// The description itself (a front end that stores it, such as the monitoring service);
+    /// `name` stands for it in the report and in messages. Relative `$ref`s cannot resolve.
+    Text {
+        name: String,
+        text: String,
+    },
     /// Look for it at well-known places on the target; crawl when there is none.
     Discover,
 }

@@ -29,7 +29,11 @@ const EVIDENCE_EXCHANGES_CAP: usize = 6;
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 
-/// Lets a front end stop a running scan; the scan returns what it found so far.
+/// Lets a front end stop a running scan: cancelling `cancel` stops the transport (requests in
+/// flight end at once, later ones are not sent), the check rounds stop taking work, and the
+/// scan returns the report of what it found so far, marked incomplete with
+/// `coverage.stopped = "interrupted"` (cancelled before the operations were known, a report
+/// with no operations, marked the same way).
 #[derive(Debug, Clone, Default)]
 pub struct ScanHandle {
     pub cancel: CancellationToken,
@@ -87,6 +91,15 @@ async fn load_with(
             })?;
             Ok((inv, path.display().to_string()))
         }
+        SpecSource::Text { name, text } => {
+            let inv = middlebrick_spec::load_bytes(text.as_bytes(), name).map_err(|e| {
+                EngineError::Spec {
+                    source_name: name.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            Ok((inv, name.clone()))
+        }
         SpecSource::Url(url) => {
             let spec_error = |message: String| EngineError::Spec {
                 source_name: url.to_string(),
@@ -124,6 +137,24 @@ async fn load_with(
     }
 }
 
+/// Runs one scan: the engine's entry point for every front end.
+///
+/// **What a front end passes.** A validated [`ScanConfig`] (target URL, [`SpecSource`],
+/// identities, [`Mode`], check selection, transport limits: concurrency, rate, timeouts,
+/// request budget, maximum duration), an [`EventSink`] that receives [`Event`]s (each
+/// [`crate::Phase`] as it starts, the inventory size, per-operation progress, findings,
+/// diagnostics) and a [`ScanHandle`] whose token cancels the scan.
+///
+/// **What it gets back.** A [`ScanOutput`]: the [`Report`] (findings deduplicated, scored,
+/// redacted; `incomplete` and `coverage.stopped` say whether and why it stopped early:
+/// budget, time limit, circuit breaker or cancellation) and the redactor every later sink
+/// must also apply. `Err` only when there is nothing to report: the target did not answer,
+/// the spec could not be read, or it lists no operations. A failure
+/// on one operation is a diagnostic in the report, never an error here.
+///
+/// **How it cancels.** `handle.cancel.cancel()` from any task or thread: the transport ends
+/// in-flight requests with a cancellation error, no phase sends anything more, and the scan
+/// returns within the time its phases take to unwind (no request waits on the network).
 pub async fn scan(
     cfg: ScanConfig,
     events: EventSink,
@@ -156,28 +187,48 @@ pub async fn scan_with(
     // Discovery first, on its own transport (specs need a larger body cap); the main
     // transport then gets what is left of the request budget and of the time limit, so both
     // stay one cap for the whole scan.
-    let spec_t = spec_transport(&cfg)?;
-    let first = spec_t
-        .send(discover::get(cfg.target.clone()))
-        .await
-        .map_err(|e| EngineError::Unreachable {
-            url: cfg.target.to_string(),
-            reason: e.to_string(),
-        })?;
-    if first.response.is_none() {
-        return Err(EngineError::Unreachable {
-            url: cfg.target.to_string(),
-            reason: first.error.unwrap_or_else(|| "no answer".into()),
-        });
-    }
+    let spec_t = Arc::new(spec_transport(&cfg)?);
+    let _spec_watch = stop_on_cancel(&handle, &spec_t, None);
     events(Event::Phase(Phase::Discovery));
-    let (mut inventory, source) = load_with(&cfg, &spec_t, true).await?;
+    // Cancelled before the operations are known, the scan still ends with a report: no
+    // operations, marked interrupted, so every front end handles one outcome.
+    let cancelled = || handle.cancel.is_cancelled();
+    let nothing = || {
+        (
+            Inventory::empty(SpecVersion::Crawled),
+            "nothing (cancelled during discovery)".to_string(),
+        )
+    };
+    let first = match spec_t.send(discover::get(cfg.target.clone())).await {
+        Ok(ex) if ex.response.is_some() => Some(ex),
+        _ if cancelled() => None,
+        Ok(ex) => {
+            return Err(EngineError::Unreachable {
+                url: cfg.target.to_string(),
+                reason: ex.error.unwrap_or_else(|| "no answer".into()),
+            })
+        }
+        Err(e) => {
+            return Err(EngineError::Unreachable {
+                url: cfg.target.to_string(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let (mut inventory, source) = match &first {
+        None => nothing(),
+        Some(_) => match load_with(&cfg, &spec_t, true).await {
+            Ok(found) => found,
+            Err(_) if cancelled() => nothing(),
+            Err(e) => return Err(e),
+        },
+    };
     // GraphQL endpoints beside (or instead of) the REST API, whatever the spec said.
     let (graphql_pending, graphql_notes) = crate::graphql::discover(
         &spec_t,
         &cfg.target,
         &mut inventory,
-        Some(&first),
+        first.as_ref(),
         cfg.mode != Mode::Passive,
     )
     .await;
@@ -189,17 +240,10 @@ pub async fn scan_with(
         .max_duration
         .map(|d| d.saturating_sub(started.elapsed()));
     let transport = Arc::new(transport(&main_cfg)?);
-    {
-        let t = transport.clone();
-        let token = handle.cancel.clone();
-        tokio::spawn(async move {
-            token.cancelled().await;
-            t.cancel();
-        });
-    }
+    let _watch = stop_on_cancel(&handle, &transport, Some(events.clone()));
     let mut diagnostics: Vec<Diagnostic> = std::mem::take(&mut inventory.diagnostics);
     // An endpoint whose schema needs a sign-in is read after it (`graphql::read_pending`).
-    if inventory.operations.is_empty() && graphql_pending.is_empty() {
+    if inventory.operations.is_empty() && graphql_pending.is_empty() && !cancelled() {
         return Err(EngineError::NoOperations(format!(
             "{source} lists no operations"
         )));
@@ -342,13 +386,13 @@ pub async fn scan_with(
 
     probe.set_not_found(base_choice.not_found);
     probe.mark_registered(registered_names.iter().map(String::as_str));
+    events(Event::Phase(Phase::SelfKnowledge));
     crate::selfknow::learn(&probe, &inventory, &identities).await;
     events(Event::Phase(Phase::WarmUp));
     warm_up(&probe, &inventory, &identities, cfg.transport.concurrency).await;
     diagnostics.extend(crate::selfknow::report(&probe.selves, &identities));
 
     probe.supply_objects(&primary_identity(&identities)).await;
-    events(Event::Phase(Phase::Checks));
     let mut plan_cfg = (*cfg).clone();
     plan_cfg.identities = identity_configs;
     plan_cfg
@@ -380,6 +424,7 @@ pub async fn scan_with(
         outcomes.push(outcome);
     };
     for order in [RunOrder::First, RunOrder::Normal, RunOrder::Last] {
+        events(Event::Phase(Phase::Checks(order)));
         // Checks on one operation run one after another: several of them write the same
         // object (the identity's own settings, say) and judge it by reading it back, which a
         // concurrent write would spoil. Different operations run concurrently, except in the
@@ -456,7 +501,7 @@ pub async fn scan_with(
         }
     }
 
-    events(Event::Phase(Phase::Finish));
+    events(Event::Phase(Phase::Scoring));
     let mut findings = Vec::new();
     for o in outcomes {
         findings.extend(o.findings);
@@ -533,6 +578,33 @@ pub async fn scan_with(
     apply_stack(&mut report, probe.observed());
     redact_report(&mut report, &redactor);
     Ok(ScanOutput { report, redactor })
+}
+
+/// Cancels `t` when the scan's token is cancelled (and says so once through `events`). The
+/// watcher ends with the returned guard, so a long-lived front end (the monitoring service)
+/// keeps no task per finished scan.
+#[must_use]
+fn stop_on_cancel(
+    handle: &ScanHandle,
+    t: &Arc<Transport>,
+    events: Option<EventSink>,
+) -> tokio_util::sync::DropGuard {
+    let t = t.clone();
+    let token = handle.cancel.clone();
+    let done = CancellationToken::new();
+    let finished = done.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = token.cancelled() => {
+                t.cancel();
+                if let Some(events) = events {
+                    events(Event::Cancelled);
+                }
+            }
+            () = finished.cancelled() => {}
+        }
+    });
+    done.drop_guard()
 }
 
 /// How many accounts a scan without identities registers in active mode: two, so that the

@@ -1,12 +1,11 @@
 //! The MCP tools over the engine and the history. Every tool answers with structured content
 //! (matching its output schema) and a text rendering for assistants that only read text.
 
-use crate::allow::Allowlist;
-use crate::record;
 use crate::types::*;
-use crate::Resolve;
 use middlebrick_checks::CHECKS;
-use middlebrick_engine::{Event, EventSink, Phase, ScanHandle};
+use middlebrick_core::config::{self, FileConfig, Flags};
+use middlebrick_core::{catalogue, record, Allowlist};
+use middlebrick_engine::{Event, ScanConfig};
 use middlebrick_model::{CheckId, Mode, Redactor, Report, Tech};
 use middlebrick_report::{render, Format, RenderOptions};
 use middlebrick_store::{Filter, ScanId, Store, StoreError};
@@ -19,7 +18,6 @@ use rmcp::model::{
 };
 use rmcp::{tool, tool_handler, tool_router, ErrorData, Peer, RoleServer, ServerHandler};
 use serde::Serialize;
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
@@ -50,7 +48,6 @@ impl std::fmt::Debug for LogRedactor {
 pub struct Server {
     store: Arc<Mutex<Store>>,
     opts: Options,
-    resolve: Resolve,
     #[allow(dead_code)] // read by the `tool_handler` macro
     tool_router: ToolRouter<Server>,
 }
@@ -80,7 +77,7 @@ fn terminal(report: &Report, redactor: &Redactor) -> String {
         color: false,
         verbose: false,
         spec_file: None,
-        rules: record::rules(),
+        rules: catalogue::rules(),
     };
     render(report, Format::Terminal, &opts, redactor)
 }
@@ -99,11 +96,44 @@ fn headline(r: &ScanResult) -> String {
     )
 }
 
+/// A `scan_api` call as the same `scan` flags would be resolved: its `config` file (or, as
+/// for the CLI, the one `MIDDLEBRICK_CONFIG` names), then its arguments. No SSRF callback
+/// option is ever set here (nor read from a config file): a scan started through MCP binds at
+/// most the default loopback listener of injection.ssrf.
+fn resolve(input: &ScanApiInput) -> Result<ScanConfig, String> {
+    let flags = Flags {
+        url: input.url.clone(),
+        spec: input.spec.clone(),
+        mode: input.mode.map(ModeInput::mode),
+        // As `--checks a,b`: each item may itself be a comma-separated list.
+        checks: input
+            .checks
+            .iter()
+            .flatten()
+            .flat_map(|c| c.split(','))
+            .map(str::to_string)
+            .collect(),
+        ..Flags::default()
+    };
+    let path = input
+        .config
+        .clone()
+        .or_else(|| std::env::var("MIDDLEBRICK_CONFIG").ok());
+    let file = match path {
+        Some(p) => config::read_file(std::path::Path::new(&p)).map_err(|e| e.to_string())?,
+        None => FileConfig::default(),
+    };
+    config::resolve(&flags, file).map_err(|e| e.to_string())
+}
+
 /// Engine events become MCP progress notifications (when the client asked for them with a
-/// progress token); the sink is synchronous, so a task forwards them in order.
-fn progress_sink(meta: &RequestMetaObject, peer: Peer<RoleServer>) -> EventSink {
+/// progress token); events arrive from the scan's task, so a task forwards them in order.
+fn progress_sink(
+    meta: &RequestMetaObject,
+    peer: Peer<RoleServer>,
+) -> Box<dyn FnMut(Event) + Send + 'static> {
     let Some(token) = meta.get_progress_token() else {
-        return Arc::new(|_| {});
+        return Box::new(|_| {});
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Option<f64>, String)>();
     tokio::spawn(async move {
@@ -117,9 +147,10 @@ fn progress_sink(meta: &RequestMetaObject, peer: Peer<RoleServer>) -> EventSink 
             let _ = peer.notify_progress(p).await;
         }
     });
-    Arc::new(move |e: Event| {
+    Box::new(move |e: Event| {
         let msg = match e {
-            Event::Phase(p) => Some((None, phase_name(p).to_string())),
+            Event::Phase(p) => Some((None, p.label().to_string())),
+            Event::Cancelled => Some((None, "cancelled".to_string())),
             Event::Operations { count, source } => {
                 Some((None, format!("{count} operations from {source}")))
             }
@@ -137,23 +168,12 @@ fn progress_sink(meta: &RequestMetaObject, peer: Peer<RoleServer>) -> EventSink 
     })
 }
 
-fn phase_name(p: Phase) -> &'static str {
-    match p {
-        Phase::Discovery => "discovering operations",
-        Phase::SignIn => "signing in",
-        Phase::WarmUp => "warming up",
-        Phase::Checks => "running checks",
-        Phase::Finish => "finishing",
-    }
-}
-
 #[tool_router]
 impl Server {
-    pub fn new(store: Store, opts: Options, resolve: Resolve) -> Server {
+    pub fn new(store: Store, opts: Options) -> Server {
         Server {
             store: Arc::new(Mutex::new(store)),
             opts,
-            resolve,
             tool_router: Self::tool_router(),
         }
     }
@@ -173,7 +193,7 @@ impl Server {
         peer: Peer<RoleServer>,
         cancel: CancellationToken,
     ) -> Result<CallToolResult, ErrorData> {
-        let cfg = match (self.resolve)(&input) {
+        let cfg = match resolve(&input) {
             Ok(c) => c,
             Err(e) => return Ok(refused(e)),
         };
@@ -197,23 +217,20 @@ impl Server {
             Ok(id) => id,
             Err(e) => return Ok(store_error(e)),
         };
-        let handle = ScanHandle {
-            cancel: cancel.child_token(),
-        };
         let sink = progress_sink(&meta, peer);
         let redactor = self.opts.log_redactor.0.clone();
-        let out = match middlebrick_engine::scan_with(cfg, sink, handle.clone(), redactor).await {
+        let scan = middlebrick_core::scan::run_config(cfg, cancel.child_token(), sink, redactor);
+        let out = match scan.await {
             Ok(out) => out,
             Err(e) => {
                 let _ = self.db().fail(id, &e.to_string());
                 return Ok(refused(format!("scan {id} failed: {e}")));
             }
         };
-        let status = record::status_of(&out.report, handle.cancel.is_cancelled());
-        let json = record::report_json(&out.report, &out.redactor);
+        let json = out.report_json();
         let summary = {
             let mut db = self.db();
-            db.finish(id, &out.report, &json, status)
+            db.finish(id, &out.report, &json, out.status)
                 .and_then(|()| db.get(id))
         };
         let summary = match summary {
@@ -301,10 +318,7 @@ impl Server {
                     id: m.id.to_string(),
                     title: m.title.to_string(),
                     severity: m.severity.as_str().to_string(),
-                    kind: serde_json::to_value(m.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    kind: catalogue::kind_name(m.kind),
                     cwe: m.cwe.to_vec(),
                     owasp: m.owasp.iter().map(|o| o.code().to_string()).collect(),
                 }
@@ -384,38 +398,23 @@ impl Server {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => return Ok(refused(e)),
         };
-        let old_ids: HashSet<&str> = old.findings.iter().map(|f| f.id.as_str()).collect();
-        let new_ids: HashSet<&str> = new.findings.iter().map(|f| f.id.as_str()).collect();
-        let gone: Vec<&middlebrick_model::Finding> = old
-            .findings
-            .iter()
-            .filter(|f| !new_ids.contains(f.id.as_str()))
-            .collect();
-        // Fixed only where the new scan looked again (`Report::not_retested`).
-        let retested = |f: &middlebrick_model::Finding| {
-            let op = f.method.is_some().then(|| f.location());
-            new.not_retested(f.check, op.as_deref()).is_none()
+        // Fixed only where the new scan looked again (`Report::not_retested`); a finding whose
+        // severity rose counts as unchanged here, as it always has for this tool.
+        let d = middlebrick_core::diff::compare(&old, &new);
+        let out = |v: &[&middlebrick_model::Finding]| -> Vec<FindingOut> {
+            v.iter().map(|f| FindingOut::from(*f)).collect()
         };
         let d = DiffResult {
             old: old_ref,
             new: new_ref,
-            new_findings: new
-                .findings
+            new_findings: out(&d.new),
+            fixed_findings: out(&d.fixed),
+            not_retested_findings: d
+                .not_retested
                 .iter()
-                .filter(|f| !old_ids.contains(f.id.as_str()))
-                .map(FindingOut::from)
+                .map(|(f, _)| FindingOut::from(*f))
                 .collect(),
-            fixed_findings: gone
-                .iter()
-                .filter(|f| retested(f))
-                .map(|f| FindingOut::from(*f))
-                .collect(),
-            not_retested_findings: gone
-                .iter()
-                .filter(|f| !retested(f))
-                .map(|f| FindingOut::from(*f))
-                .collect(),
-            unchanged: new_ids.intersection(&old_ids).count(),
+            unchanged: d.unchanged.len() + d.regressed.len(),
         };
         let mut text = format!(
             "scan {} -> {}: {} new, {} fixed, {} not re-tested, {} unchanged\n",

@@ -21,6 +21,15 @@ pub enum ModeInput {
 }
 
 impl ModeInput {
+    pub fn mode(self) -> middlebrick_model::Mode {
+        match self {
+            ModeInput::Passive => middlebrick_model::Mode::Passive,
+            ModeInput::Safe => middlebrick_model::Mode::Safe,
+            ModeInput::Active => middlebrick_model::Mode::Active,
+            ModeInput::Disposable => middlebrick_model::Mode::Disposable,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ModeInput::Passive => "passive",

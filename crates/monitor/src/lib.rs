@@ -23,7 +23,7 @@ pub mod webhooks;
 #[cfg(test)]
 mod fixture;
 
-use middlebrick_mcp::Allowlist;
+use middlebrick_core::Allowlist;
 use middlebrick_store::service::ServiceStore;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,7 +4,7 @@
 
 use crate::scan;
 use crate::seal::Sealer;
-use middlebrick_mcp::Allowlist;
+use middlebrick_core::Allowlist;
 use middlebrick_store::service::{Claimed, ServiceStore};
 use std::sync::Arc;
 use std::time::Duration;

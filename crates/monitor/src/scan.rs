@@ -117,7 +117,7 @@ pub async fn run_scan(cfg: ScanConfig, cancel: CancellationToken) -> Result<Repo
     let mut report = out.report;
     // The stored JSON goes through the JSON renderer with the scan's redactor, as the CLI's
     // history does; the struct we keep is read back from it so both say the same.
-    let json = middlebrick_mcp::record::report_json(&report, &out.redactor);
+    let json = middlebrick_core::record::report_json(&report, &out.redactor);
     if let Ok(r) = serde_json::from_str::<Report>(&json) {
         report = r;
     }

@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use middlebrick_mcp::Allowlist;
+use middlebrick_core::Allowlist;
 use middlebrick_store::service::{ApiKey, ServiceStore};
 use std::sync::Arc;
 

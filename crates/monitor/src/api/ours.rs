@@ -303,7 +303,7 @@ pub async fn report(
         color: false,
         verbose: false,
         spec_file: None,
-        rules: middlebrick_mcp::record::rules(),
+        rules: middlebrick_core::catalogue::rules(),
     };
     // The stored report was redacted when it was written; a fresh redactor adds nothing.
     let body = render(&report, format, &opts, &Redactor::new());

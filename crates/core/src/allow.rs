@@ -1,7 +1,8 @@
-//! Which hosts the MCP server may scan. An assistant can be steered by text it reads (a README,
-//! an issue, a web page), so the server, not the tool call, decides: loopback and private
-//! addresses (the dev server the assistant works on) plus what the user allowed with
-//! `--allow-host` when starting it. Names other than `localhost` are refused unless allowed:
+//! Which hosts a front end that scans for others (the MCP server, the monitoring service) may
+//! send to. An assistant can be steered by text it reads (a README, an issue, a web page), and
+//! a service that scans any URL a client posts is an SSRF proxy, so the server, not the
+//! request, decides: loopback and private addresses (the dev server the assistant works on)
+//! plus what the user allowed with `--allow-host` when starting it. Names other than `localhost` are refused unless allowed:
 //! resolving them here would not bind what the transport later connects to.
 
 use middlebrick_engine::{ScanConfig, SpecSource};
