@@ -87,6 +87,13 @@ def graphql_fits(item, finding):
 def matches_flaw(flaw, report, finding):
     if not set(flaw.get("cwe", [])) & set(finding.get("cwe", [])):
         return False
+    # Several flaws of one GraphQL endpoint share its operation and a CWE (a batch, an alias
+    # and a depth attack are all CWE-770 on POST /graphql): such a flaw names the checks that
+    # test it (none, when the catalogue has no such test) or the parameter the finding names.
+    if "checks" in flaw and finding.get("check") not in flaw["checks"]:
+        return False
+    if "parameter" in flaw and finding.get("parameter") != flaw["parameter"]:
+        return False
     return graphql_fits(flaw, finding) and operation_fits(flaw, report, finding)
 
 

@@ -112,6 +112,17 @@ class Score(unittest.TestCase):
         s = score.score(truth, [report([on_pastes])])
         self.assertEqual((s["found"], s["false_positives"]), (["g-sqli"], []))
 
+    def test_a_flaw_naming_checks_or_a_parameter_is_found_only_by_those(self):
+        truth = dict(TRUTH, flaws=[
+            {"id": "depth", "cwe": [770], "method": "POST", "path": "/graphql", "checks": ["graphql.no-depth-limit"]},
+            {"id": "batch", "cwe": [770], "method": "POST", "path": "/graphql", "checks": []},
+            {"id": "suggest", "cwe": [200], "method": "POST", "path": "/graphql", "parameter": "suggestions"},
+        ])
+        depth = finding("graphql.no-depth-limit", [770, 400], "POST", "/graphql")
+        intro = dict(finding("graphql.introspection", [200], "POST", "/graphql", "low"), parameter="introspection")
+        s = score.score(truth, [report([depth, intro])])
+        self.assertEqual(s["found"], ["depth"])
+
     def test_each_flaw_counts_once_across_findings_and_reports(self):
         f = finding("injection.sql", [89], "POST", "/login")
         s = score.score(TRUTH, [report([f, f]), report([f])])

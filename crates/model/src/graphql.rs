@@ -122,6 +122,28 @@ pub fn graphql_deletes(field: &str) -> bool {
     )
 }
 
+/// The first root field a document selects, alias resolved: `query Q($id: ID) { a: order(id:
+/// $id) { id } }` gives `order`. Used to tell which operation of an endpoint a recorded
+/// request was for.
+pub fn document_root_field(doc: &str) -> Option<String> {
+    let open = doc.find('{')?;
+    let ident = |s: &str| -> Option<(String, usize)> {
+        let start = s.find(|c: char| !c.is_whitespace() && c != ',')?;
+        let rest = &s[start..];
+        let len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        (len > 0).then(|| (rest[..len].to_string(), start + len))
+    };
+    let after = &doc[open + 1..];
+    let (first, used) = ident(after)?;
+    let rest = after[used..].trim_start();
+    match rest.strip_prefix(':') {
+        Some(aliased) => ident(aliased).map(|(name, _)| name),
+        None => Some(first),
+    }
+}
+
 /// True when a GraphQL document holds anything but queries: a `mutation` or `subscription`
 /// operation at its top level. Strings, comments and selection sets are skipped, so a field or
 /// an argument value named `mutation` inside braces does not count. Used as a safety net: a
@@ -220,6 +242,23 @@ pub struct GraphqlEndpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_root_field_of_a_document_is_read_through_names_variables_and_aliases() {
+        assert_eq!(
+            document_root_field("query Q($id: ID!) { order(id: $id) { id } }").as_deref(),
+            Some("order")
+        );
+        assert_eq!(
+            document_root_field("{ a0: login(username: \"x\") { token } }").as_deref(),
+            Some("login")
+        );
+        assert_eq!(
+            document_root_field("mutation { systemUpdate }").as_deref(),
+            Some("systemUpdate")
+        );
+        assert_eq!(document_root_field("not graphql"), None);
+    }
 
     #[test]
     fn a_document_declares_each_argument_as_a_variable() {

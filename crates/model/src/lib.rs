@@ -28,8 +28,8 @@ pub use exchange::{
 };
 pub use finding::{fingerprint, Evidence, Finding};
 pub use graphql::{
-    document_writes, graphql_deletes, GraphqlArgument, GraphqlEndpoint, GraphqlField, GraphqlKind,
-    GraphqlOperation, GraphqlRequest,
+    document_root_field, document_writes, graphql_deletes, GraphqlArgument, GraphqlEndpoint,
+    GraphqlField, GraphqlKind, GraphqlOperation, GraphqlRequest,
 };
 pub use health::{Outage, Retrigger};
 pub use operation::{

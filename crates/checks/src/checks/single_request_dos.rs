@@ -153,10 +153,24 @@ fn operation_of<'a>(
         .next()
         .unwrap_or("");
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    // Every operation of a GraphQL endpoint shares its path: the document names the one.
+    let root_field = req
+        .body
+        .as_ref()
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(&b.text).ok())
+        .and_then(|v| {
+            v["query"]
+                .as_str()
+                .and_then(middlebrick_model::document_root_field)
+        });
     ctx.inventory
         .operations
         .iter()
         .filter(|o| o.method == req.method)
+        .filter(|o| match &o.graphql {
+            Some(g) => root_field.as_deref() == Some(g.field.as_str()),
+            None => true,
+        })
         .find(|o| {
             let template: Vec<&str> = o.path.split('/').filter(|s| !s.is_empty()).collect();
             template.len() <= segments.len()
@@ -291,5 +305,40 @@ mod tests {
         let out = run(true).await;
         assert!(out.findings.is_empty());
         assert_eq!(out.diagnostics.len(), 1);
+    }
+
+    #[test]
+    fn a_graphql_request_is_the_operation_its_document_names() {
+        let gql = |field: &str| {
+            let mut op = Operation::new(Method::Post, "/graphql");
+            op.graphql = Some(middlebrick_model::GraphqlOperation {
+                kind: middlebrick_model::GraphqlKind::Query,
+                field: field.into(),
+                arguments: Vec::new(),
+                selection: String::new(),
+                returns: String::new(),
+            });
+            op
+        };
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations = vec![gql("pastes"), gql("systemUpdate")];
+        let probe = FakeProbe::new();
+        let ctx = RunCtx {
+            probe: &probe,
+            inventory: &inv,
+            op: None,
+        };
+        let req = RequestRecord {
+            method: Method::Post,
+            url: "http://127.0.0.1:5013/graphql".into(),
+            headers: Vec::new(),
+            body: Some(middlebrick_model::BodyRecord {
+                text: r#"{"query":"query { systemUpdate }","variables":{}}"#.into(),
+                size: 49,
+                truncated: false,
+            }),
+        };
+        let op = operation_of(&ctx, &req).expect("an operation");
+        assert_eq!(op.key(), "POST /graphql query systemUpdate");
     }
 }
