@@ -5,6 +5,11 @@ method, path, query, who sent it (the subject of a bearer JWT or of a JWT cookie
 Flask session cookie), status, the Location header, and the first 2 kB of the request body and,
 for methods other than GET/HEAD/OPTIONS, the first 256 kB of the answer. The test reads the log after the scan
 and judges every state change from the server's side. Without the variable nothing is logged.
+
+With MB_REQUEST_LOG_REPLAY=1 as well, each line also carries what it takes to send the request
+again (bench/replay.py): every request header and the whole body, base64. These lines hold the
+credentials the scanner used, so only the benchmark turns this on, on a throwaway database, and
+deletes the log when it is done.
 """
 
 import base64
@@ -22,6 +27,17 @@ READS = {"GET", "HEAD", "OPTIONS"}
 
 def log_path():
     return os.environ.get("MB_REQUEST_LOG") or None
+
+
+def replayable():
+    return os.environ.get("MB_REQUEST_LOG_REPLAY") == "1"
+
+
+def _replay_fields(target: str, headers: list, body: bytes) -> dict:
+    """The request target as it came on the wire (undecoded), its headers and its body."""
+    if not replayable():
+        return {}
+    return {"target": target, "headers": headers, "body_b64": base64.b64encode(body).decode("ascii")}
 
 
 def _b64(part: str) -> bytes:
@@ -78,6 +94,21 @@ def _text(raw: bytes, limit: int = LIMIT) -> str:
     return raw[:limit].decode("utf-8", "replace")
 
 
+def _wsgi_target(environ) -> str:
+    # Werkzeug sets REQUEST_URI and gunicorn RAW_URI: the path before percent-decoding.
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return raw
+    query = environ.get("QUERY_STRING", "")
+    return environ.get("PATH_INFO", "") + ("?" + query if query else "")
+
+
+def _asgi_target(scope) -> str:
+    raw = (scope.get("raw_path") or scope.get("path", "").encode("utf-8")).decode("latin-1")
+    query = scope.get("query_string", b"").decode("latin-1")
+    return raw + ("?" + query if query else "")
+
+
 def wrap_wsgi(app):
     """A WSGI middleware (the Flask shop: `app.wsgi_app = wrap_wsgi(app.wsgi_app)`)."""
     if not log_path():
@@ -103,6 +134,12 @@ def wrap_wsgi(app):
             if hasattr(result, "close"):
                 result.close()
         method = environ["REQUEST_METHOD"]
+        wsgi_headers = [
+            [key[5:].replace("_", "-").lower(), value] for key, value in environ.items() if key.startswith("HTTP_")
+        ]
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                wsgi_headers.append([key.replace("_", "-").lower(), environ[key]])
         _write(
             {
                 "method": method,
@@ -113,6 +150,7 @@ def wrap_wsgi(app):
                 "location": seen.get("location"),
                 "body": _text(body),
                 "answer": "" if method in READS else _text(b"".join(chunks), ANSWER_LIMIT),
+                **_replay_fields(_wsgi_target(environ), wsgi_headers, body),
             }
         )
         return chunks
@@ -134,7 +172,7 @@ def wrap_asgi(app):
 
         async def tapped_receive():
             message = await receive()
-            if message["type"] == "http.request" and len(request_body) < LIMIT:
+            if message["type"] == "http.request" and (replayable() or len(request_body) < LIMIT):
                 request_body.extend(message.get("body", b""))
             return message
 
@@ -164,6 +202,11 @@ def wrap_asgi(app):
                     "location": seen.get("location"),
                     "body": _text(bytes(request_body)),
                     "answer": "" if method in READS else _text(bytes(answer), ANSWER_LIMIT),
+                    **_replay_fields(
+                        _asgi_target(scope),
+                        [[k.decode("latin-1").lower(), v.decode("latin-1")] for k, v in scope.get("headers", [])],
+                        bytes(request_body),
+                    ),
                 }
             )
 
