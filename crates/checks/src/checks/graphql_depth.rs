@@ -613,7 +613,10 @@ mod tests {
         assert_eq!(out.findings.len(), 1, "{:?}", out.diagnostics);
         assert!(out.findings[0].description.contains("8 levels"));
         let sent = probe.sent.lock().unwrap().clone();
-        assert!(sent.iter().all(|r| levels(r) <= 8), "10 levels were never sent");
+        assert!(
+            sent.iter().all(|r| levels(r) <= 8),
+            "10 levels were never sent"
+        );
     }
 
     #[tokio::test]
