@@ -50,7 +50,10 @@ fn describe(f: &Value) -> String {
 }
 
 fn figures(label: &str, report: &Value, wall_ms: u128) {
-    let on_graphql = findings(report).iter().filter(|f| f["path"] == PATH).count();
+    let on_graphql = findings(report)
+        .iter()
+        .filter(|f| f["path"] == PATH)
+        .count();
     eprintln!(
         "FIGURES fastapi {label}: requests_sent={} duration_ms={} wall_ms={wall_ms} \
          findings={} on_graphql={on_graphql}",
@@ -71,7 +74,10 @@ fn every_graphql_plant_is_found_and_the_secure_twin_stays_clean_five_times() {
         .iter()
         .filter(|f| f.path == PATH && f.variants.iter().any(|v| v == "vulnerable"))
         .collect();
-    assert!(plants.len() >= 10, "the ground truth lost its GraphQL plants");
+    assert!(
+        plants.len() >= 10,
+        "the ground truth lost its GraphQL plants"
+    );
     let checks = checks(&plants);
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(dir.path(), "");
@@ -84,7 +90,13 @@ fn every_graphql_plant_is_found_and_the_secure_twin_stays_clean_five_times() {
     let missed: Vec<String> = plants
         .iter()
         .filter(|p| !found.iter().any(|f| matches(f, p)))
-        .map(|p| format!("{} {}", p.check, p.graphql.as_deref().unwrap_or("(endpoint)")))
+        .map(|p| {
+            format!(
+                "{} {}",
+                p.check,
+                p.graphql.as_deref().unwrap_or("(endpoint)")
+            )
+        })
         .collect();
     eprintln!(
         "RECALL graphql fastapi: {}/{} plants found",
