@@ -16,6 +16,7 @@ pub fn finding(id: &str, severity: Severity) -> Finding {
         method: Some(Method::Get),
         path: Some("/orders/{id}".into()),
         parameter: Some("id".into()),
+        graphql_operation: None,
         description: "Another user's order was returned.".into(),
         evidence: Evidence::default(),
         remediation: "Check the owner.".into(),
