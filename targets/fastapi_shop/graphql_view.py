@@ -149,8 +149,10 @@ class FormFriendlyRouter(GraphQLRouter):
 
 
 def _unexpected(error: GraphQLError) -> bool:
-    """An exception no resolver meant to show (a database error, a bad conversion)."""
-    return error.original_error is not None and not isinstance(error.original_error, ShopError)
+    """An exception no resolver meant to show (a database error, a bad conversion). GraphQL's
+    own errors (a variable of the wrong type, coerced before any resolver runs) are expected."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (ShopError, GraphQLError))
 
 
 class DebugErrors(SchemaExtension):

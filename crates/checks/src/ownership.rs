@@ -152,6 +152,16 @@ pub fn privilege(op: &Operation) -> Option<Privilege> {
     if let Some(t) = op.summary.as_deref().filter(|t| has_word(t, ROLE_WORDS)) {
         return marked(format!("the spec describes it as \"{}\"", t.trim()));
     }
+    // A GraphQL field has no summary: its description is the one line a schema documents it
+    // with (`"Add a catalogue item (admin role)."`).
+    if let Some(t) = op
+        .graphql
+        .as_ref()
+        .and(op.description.as_deref())
+        .filter(|t| has_word(t, ROLE_WORDS))
+    {
+        return marked(format!("the schema describes it as \"{}\"", t.trim()));
+    }
     op.path
         .split('/')
         .filter(|s| !s.starts_with('{'))
@@ -194,6 +204,21 @@ pub fn self_reads(inv: &Inventory) -> Vec<&Operation> {
 /// The GET operation that reads the caller's own account.
 pub fn self_read(inv: &Inventory) -> Option<&Operation> {
     self_reads(inv).into_iter().next()
+}
+
+/// The query of the GraphQL endpoint at `path` that reads the caller's own account: a root
+/// field named as [`is_self_path`] reads a last segment (`me`, `currentUser`) that takes no
+/// required argument.
+pub fn graphql_self_read<'a>(inv: &'a Inventory, path: &str) -> Option<&'a Operation> {
+    inv.operations.iter().find(|o| {
+        o.path == path
+            && o.is_read()
+            && o.graphql.as_ref().is_some_and(|g| {
+                SELF_SEGMENTS.contains(&normalize_name(&g.field).as_str())
+                    && g.arguments.iter().all(|a| !a.type_ref.ends_with('!'))
+            })
+            && privileged_reason(o).is_none()
+    })
 }
 
 /// Path parameters and id-like query parameters: where an object reference travels.

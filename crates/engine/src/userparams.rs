@@ -17,7 +17,7 @@
 //! only with the id: a body's `username` or `email` may re-point an account.
 
 use middlebrick_model::names::{is_id_word, name_words, normalize_name};
-use middlebrick_model::{Operation, ParamLocation, Schema, SchemaType, SelfKnowledge};
+use middlebrick_model::{Operation, ParamLocation, Schema, SchemaType, SelfKnowledge, ANONYMOUS};
 use middlebrick_synth::{IdPool, Overrides as SynthOverrides};
 use serde_json::Value;
 
@@ -225,11 +225,17 @@ impl<'a> Knowledge<'a> {
 
     /// Adds to `known` (values with the identities that saw them) what identity says: each
     /// identity's own value for a user parameter is that identity's, whoever saw it; a value
-    /// no identity saw whose record names an identity as owner is that identity's.
+    /// no identity saw, or seen anonymously too, whose record names an identity as owner is
+    /// that identity's.
     pub fn add_owned(&self, op: &Operation, param: &str, known: &mut Vec<(Value, Vec<String>)>) {
         for (value, owner) in self.owned_by_record(op, param) {
-            if !known.iter().any(|(v, _)| *v == value) {
-                known.push((value, vec![owner]));
+            match known.iter_mut().find(|(v, _)| *v == value) {
+                None => known.push((value, vec![owner])),
+                // Seen anonymously too: the answers that hold it are open to everyone, so no
+                // identity's sighting says the object is shared with it; its record says whose
+                // it is (the checks still prove the object itself is refused anonymously).
+                Some((_, who)) if who.iter().any(|w| w == ANONYMOUS) => *who = vec![owner],
+                Some(_) => {}
             }
         }
         for (value, owner) in self.owned_values(op, param) {

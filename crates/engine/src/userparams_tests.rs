@@ -254,6 +254,40 @@ fn objects_only_an_admin_listed_are_owned_by_the_identity_their_record_names() {
 }
 
 #[test]
+fn a_record_everyone_saw_anonymously_is_its_owners_and_one_members_saw_is_shared() {
+    let list = get("/things", SchemaType::Integer);
+    let body = json!({"items": [{"id": 1, "owner_id": 7}, {"id": 2, "owner_id": 8}]});
+    let item = get("/things/{thingId}", SchemaType::Integer);
+    let everyone = everyone();
+    let known_after = |readers: &[&str]| {
+        let mut pool = IdPool::new();
+        let mut known: Vec<(Value, Vec<String>)> = Vec::new();
+        for who in readers {
+            pool.harvest(&list, who, &body);
+            for v in [json!(1), json!(2)] {
+                match known.iter_mut().find(|(x, _)| *x == v) {
+                    Some((_, w)) => w.push(who.to_string()),
+                    None => known.push((v, vec![who.to_string()])),
+                }
+            }
+        }
+        Knowledge::new(&pool, &everyone).add_owned(&item, "thingId", &mut known);
+        known
+    };
+    // The listing answers anonymous callers too: its records say whose each object is.
+    assert_eq!(
+        known_after(&["alice", "bob", ANONYMOUS]),
+        vec![
+            (json!(1), vec!["alice".to_string()]),
+            (json!(2), vec!["bob".to_string()])
+        ]
+    );
+    // Only the members see it: both saw both, as objects shared between them by design.
+    let shared = known_after(&["alice", "bob"]);
+    assert!(shared.iter().all(|(_, who)| who.len() == 2), "{shared:?}");
+}
+
+#[test]
 fn a_parameter_named_like_an_identifier_of_the_own_record_takes_it() {
     let pool = IdPool::new();
     let mut everyone = everyone();

@@ -63,7 +63,12 @@ impl IdPool {
             self.record_fields(obj, &paths, segment.as_deref(), identity);
         }
         let mut budget = MAX_NODES;
-        self.walk(body, segment.as_deref(), identity, 0, &mut budget);
+        let at = Walk {
+            parent: segment.as_deref(),
+            owner: None,
+            depth: 0,
+        };
+        self.walk(body, at, identity, &mut budget);
     }
 
     /// The identifying fields of one collection item, or the item itself when it is a scalar.
@@ -135,49 +140,72 @@ impl IdPool {
                 || value.as_str().is_some_and(is_uuid))
     }
 
-    fn walk(
-        &mut self,
-        value: &Value,
-        parent: Option<&str>,
-        identity: &str,
-        depth: usize,
-        budget: &mut usize,
-    ) {
-        if *budget == 0 || depth > MAX_DEPTH {
+    /// Every identifying field of an answer, at any depth. The items of a list held by a record
+    /// that names its owner (`{"username": "alice", "orders": [{"id": 1}]}`, a GraphQL
+    /// `me { orders { id } }`) are that owner's unless they name their own; an object a record
+    /// merely refers to (`"product": {"id": 5}`) is nobody's by that.
+    fn walk(&mut self, value: &Value, at: Walk<'_>, identity: &str, budget: &mut usize) {
+        if *budget == 0 || at.depth > MAX_DEPTH {
             return;
         }
         *budget -= 1;
         match value {
             Value::Object(map) => {
+                let named = record_owner(map).filter(|o| o.len() <= MAX_VALUE_LEN);
+                let owner = named.as_deref().or(at.owner);
                 for (k, v) in map.iter().take(MAX_FIELDS) {
                     let n = normalize(k);
                     if is_scalar_id(v) {
                         if n == "id" {
-                            if let Some(p) = parent {
-                                self.insert(Key::Segment(p.to_string()), v.clone(), identity);
+                            if let Some(p) = at.parent {
+                                let key = Key::Segment(p.to_string());
+                                self.insert_owned(key, v.clone(), identity, owner);
                             }
                         } else if self.identifies_by_name(k, &n, v) {
                             self.insert(Key::Name(n), v.clone(), identity);
                         }
                     } else if v.is_object() || v.is_array() {
-                        // An envelope says nothing about what it holds: keep the outer name.
-                        let child = if ENVELOPES.contains(&n.as_str()) {
-                            parent
-                        } else {
-                            Some(n.as_str())
+                        // An envelope says nothing about what it holds: keep the outer name
+                        // and owner.
+                        let envelope = ENVELOPES.contains(&n.as_str());
+                        let child = Walk {
+                            parent: if envelope {
+                                at.parent
+                            } else {
+                                Some(n.as_str())
+                            },
+                            owner: if envelope || v.is_array() {
+                                owner
+                            } else {
+                                None
+                            },
+                            depth: at.depth + 1,
                         };
-                        self.walk(v, child, identity, depth + 1, budget);
+                        self.walk(v, child, identity, budget);
                     }
                 }
             }
             Value::Array(items) => {
                 for item in items.iter().take(MAX_ITEMS) {
-                    self.walk(item, parent, identity, depth + 1, budget);
+                    let inner = Walk {
+                        depth: at.depth + 1,
+                        ..at
+                    };
+                    self.walk(item, inner, identity, budget);
                 }
             }
             _ => {}
         }
     }
+}
+
+/// Where [`IdPool::walk`] is in an answer: the key above (`id`s are remembered under it), the
+/// owner the enclosing list's record names, and how deep.
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    parent: Option<&'a str>,
+    owner: Option<&'a str>,
+    depth: usize,
 }
 
 fn distinct<'a>(a: &'a str, b: &'a str) -> Vec<&'a str> {

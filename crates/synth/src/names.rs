@@ -31,6 +31,24 @@ pub(crate) fn id_stem(name: &str) -> Option<String> {
     }
 }
 
+/// Verbs that start a GraphQL field's name without naming what it is about (`getOrder`).
+const FIELD_VERBS: &[&str] = &[
+    "get", "fetch", "find", "read", "load", "lookup", "retrieve", "show", "view", "query",
+];
+
+/// What a GraphQL root field is about, normalised: `order` -> `order`, `getOrder` and
+/// `orderById` -> `order`, `userNotes` -> `usernotes`; empty when only a verb is left.
+pub(crate) fn graphql_subject(field: &str) -> String {
+    let mut w = words(field);
+    if let Some(by) = w.iter().skip(1).position(|x| x == "by") {
+        w.truncate(by + 1);
+    }
+    if w.len() > 1 && FIELD_VERBS.contains(&w[0].as_str()) {
+        w.remove(0);
+    }
+    w.concat()
+}
+
 pub(crate) fn is_id_like(name: &str) -> bool {
     id_stem(name).is_some()
 }
@@ -168,6 +186,19 @@ mod tests {
     fn normalised_names_match_across_conventions() {
         for n in ["order_id", "orderId", "OrderID", "order-id", "ORDER_ID"] {
             assert_eq!(normalize(n), "orderid", "{n}");
+        }
+    }
+
+    #[test]
+    fn graphql_fields_name_their_subject() {
+        for (field, subject) in [
+            ("order", "order"),
+            ("getOrder", "order"),
+            ("orderById", "order"),
+            ("fetchLineItemByUuid", "lineitem"),
+            ("get", "get"),
+        ] {
+            assert_eq!(graphql_subject(field), subject, "{field}");
         }
     }
 

@@ -35,7 +35,9 @@
 //! order above, and within a rule, the most recently seen first.
 
 use crate::fits::fits;
-use crate::names::{id_stem, is_secret_name, normalize, plural_forms, singular_forms, words};
+use crate::names::{
+    graphql_subject, id_stem, is_secret_name, normalize, plural_forms, singular_forms, words,
+};
 use crate::path::{clean, fill_path, placeholders, prefix_before};
 use middlebrick_model::{Operation, ParamLocation, Parameter, Schema, SchemaType};
 use serde_json::Value;
@@ -382,7 +384,14 @@ fn lookup_keys(op: &Operation, param: &str, parents: &[(String, String)]) -> Vec
         }
     }
 
-    let prev = prefix.and_then(|(_, prev)| prev).map(normalize);
+    // A GraphQL argument names an object of what its field is about, as a path parameter
+    // names one of the collection before it: `order(id:)` ~ `/orders/{id}`.
+    let prev = match (prefix, &op.graphql) {
+        (None, Some(g)) if g.arguments.iter().any(|a| a.name == param) => {
+            Some(graphql_subject(&g.field)).filter(|s| !s.is_empty())
+        }
+        _ => prefix.and_then(|(_, prev)| prev).map(normalize),
+    };
     let stems: Vec<String> = match (&stem, &prev) {
         (Some(s), _) if !s.is_empty() => vec![s.clone()],
         (Some(_), Some(prev)) => singular_forms(prev),

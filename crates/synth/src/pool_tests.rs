@@ -344,3 +344,72 @@ fn listed_items_keep_the_owner_their_record_names() {
     assert!(owners.contains(&(json!(2), Some("8".into()))));
     assert!(owners.contains(&(json!(3), None)));
 }
+
+fn graphql_query(field: &str, args: &[(&str, &str)]) -> Operation {
+    use middlebrick_model::{GraphqlArgument, GraphqlKind, GraphqlOperation};
+    let mut op = Operation::new(Method::Post, "/graphql");
+    op.graphql = Some(GraphqlOperation {
+        kind: GraphqlKind::Query,
+        field: field.into(),
+        arguments: args
+            .iter()
+            .map(|(name, ty)| GraphqlArgument {
+                name: (*name).into(),
+                type_ref: (*ty).into(),
+            })
+            .collect(),
+        selection: "{ id }".into(),
+        returns: String::new(),
+    });
+    op
+}
+
+#[test]
+fn a_graphql_argument_names_an_object_of_its_fields_subject() {
+    // `me { orders { id } }` then `order(id: ID!)`: the ids typed `ID` travel as strings.
+    let mut pool = IdPool::new();
+    let me = graphql_query("me", &[]);
+    let body = json!({"data": {"me": {"id": "1", "username": "alice",
+        "orders": [{"id": "11"}, {"id": "12"}], "favourite": {"id": "5"}}}});
+    pool.harvest(&me, "alice", &body);
+    for field in ["order", "getOrder", "orderById"] {
+        let order = graphql_query(field, &[("id", "ID!")]);
+        assert_eq!(
+            values(pool.candidates(&order, "id", "alice")),
+            vec![json!("12"), json!("11")],
+            "{field}"
+        );
+    }
+    // An argument named for its object needs no field: `cancel(orderId:)`.
+    let cancel = graphql_query("cancel", &[("orderId", "ID!")]);
+    assert_eq!(
+        pool.value_for(&cancel, "orderId", "alice"),
+        Some(json!("12"))
+    );
+    // An argument the field does not take is not a GraphQL argument of it.
+    assert!(pool
+        .candidates(&graphql_query("order", &[]), "id", "alice")
+        .is_empty());
+}
+
+#[test]
+fn the_items_of_a_list_an_owners_record_holds_are_the_owners() {
+    let mut pool = IdPool::new();
+    let users = graphql_query("users", &[]);
+    let body = json!({"data": {"users": [
+        {"id": "1", "username": "alice", "orders": [{"id": "11"}], "favourite": {"id": "5"}},
+        {"id": "2", "username": "bob", "orders": [{"id": "13", "owner": {"id": "9"}}]},
+    ]}});
+    pool.harvest(&users, "anonymous", &body);
+    let owner_of = |field: &str, value: &str| {
+        pool.candidates_with_owner(&graphql_query(field, &[("id", "ID!")]), "id", "")
+            .into_iter()
+            .find(|(v, _, _)| *v == json!(value))
+            .and_then(|(_, _, o)| o)
+    };
+    assert_eq!(owner_of("order", "11").as_deref(), Some("alice"));
+    // A record that names its own owner keeps it.
+    assert_eq!(owner_of("order", "13").as_deref(), Some("9"));
+    // An object a record refers to is not owned through it.
+    assert_eq!(owner_of("favourite", "5"), None);
+}

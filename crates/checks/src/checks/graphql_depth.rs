@@ -19,7 +19,7 @@
 //! [`DEEP_WHEN_COSTLY`] levels deep whose growth shows no complexity limit ([`cost_exploded`]):
 //! lists that multiply at every level make deeper queries unsendable within the ceiling. The description
 //! gives the series. Queries only: safe in every mode. Budget: [`DEPTHS`] requests (plus one
-//! per identity tried for the sender).
+//! per identity tried for the sender: the first two signed-in ones, the smaller answer wins).
 
 use super::graphql_common::{query_operation, query_request, string_literal, GqlAnswer};
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, Scope};
@@ -320,24 +320,43 @@ fn size_grew(control: Step, deep: Step) -> bool {
     deep.bytes >= control.bytes.saturating_mul(2) && deep.bytes >= control.bytes + 200
 }
 
-/// The identity that gets data for the shallowest document (signed-in ones first).
+/// The identity that gets data for the shallowest document: of the first two signed-in ones,
+/// the one whose answer is smaller (fewer objects per level: the scan's own writes may have
+/// filled one account's lists, and a list that multiplies fast ends the climb early), else
+/// anonymous.
 async fn sender(
     ctx: &RunCtx<'_>,
     ep: &GraphqlEndpoint,
     chain: &Chain,
 ) -> Result<Option<(String, Exchange)>, ProbeError> {
-    let mut who: Vec<String> = ctx.probe.identities().into_iter().map(|i| i.name).collect();
-    who.truncate(1);
-    who.push(ANONYMOUS.to_string());
     let doc = chain.document(DEPTHS[0]);
-    for name in who {
+    let mut best: Option<(String, Exchange)> = None;
+    for name in ctx.probe.identities().into_iter().map(|i| i.name).take(2) {
         let req = query_request(ctx.probe, ctx.inventory, ep, Some(&chain.root), &doc, &name);
         let ex = ctx.probe.send(req).await?;
-        if GqlAnswer::of(&ex).is_some_and(|a| a.answered()) {
-            return Ok(Some((name, ex)));
+        if GqlAnswer::of(&ex).is_some_and(|a| a.answered())
+            && best
+                .as_ref()
+                .is_none_or(|(_, b)| body_size(&ex) < body_size(b))
+        {
+            best = Some((name, ex));
         }
     }
-    Ok(None)
+    if best.is_some() {
+        return Ok(best);
+    }
+    let req = query_request(
+        ctx.probe,
+        ctx.inventory,
+        ep,
+        Some(&chain.root),
+        &doc,
+        ANONYMOUS,
+    );
+    let ex = ctx.probe.send(req).await?;
+    Ok(GqlAnswer::of(&ex)
+        .is_some_and(|a| a.answered())
+        .then(|| (ANONYMOUS.to_string(), ex)))
 }
 
 /// Whether the next depth may be sent: its time and size predicted from the last two steps
@@ -635,6 +654,30 @@ mod tests {
             Some(response(200, "application/json", &body))
         });
         assert!(run(&probe).await.findings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_climb_is_sent_as_the_identity_whose_lists_are_shorter() {
+        // Alice's lists were filled by other writes: her answers are larger and grow ×16 per
+        // two levels, too fast to reach eight levels; bob's grow ×4.
+        let probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .identity("bob", &["bob"])
+            .latency(|r| match r.identity.as_str() {
+                "alice" => 5u64 << (2 * levels(r) as u32),
+                _ => multiplying(r),
+            })
+            .on_dynamic(|r| {
+                let mut body = nested(levels(r));
+                if r.identity == "alice" {
+                    body = body.replace("\"pad\":\"", "\"pad\":\"xxxxxxxxxxxxxxxxxxxx");
+                }
+                Some(response(200, "application/json", &body))
+            });
+        let out = run(&probe).await;
+        assert_eq!(out.findings.len(), 1, "{:?}", out.diagnostics);
+        let sent = probe.sent.lock().unwrap().clone();
+        assert!(sent.iter().skip(2).all(|r| r.identity == "bob"));
     }
 
     #[test]

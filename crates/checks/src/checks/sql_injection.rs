@@ -21,6 +21,12 @@
 //! the error-based payloads only: a broken statement writes nothing, but a true condition in an
 //! UPDATE's WHERE could change every row. DELETE operations are never tested.
 //!
+//! A GraphQL field is tested in its `String`, `ID` and custom-scalar arguments (variables of the
+//! document; `Int`, `Float`, `Boolean` refuse text before a resolver runs), a query as a read and
+//! a mutation as a write. When the valid value finds nothing (a search for a synthesized word),
+//! the boolean stage is tried again from an empty value, which a pasted `LIKE '%…%'` or text
+//! comparison turns into rows a true condition keeps and a false one loses.
+//!
 //! Documented body properties the valid request leaves out (a spec that marks none required)
 //! are injected too, up to four. Budget: at most 48 requests per operation for controls, error and boolean probes and timing
 //! gates, plus at most one timing series (9 requests, about 10 s) per operation.
@@ -117,8 +123,9 @@ impl Check for SqlInjection {
     }
 }
 
+/// A GET, or a GraphQL query (POSTed, yet a read).
 fn is_read(op: &Operation) -> bool {
-    op.method == Method::Get
+    op.is_read()
 }
 
 fn testable(op: &Operation, mode: Mode) -> bool {
@@ -157,6 +164,9 @@ fn declared_targets(op: &Operation, mode: Mode) -> usize {
         .filter(|p| !(p.location == ParamLocation::Header && skipped_header(&p.name)))
         .filter(|p| p.schema.effective_type() != Some(SchemaType::Boolean))
         .count();
+    if let Some(g) = &op.graphql {
+        return g.arguments.iter().filter(|a| carries_text(a)).count();
+    }
     let body = op
         .request_body
         .as_ref()
@@ -166,10 +176,19 @@ fn declared_targets(op: &Operation, mode: Mode) -> usize {
     params + if is_read(op) { 0 } else { body }
 }
 
+/// A GraphQL argument a SQL fragment can travel in: `String`, `ID` or a custom scalar. An
+/// `Int`, `Float`, `Boolean` or enum refuses text before any resolver runs.
+fn carries_text(a: &middlebrick_model::GraphqlArgument) -> bool {
+    let base = a.type_ref.trim_matches(['[', ']', '!']);
+    !matches!(base, "Int" | "Float" | "Boolean") && !a.type_ref.starts_with('[')
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Place {
     Param(ParamLocation),
     Body,
+    /// An argument of a GraphQL field: a variable of its document.
+    Argument,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,6 +207,7 @@ impl Target {
             Place::Param(ParamLocation::Header) => "header",
             Place::Param(ParamLocation::Cookie) => "cookie",
             Place::Body => "body property",
+            Place::Argument => "GraphQL argument",
         };
         format!("{where_} `{}`", self.name)
     }
@@ -229,6 +249,9 @@ fn targets(
 ) -> Vec<Target> {
     if !testable(op, mode) {
         return Vec::new();
+    }
+    if op.graphql.is_some() {
+        return graphql_targets(op, valid);
     }
     let mut out = Vec::new();
     for p in &op.parameters {
@@ -285,6 +308,41 @@ fn targets(
         out.extend(absent_properties(op, valid));
     }
     out
+}
+
+/// The text arguments of a GraphQL field, with the variable's value in the valid request
+/// (optional ones it leaves out too, as [`absent_properties`] does for a body).
+fn graphql_targets(op: &Operation, valid: &RequestSpec) -> Vec<Target> {
+    let Some(g) = &op.graphql else {
+        return Vec::new();
+    };
+    let variables = match &valid.body {
+        Some(RequestBody::Json(body)) => body.get("variables").cloned(),
+        _ => None,
+    };
+    let mut absent = 0;
+    g.arguments
+        .iter()
+        .filter(|a| carries_text(a))
+        .filter_map(|a| {
+            let sent = variables
+                .as_ref()
+                .and_then(|v| v.get(&a.name))
+                .and_then(text_of);
+            if sent.is_none() {
+                absent += 1;
+                if absent > MAX_ABSENT_PROPERTIES {
+                    return None;
+                }
+            }
+            Some(Target {
+                place: Place::Argument,
+                name: a.name.clone(),
+                value: sent.unwrap_or_else(|| "a".into()),
+                numeric: false,
+            })
+        })
+        .collect()
 }
 
 /// Documented scalar body properties the valid request leaves out (the spec marks none
@@ -372,6 +430,12 @@ impl Sender<'_, '_> {
                     .probe
                     .request(op, identity, &Overrides::param(*loc, &t.name, v))
             }
+            // Synthesis puts a GraphQL argument's body property among the variables.
+            Place::Argument => self.ctx.probe.request(
+                op,
+                identity,
+                &Overrides::body_field(vec![t.name.clone()], v),
+            ),
             Place::Body => {
                 let mut req = self.ctx.probe.request(op, identity, &Overrides::none());
                 match req.body.as_mut() {
@@ -457,9 +521,9 @@ async fn judge(s: &mut Sender<'_, '_>, op: &Operation) -> Result<Outcome, ProbeE
     let valid = s.ctx.probe.request(op, &identity, &Overrides::none());
     let mut findings = Vec::new();
     let mut timing_left = true;
-    for t in targets(op, mode, &valid, &cookies) {
+    for mut t in targets(op, mode, &valid, &cookies) {
         // Writes get no control: a valid write would create or change data.
-        let control = if is_read(op) {
+        let mut control = if is_read(op) {
             match s.with(op, &identity, &t, &t.value).await? {
                 Some(c) => Some(c),
                 None => break,
@@ -476,6 +540,15 @@ async fn judge(s: &mut Sender<'_, '_>, op: &Operation) -> Result<Outcome, ProbeE
                     alike(&c1, &c2) && c1.response.as_ref().is_some_and(|r| r.is_success());
                 if stable {
                     boolean = boolean_based(s, op, &identity, &t, &c2).await?;
+                    if boolean.is_none() && found_nothing(&c2) && !t.numeric {
+                        if let Some((proof, empty)) = with_empty_value(s, op, &identity, &t).await?
+                        {
+                            // The report names the control the proof was measured against.
+                            boolean = Some(proof);
+                            control = Some(empty);
+                            t.value = String::new();
+                        }
+                    }
                 }
                 if error.is_none() && boolean.is_none() && timing_left {
                     time = time_based(s, op, &identity, &t, &c1, &c2).await?;
@@ -493,6 +566,48 @@ async fn judge(s: &mut Sender<'_, '_>, op: &Operation) -> Result<Outcome, ProbeE
         findings,
         diagnostics: Vec::new(),
     })
+}
+
+/// A successful answer without data (`[]`, `{}`, `null`): a true condition cannot be told
+/// from a false one there.
+fn found_nothing(ex: &Exchange) -> bool {
+    ex.response.as_ref().is_some_and(|r| {
+        r.is_success()
+            && r.json().is_some_and(|v| {
+                let inner = middlebrick_model::envelope::unwrap_envelope(&v);
+                inner.is_null()
+                    || inner.as_array().is_some_and(Vec::is_empty)
+                    || inner.as_object().is_some_and(|m| m.is_empty())
+            })
+    })
+}
+
+/// The boolean stage again with an empty value, when the valid value finds nothing (a search
+/// for a synthesized word): pasted into a `LIKE '%…%'` or compared as text, the empty value
+/// selects rows, so a true condition keeps them and a false one loses them. Bound, the same
+/// conditions are words nothing contains.
+async fn with_empty_value(
+    s: &mut Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+) -> Result<Option<(BooleanProof, Exchange)>, ProbeError> {
+    let empty = Target {
+        value: String::new(),
+        ..t.clone()
+    };
+    let Some(c1) = s.with(op, identity, &empty, "").await? else {
+        return Ok(None);
+    };
+    let Some((c1, c2)) = control_pair(s, op, identity, &empty, &c1).await? else {
+        return Ok(None);
+    };
+    if !alike(&c1, &c2) || found_nothing(&c2) || !c2.is_success() {
+        return Ok(None);
+    }
+    Ok(boolean_based(s, op, identity, &empty, &c2)
+        .await?
+        .map(|proof| (proof, c2)))
 }
 
 /// The control sent again after `c1`, to see that the answer is stable. When the two differ

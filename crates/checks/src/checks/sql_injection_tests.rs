@@ -435,3 +435,92 @@ fn documented_body_properties_the_valid_request_leaves_out_are_targets_too() {
         .collect();
     assert_eq!(names, vec!["username", "password", "attempts"]);
 }
+
+/// `searchProducts(term: String!, limit: Int)`, its arguments a JSON body's properties as
+/// discovery makes them.
+fn graphql_search() -> Operation {
+    use middlebrick_model::{GraphqlArgument, GraphqlKind, GraphqlOperation, RequestBodySpec};
+    let mut op = Operation::new(Method::Post, "/graphql");
+    let mut body = Schema::of_type(SchemaType::Object);
+    body.properties
+        .insert("term".into(), Arc::new(Schema::of_type(SchemaType::String)));
+    body.properties.insert(
+        "limit".into(),
+        Arc::new(Schema::of_type(SchemaType::Integer)),
+    );
+    op.request_body = Some(RequestBodySpec {
+        required: true,
+        content: [(JSON.to_string(), Arc::new(body))].into_iter().collect(),
+    });
+    op.graphql = Some(GraphqlOperation {
+        kind: GraphqlKind::Query,
+        field: "searchProducts".into(),
+        arguments: vec![
+            GraphqlArgument {
+                name: "term".into(),
+                type_ref: "String!".into(),
+            },
+            GraphqlArgument {
+                name: "limit".into(),
+                type_ref: "Int".into(),
+            },
+        ],
+        selection: "{ id name }".into(),
+        returns: "Product".into(),
+    });
+    op
+}
+
+/// The variable `name` of a GraphQL request; a top-level property of the same name is not one.
+fn variable(r: &RequestSpec, name: &str) -> Option<String> {
+    match &r.body {
+        Some(RequestBody::Json(v)) => v["variables"].get(name).and_then(text_of),
+        _ => None,
+    }
+}
+
+/// A search resolver that pastes `term` into `(name ILIKE '%term%' OR description ILIKE
+/// '%term%')` (twice: a lone quote balances, so no parser error), or binds it.
+fn graphql_like(term: Option<String>, bound: bool) -> ResponseRecord {
+    const ALL: &str =
+        r#"{"data":{"searchProducts":[{"id":"1","name":"Mug"},{"id":"2","name":"Pen"}]}}"#;
+    const NONE: &str = r#"{"data":{"searchProducts":[]}}"#;
+    let term = term.unwrap_or_default();
+    let every_row =
+        term.is_empty() || (!bound && ["' AND '7'>'6", "%' AND '7%'>'6"].contains(&term.as_str()));
+    response(200, JSON, if every_row { ALL } else { NONE })
+}
+
+#[tokio::test]
+async fn a_graphql_search_that_finds_nothing_is_proven_with_an_empty_value() {
+    let probe = FakeProbe::new()
+        .identity("alice", &["alice"])
+        .on_dynamic(|r| Some(graphql_like(variable(r, "term"), false)));
+    let out = run_with(&probe, &graphql_search()).await;
+    assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+    let f = &out.findings[0];
+    assert_eq!(f.parameter.as_deref(), Some("term"));
+    assert_eq!(f.graphql_operation.as_deref(), Some("query searchProducts"));
+    assert_eq!(f.confidence, Confidence::Confirmed);
+    assert!(
+        f.description.contains("GraphQL argument `term`") && f.description.contains("= ``"),
+        "{}",
+        f.description
+    );
+    // Every payload travelled as the variable, never beside it; `limit` (an Int) got none.
+    for r in probe.sent.lock().unwrap().iter() {
+        let Some(RequestBody::Json(body)) = &r.body else {
+            panic!("no JSON body")
+        };
+        assert!(body.get("term").is_none() && body["variables"].get("limit").is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_bound_graphql_search_is_silent() {
+    let probe = FakeProbe::new()
+        .identity("alice", &["alice"])
+        .on_dynamic(|r| Some(graphql_like(variable(r, "term"), true)));
+    let out = run_with(&probe, &graphql_search()).await;
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+}

@@ -6,16 +6,23 @@
 //!   afterwards shows the value the regular identity chose. Five requests and a registration.
 //! - a create (`POST /admin/products`): the regular identity's marker is then read back from the
 //!   resource's item or list read (`/products/{id}`). Two or three requests.
+//!
+//! A GraphQL mutation is the same write: the schema's description of the field marks it
+//! (`"(admin role)"`); one with an owner-like argument (`setUserRole(userId:)`) is an account
+//! change read back through the endpoint's `me`-like query (a free-text `role` argument is tried
+//! with `admin`); any other is a create read back through the queries returning its type.
 
 use super::META;
 use crate::check::{Outcome, RunCtx};
-use crate::ownership::{created_id, is_owner_key, nonce, plain_text_field, self_read};
+use crate::ownership::{
+    created_id, graphql_self_read, is_owner_key, nonce, object_refs, plain_text_field, self_read,
+};
 use crate::probe::{IdentityInfo, Overrides, ProbeError};
 use middlebrick_model::envelope::unwrap_envelope;
-use middlebrick_model::names::{normalize_name, singular};
+use middlebrick_model::names::{name_words, normalize_name, singular};
 use middlebrick_model::{
     Confidence, Diagnostic, Evidence, Exchange, Finding, Method, Operation, ParamLocation, Schema,
-    Severity, ANONYMOUS,
+    SchemaType, Severity, ANONYMOUS,
 };
 use serde_json::Value;
 
@@ -34,8 +41,16 @@ fn statics(path: &str) -> Vec<&str> {
 }
 
 /// The path parameter that names an account: an owner-like name, or the one parameter right
-/// after a `users`/`accounts`-like segment.
+/// after a `users`/`accounts`-like segment; for a GraphQL field, an owner-like argument
+/// (`setUserRole(userId:)`).
 fn account_param(op: &Operation) -> Option<String> {
+    if let Some(g) = &op.graphql {
+        return g
+            .arguments
+            .iter()
+            .find(|a| is_owner_key(None, &a.name))
+            .map(|a| a.name.clone());
+    }
     let segs: Vec<&str> = op.path.split('/').collect();
     segs.windows(2).rev().find_map(|w| {
         let name = w[1].strip_prefix('{')?.strip_suffix('}')?;
@@ -47,13 +62,46 @@ fn account_param(op: &Operation) -> Option<String> {
     })
 }
 
-/// An enumerated body property of an account change (`role`, `status`) and its members.
+/// An enumerated body property of an account change (`role`, `status`) and its members; else
+/// a free-text role (`role: String!`, the values checked by the server only), tried with the
+/// one role name every back office has.
 fn enum_property(op: &Operation) -> Option<(String, Vec<Value>)> {
-    body_schema(op)?
+    let schema = body_schema(op)?;
+    let enumerated = schema
         .properties
         .iter()
         .find(|(_, s)| s.enum_values.len() >= 2 && !s.read_only)
-        .map(|(k, s)| (k.clone(), s.enum_values.clone()))
+        .map(|(k, s)| (k.clone(), s.enum_values.clone()));
+    enumerated.or_else(|| {
+        schema
+            .properties
+            .iter()
+            .find(|(k, s)| {
+                s.effective_type() == Some(SchemaType::String)
+                    && s.enum_values.is_empty()
+                    && !s.read_only
+                    && name_words(k).last().is_some_and(|w| w == "role")
+            })
+            .map(|(k, _)| (k.clone(), vec![Value::from("admin")]))
+    })
+}
+
+/// The overrides that name the account `id` where `param` travels: a path parameter, or a
+/// GraphQL argument.
+fn naming_account(op: &Operation, param: &str, id: Value) -> Overrides {
+    match op.graphql {
+        Some(_) => Overrides::body_field(vec![param.to_string()], id),
+        None => Overrides::param(ParamLocation::Path, param, id),
+    }
+}
+
+/// The read of the caller's own account that shows the effect of `op`: for a GraphQL field,
+/// a query of the same endpoint (`me`), else the REST one.
+fn own_read<'a>(ctx: &RunCtx<'a>, op: &Operation) -> Option<&'a Operation> {
+    op.graphql
+        .as_ref()
+        .and_then(|_| graphql_self_read(ctx.inventory, &op.path))
+        .or_else(|| self_read(ctx.inventory))
 }
 
 fn field<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
@@ -72,6 +120,10 @@ pub(super) async fn judge(
     }
     match op.method {
         Method::Put | Method::Patch => account_change(ctx, op, regular, why).await,
+        // A GraphQL mutation is a POST whatever it does: one that names an account changes it.
+        Method::Post if op.graphql.is_some() && account_param(op).is_some() => {
+            account_change(ctx, op, regular, why).await
+        }
         Method::Post => Ok(create(ctx, op, regular, why)
             .await?
             .map(Outcome::finding)
@@ -86,11 +138,9 @@ async fn account_change(
     regular: &IdentityInfo,
     why: &str,
 ) -> Result<Outcome, ProbeError> {
-    let (Some(param), Some((prop, members)), Some(me)) = (
-        account_param(op),
-        enum_property(op),
-        self_read(ctx.inventory),
-    ) else {
+    let (Some(param), Some((prop, members)), Some(me)) =
+        (account_param(op), enum_property(op), own_read(ctx, op))
+    else {
         return Ok(Outcome::none());
     };
     let account = match ctx.probe.own_account().await {
@@ -122,7 +172,7 @@ async fn account_change(
     let Some(chosen) = members.iter().find(|m| *m != current).cloned() else {
         return Ok(Outcome::none());
     };
-    let mut change = Overrides::param(ParamLocation::Path, &param, id);
+    let mut change = naming_account(op, &param, id);
     change.body.push((vec![prop.clone()], Some(chosen.clone())));
     let attack = ctx
         .probe
@@ -152,8 +202,12 @@ async fn account_change(
 }
 
 /// Reads that may show an object created through `op`: GET operations on the same resource (the
-/// same last static segment), the item read first.
+/// same last static segment), the item read first; for a GraphQL mutation, the queries of the
+/// endpoint that return its type and need no argument but an object's id.
 fn reads_of<'a>(ctx: &RunCtx<'a>, op: &Operation) -> Vec<&'a Operation> {
+    if let Some(g) = &op.graphql {
+        return graphql_reads_of(ctx, op, &g.returns);
+    }
     let Some(last) = statics(&op.path).last().copied() else {
         return Vec::new();
     };
@@ -167,6 +221,49 @@ fn reads_of<'a>(ctx: &RunCtx<'a>, op: &Operation) -> Vec<&'a Operation> {
     reads.sort_by_key(|o| !o.path.ends_with('}'));
     reads.truncate(2);
     reads
+}
+
+fn graphql_reads_of<'a>(ctx: &RunCtx<'a>, op: &Operation, returns: &str) -> Vec<&'a Operation> {
+    if returns.is_empty() {
+        return Vec::new();
+    }
+    let mut reads: Vec<&Operation> = ctx
+        .inventory
+        .operations
+        .iter()
+        .filter(|o| o.path == op.path && o.is_read())
+        .filter(|o| {
+            o.graphql.as_ref().is_some_and(|r| {
+                let refs = object_refs(o);
+                r.returns == returns
+                    && r.arguments.iter().all(|a| {
+                        !a.type_ref.ends_with('!') || refs.iter().any(|x| x.name() == a.name)
+                    })
+            })
+        })
+        .collect();
+    reads.sort_by_key(|o| object_refs(o).is_empty());
+    reads.truncate(2);
+    reads
+}
+
+/// The overrides that make `read` ask for the object created with `answer`, or `None` when
+/// the answer does not say which; no overrides for a list read.
+fn naming_created(read: &Operation, answer: &Value) -> Option<Overrides> {
+    if read.graphql.is_some() {
+        return match object_refs(read).first() {
+            Some(at) => Some(at.set(created_id(answer, at.name())?)),
+            None => Some(Overrides::none()),
+        };
+    }
+    match read.params_in(ParamLocation::Path).last() {
+        Some(p) => Some(Overrides::param(
+            ParamLocation::Path,
+            &p.name,
+            created_id(answer, &p.name)?,
+        )),
+        None => Some(Overrides::none()),
+    }
 }
 
 async fn create(
@@ -192,13 +289,9 @@ async fn create(
         return Ok(None);
     };
     for read in reads {
-        let mut over = Overrides::none();
-        if let Some(p) = read.params_in(ParamLocation::Path).last() {
-            let Some(id) = created_id(&answer, &p.name) else {
-                continue;
-            };
-            over = Overrides::param(ParamLocation::Path, &p.name, id);
-        }
+        let Some(over) = naming_created(read, &answer) else {
+            continue;
+        };
         for who in [regular.name.as_str(), ANONYMOUS] {
             let ex = ctx.probe.send(ctx.probe.request(read, who, &over)).await?;
             if shows(&ex, &marker) {
@@ -396,3 +489,7 @@ mod tests {
         assert_eq!(account_param(&op("/admin/products/{id}")), None);
     }
 }
+
+#[cfg(test)]
+#[path = "write_graphql_tests.rs"]
+mod graphql_tests;
