@@ -17,7 +17,6 @@ pub fn finding(id: &str, severity: Severity) -> Finding {
         path: Some("/orders/{id}".into()),
         graphql_operation: None,
         parameter: Some("id".into()),
-        graphql_operation: None,
         description: "Another user's order was returned.".into(),
         evidence: Evidence::default(),
         remediation: "Check the owner.".into(),
