@@ -64,6 +64,8 @@ pub struct Options {
     pub grace: Duration,
     /// Checks that scans made by `POST /api/scan` run (every check when empty).
     pub contract_checks: Vec<String>,
+    /// The shortest schedule interval (seconds) `serve` accepts for a target.
+    pub min_interval: u64,
 }
 
 /// How often a process looks for webhook deliveries that are due.
@@ -169,6 +171,7 @@ pub async fn serve(
         allow_active: opts.allow_active,
         contract_checks: opts.contract_checks.clone(),
         sealer,
+        min_interval: opts.min_interval,
     });
     ready(addr);
     let shutdown = stop.clone();

@@ -28,6 +28,8 @@ pub struct AppState {
     pub allow_active: bool,
     pub contract_checks: Vec<String>,
     pub sealer: Sealer,
+    /// The shortest schedule interval a target may have, in seconds.
+    pub min_interval: u64,
 }
 
 pub fn router(state: AppState) -> Router {
