@@ -212,6 +212,10 @@ fn serve_on_sqlite_answers_the_seeds_contract_and_our_api() {
     let (c, spec) = serve.call("GET", "/api/openapi.json", None, None);
     assert_eq!(c, 200);
     assert!(spec["paths"]["/api/scan"]["post"].is_object(), "{spec}");
+    assert!(
+        spec["paths"]["/api/v1/webhooks"]["post"].is_object(),
+        "{spec}"
+    );
 
     // The allowlist: a public address is refused and nothing is queued.
     let (c, v) = serve.call(
