@@ -246,6 +246,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     pub contract_checks: Vec<String>,
 
+    /// The shortest schedule interval a target may ask for, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub min_interval: u64,
+
     #[command(flatten)]
     pub service: ServiceArgs,
 }

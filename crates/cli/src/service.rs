@@ -31,6 +31,7 @@ fn options(a: &ServiceArgs) -> Result<Options, String> {
         poll: Duration::from_millis(500),
         grace: Duration::from_secs(a.grace),
         contract_checks: Vec::new(),
+        min_interval: middlebrick_monitor::schedule::MIN_INTERVAL_SECS,
     })
 }
 
@@ -55,6 +56,7 @@ pub fn serve(a: &ServeArgs) -> i32 {
     done((|| {
         let mut opts = options(&a.service)?;
         opts.contract_checks = a.contract_checks.clone();
+        opts.min_interval = a.min_interval;
         let rt = runtime()?;
         rt.block_on(async {
             let stop = CancellationToken::new();

@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{in_ci, repo_root, run, targets_ready, write_config, Target};
+use common::{
+    chromium, chromium_cmd, in_ci, png_colours, repo_root, run, targets_ready, write_config, Target,
+};
 use std::path::Path;
-use std::process::Command;
 
 fn validate_sarif(doc: &serde_json::Value) {
     let schema_path = repo_root().join("../shared/schemas/sarif-schema-2.1.0.json");
@@ -64,84 +65,6 @@ fn check_sarif(path: &Path) {
         .as_str()
         .unwrap()
         .starts_with("http://127.0.0.1:"));
-}
-
-/// Headless Chromium from scripts/chromium.sh (installs Debian's package when missing).
-fn chromium() -> Option<String> {
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/chromium.sh"))
-        .output()
-        .ok()?;
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !path.is_empty()).then_some(path)
-}
-
-fn chromium_cmd(browser: &str, profile: &Path) -> Command {
-    let mut c = Command::new(browser);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        "--enable-logging=stderr",
-        "--v=0",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
-}
-
-/// Distinct colours in a PNG (sampled every 4th pixel), decoded by a few lines of Python with
-/// zlib: python3 is on every test machine (the targets need it), and no PNG crate is needed.
-fn png_colours(png: &Path) -> Option<usize> {
-    let script = r#"
-import struct, sys, zlib
-data = open(sys.argv[1], 'rb').read()
-pos, idat, w, h, ct = 8, b'', 0, 0, 0
-while pos < len(data):
-    n, kind = struct.unpack('>I4s', data[pos:pos+8])
-    body = data[pos+8:pos+8+n]
-    if kind == b'IHDR':
-        w, h, depth, ct = struct.unpack('>IIBB', body[:10])
-    elif kind == b'IDAT':
-        idat += body
-    pos += 12 + n
-bpp = {2: 3, 6: 4}[ct]
-raw = zlib.decompress(idat)
-stride = w * bpp
-prev = bytearray(stride)
-colours = set()
-for y in range(h):
-    f = raw[y*(stride+1)]
-    line = bytearray(raw[y*(stride+1)+1:(y+1)*(stride+1)])
-    for i in range(stride):
-        a = line[i-bpp] if i >= bpp else 0
-        b = prev[i]
-        c = prev[i-bpp] if i >= bpp else 0
-        if f == 1: line[i] = (line[i] + a) & 255
-        elif f == 2: line[i] = (line[i] + b) & 255
-        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
-        elif f == 4:
-            p = a + b - c
-            pa, pb, pc = abs(p-a), abs(p-b), abs(p-c)
-            pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            line[i] = (line[i] + pr) & 255
-    for x in range(0, stride, bpp * 4):
-        colours.add(bytes(line[x:x+3]))
-    prev = line
-print(len(colours))
-"#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(png)
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 fn check_html_in_chromium(html: &Path) {

@@ -212,6 +212,10 @@ fn serve_on_sqlite_answers_the_seeds_contract_and_our_api() {
     let (c, spec) = serve.call("GET", "/api/openapi.json", None, None);
     assert_eq!(c, 200);
     assert!(spec["paths"]["/api/scan"]["post"].is_object(), "{spec}");
+    assert!(
+        spec["paths"]["/api/v1/webhooks"]["post"].is_object(),
+        "{spec}"
+    );
 
     // The allowlist: a public address is refused and nothing is queued.
     let (c, v) = serve.call(
@@ -569,4 +573,394 @@ fn a_fleet_on_postgres_survives_a_killed_worker() {
     drop(workers);
     drop(serve);
     let _ = psql(&format!("DROP DATABASE IF EXISTS {name}"));
+}
+
+/// One POST a receiver took: headers (names lower-cased) and the raw body.
+type Received = (std::collections::HashMap<String, String>, Vec<u8>);
+
+/// A webhook receiver: a loopback listener that records each POST (headers lower-cased, the
+/// raw body) and answers 204.
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks/ci", listener.local_addr().unwrap());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let mut r = BufReader::new(stream);
+                let mut headers = std::collections::HashMap::new();
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    if let Some((k, v)) = line.split_once(':') {
+                        headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+                    }
+                    line.clear();
+                }
+                let n = headers
+                    .get("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; n];
+                if r.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let mut s = r.into_inner();
+                let _ = s.write_all(
+                    b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                sink.lock().unwrap().push((headers, body));
+            }
+        });
+        Receiver { url, got }
+    }
+
+    /// The first delivery of `event`, waiting up to `limit`.
+    fn wait_for(&self, event: &str, limit: Duration) -> Received {
+        let start = Instant::now();
+        loop {
+            let found = self
+                .got
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(h, _)| h.get("x-middlebrick-event").map(String::as_str) == Some(event))
+                .cloned();
+            if let Some(d) = found {
+                return d;
+            }
+            assert!(start.elapsed() < limit, "no {event} delivery received");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Verifies a received delivery's HMAC with the secret shown at creation, as
+/// `docs/webhooks.md` tells a receiver to, and returns its JSON body.
+fn verified(secret: &str, (headers, body): &Received) -> Value {
+    use middlebrick_monitor::webhooks::{verify, Secret, DEFAULT_TOLERANCE};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (ts, sig) = (
+        &headers["x-middlebrick-timestamp"],
+        &headers["x-middlebrick-signature"],
+    );
+    verify(&Secret::new(secret), ts, sig, body, now, DEFAULT_TOLERANCE)
+        .expect("the delivery's signature verifies with the secret shown once");
+    assert!(
+        verify(
+            &Secret::new("whsec_other"),
+            ts,
+            sig,
+            body,
+            now,
+            DEFAULT_TOLERANCE
+        )
+        .is_err(),
+        "and not with another secret"
+    );
+    serde_json::from_slice(body).unwrap()
+}
+
+fn checks_of(findings: &Value) -> Vec<String> {
+    findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A target scanned on an interval with a webhook for new (medium or worse) and fixed
+/// findings: the first scheduled scan of the vulnerable shop sends a signed
+/// `scan.new_findings`; the shop's secure build then takes the same port, and a later
+/// scheduled scan's diff calls the planted findings fixed (and says so to the webhook). The
+/// dashboard shows the target with its trend, in headless Chromium.
+#[test]
+fn scheduled_rescans_alert_signed_webhooks_and_show_on_the_dashboard() {
+    if !targets_ready() {
+        return;
+    }
+    let vulnerable = Target::start("flask", "vulnerable");
+    let (port, target_url) = (vulnerable.port(), vulnerable.url.clone());
+    let receiver = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("svc.sqlite3").display());
+    let key = create_key(&db);
+    let serve = Proc::start(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &db,
+        "--min-interval",
+        "1",
+    ]);
+
+    // Webhooks: a link-local URL is refused; the secret is shown once and never listed.
+    let (c, v) = serve.call(
+        "POST",
+        "/api/v1/webhooks",
+        Some(&key),
+        Some(json!({"url": "http://169.254.169.254/latest"})),
+    );
+    assert_eq!(
+        (c, v["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let (c, hook) = serve.call(
+        "POST",
+        "/api/v1/webhooks",
+        Some(&key),
+        Some(json!({"url": receiver.url,
+                    "rules": {"new_findings_at_or_above": "medium", "fixed_findings": true}})),
+    );
+    assert_eq!(c, 201, "{hook}");
+    let secret = hook["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_") && secret.len() == 70);
+    let (_, list) = serve.call("GET", "/api/v1/webhooks", Some(&key), None);
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(&secret[6..]), "{list}");
+    assert!(
+        !list.to_string().contains("/hooks/ci"),
+        "URLs by origin only: {list}"
+    );
+
+    let (c, t) = serve.call(
+        "POST",
+        "/api/v1/targets",
+        Some(&key),
+        Some(json!({"url": target_url, "name": "shop",
+                    "checks": FAST_CHECKS.split(',').collect::<Vec<_>>(),
+                    "schedule": {"interval": 6}})),
+    );
+    assert_eq!(c, 201, "{t}");
+    let tid = t["id"].as_str().unwrap().to_string();
+    let completed = |serve: &Proc| -> Vec<Value> {
+        let (_, v) = serve.call(
+            "GET",
+            &format!("/api/v1/scans?target={tid}&status=completed&limit=100"),
+            Some(&key),
+            None,
+        );
+        v["scans"].as_array().cloned().unwrap_or_default()
+    };
+
+    // (a) the first scheduled scan: every finding is new; the medium-or-worse ones alert.
+    let start = Instant::now();
+    while completed(&serve).is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(60), "{}", serve.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let first = verified(
+        &secret,
+        &receiver.wait_for("scan.new_findings", Duration::from_secs(20)),
+    );
+    assert_eq!(first["schema"], "middlebrick.webhook.v1");
+    assert_eq!(first["target"]["id"], tid.as_str());
+    let alerted = checks_of(&first["findings"]);
+    assert!(
+        alerted.iter().any(|c| c == "info.verbose-error"),
+        "the shop's planted verbose errors: {first}"
+    );
+    assert!(first["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| matches!(f["severity"].as_str(), Some("medium" | "high" | "critical"))));
+
+    // (b) the fix, deployed as one would: the schedule paused (a scan of a half-stopped app
+    // is rightly "not re-tested", not "fixed"), the secure build on the same address, the
+    // schedule resumed; its next scan calls the planted findings fixed.
+    let settings = |schedule: Value| {
+        json!({"url": target_url, "name": "shop",
+               "checks": FAST_CHECKS.split(',').collect::<Vec<_>>(), "schedule": schedule})
+    };
+    let path = format!("/api/v1/targets/{tid}");
+    let (c, v) = serve.call("PUT", &path, Some(&key), Some(settings(Value::Null)));
+    assert_eq!(c, 200, "{v}");
+    let start = Instant::now();
+    loop {
+        let (_, v) = serve.call(
+            "GET",
+            &format!("/api/v1/scans?target={tid}"),
+            Some(&key),
+            None,
+        );
+        let busy = v["scans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| matches!(s["status"].as_str(), Some("queued" | "processing")));
+        if !busy {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(vulnerable);
+    let swapped = queue_now_ms();
+    let secure = Target::start_on("flask", "secure", port);
+    let (c, v) = serve.call(
+        "PUT",
+        &path,
+        Some(&key),
+        Some(settings(json!({"interval": 2}))),
+    );
+    assert_eq!(c, 200, "{v}");
+    let start = Instant::now();
+    let diff = loop {
+        let found = completed(&serve).into_iter().find_map(|s| {
+            if s["started_at"].as_i64().unwrap_or(0) <= swapped {
+                return None;
+            }
+            let id = s["id"].as_str().unwrap();
+            let (_, d) = serve.call("GET", &format!("/api/v1/scans/{id}/diff"), Some(&key), None);
+            (!d["fixed"].as_array()?.is_empty()).then_some(d)
+        });
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no rescan reported a fix: {}",
+            serve.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        checks_of(&diff["fixed"])
+            .iter()
+            .any(|c| c == "info.verbose-error"),
+        "{diff}"
+    );
+    assert!(
+        diff["new"].as_array().unwrap().is_empty(),
+        "the secure twin adds nothing: {diff}"
+    );
+    let fixed = verified(
+        &secret,
+        &receiver.wait_for("scan.fixed_findings", Duration::from_secs(20)),
+    );
+    assert!(fixed["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["change"] == "fixed"));
+    let (_, d) = serve.call("GET", "/api/v1/deliveries", Some(&key), None);
+    let delivered: Vec<&Value> = d["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["status"] == "delivered")
+        .collect();
+    assert!(delivered.len() >= 2, "{d}");
+    assert!(!d.to_string().contains(&secret[6..]));
+
+    // (c) the dashboard: loopback only without a key, and never to a page that rebinds its
+    // own name to 127.0.0.1.
+    let addr = serve.addr.clone().unwrap();
+    let (c, _) = call_raw(&addr, "GET", "/dashboard/", None, None);
+    assert_eq!(c, 200);
+    let rebound = dashboard_as(&addr, "evil.example", None);
+    assert!(rebound.starts_with("HTTP/1.1 403"), "{rebound}");
+    let with_key = dashboard_as(&addr, "evil.example", Some(&key));
+    assert!(with_key.starts_with("HTTP/1.1 200"), "{with_key}");
+    let lower = with_key.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'"),
+        "{with_key}"
+    );
+    assert!(!with_key.contains(&secret[6..]));
+    let scan_id = completed(&serve)[0]["id"].as_str().unwrap().to_string();
+    for path in [
+        format!("/dashboard/scans/{scan_id}"),
+        format!("/dashboard/scans/{scan_id}/diff"),
+        "/dashboard/deliveries".to_string(),
+    ] {
+        let (c, page) = call_raw(&addr, "GET", &path, None, None);
+        assert_eq!(c, 200, "{path}: {page}");
+        assert!(page.contains("<main>"), "{path}");
+    }
+    dashboard_in_chromium(&format!("http://{addr}/dashboard/"));
+    drop(secure);
+}
+
+fn queue_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// The raw answer (status line, headers, body) to `GET /dashboard/` sent with `host`.
+fn dashboard_as(addr: &str, host: &str, key: Option<&str>) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!("GET /dashboard/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(k) = key {
+        req.push_str(&format!("x-api-key: {k}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw
+}
+
+/// The targets page in headless Chromium: not blank, no console error (a CSP violation is
+/// one), the target table and a trend SVG in the DOM.
+fn dashboard_in_chromium(url: &str) {
+    let Some(browser) = common::chromium() else {
+        assert!(
+            !common::in_ci(),
+            "chromium is needed under CI (scripts/chromium.sh)"
+        );
+        not_run(
+            "the dashboard in headless Chromium (no chromium; \
+             MIDDLEBRICK_INSTALL_CHROMIUM=1 installs it)",
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("dashboard.png");
+    let shot = common::chromium_cmd(&browser, &dir.path().join("p1"))
+        .arg("--window-size=1280,800")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        png.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let colours = common::png_colours(&png).expect("python3 reads the PNG");
+    assert!(colours > 3, "the dashboard is blank ({colours} colours)");
+    let dom = common::chromium_cmd(&browser, &dir.path().join("p2"))
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        text.contains("<table>") && text.contains("<strong>shop</strong>"),
+        "{text}"
+    );
+    assert!(text.contains("<svg class=\"spark"), "a trend: {text}");
+    assert!(text.contains("<polyline"), "{text}");
+    let log =
+        String::from_utf8_lossy(&shot.stderr).to_string() + &String::from_utf8_lossy(&dom.stderr);
+    let bad: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Refused to") || l.contains("Uncaught"))
+        .collect();
+    assert!(bad.is_empty(), "console errors on the dashboard: {bad:#?}");
 }

@@ -87,7 +87,7 @@ impl Grading {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     pub new: Vec<FindingBrief>,
-    /// Findings that a scan before the previous one had fixed and that are back.
+    /// In both scans with a higher severity now, or fixed before and back (the diff's rule).
     pub regressed: Vec<FindingBrief>,
     pub fixed: Vec<FindingBrief>,
     /// Absent now, but the new scan did not test them again: with why.
@@ -98,6 +98,23 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// The report diff's verdicts (`middlebrick_core::diff::compare`) as briefs.
+    pub fn from_diff(d: &middlebrick_core::diff::Diff) -> Changes {
+        let briefs = |v: &[&Finding]| v.iter().map(|f| FindingBrief::of(f)).collect();
+        Changes {
+            new: briefs(&d.new),
+            regressed: briefs(&d.regressed),
+            fixed: briefs(&d.fixed),
+            not_retested: d
+                .not_retested
+                .iter()
+                .map(|(f, why)| (FindingBrief::of(f), why.clone()))
+                .collect(),
+            unchanged: d.unchanged.len(),
+            warnings: d.warnings.clone(),
+        }
+    }
+
     /// A target's first scan: everything it found is new.
     pub fn first_scan(r: &Report) -> Changes {
         let mut new: Vec<FindingBrief> = r.findings.iter().map(FindingBrief::of).collect();

@@ -24,10 +24,17 @@ use percent_encoding::{utf8_percent_encode, AsciiSet};
 use serde::{Deserialize, Serialize};
 
 /// Scripts none, styles inline only, images only inline SVG/data, frames only our own report
-/// (`srcdoc`), forms back to us, never framed by another site.
+/// (`srcdoc`), forms back to us, never framed by another site. The router sends it as a
+/// header; pages carry [`META_CONTENT_SECURITY_POLICY`] too.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
      img-src data:; frame-src 'self'; form-action 'self'; base-uri 'none'; \
      frame-ancestors 'self'";
+
+/// The policy in the page's `<meta>`: the header's without `frame-ancestors`, which browsers
+/// ignore in a `<meta>` element and report on the console when they find it there.
+pub const META_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
+     style-src 'unsafe-inline'; img-src data:; frame-src 'self'; form-action 'self'; \
+     base-uri 'none'";
 
 /// Where the dashboard is mounted and how its pages link to each other. The router serves:
 /// `{base}/` targets, `{base}/scans/{id}` a scan, `{base}/scans/{id}/diff` its diff,
@@ -146,7 +153,7 @@ fn page(site: &Site, title: &str, body: Markup) -> String {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
+                meta http-equiv="Content-Security-Policy" content=(META_CONTENT_SECURITY_POLICY);
                 meta name="referrer" content="no-referrer";
                 title { (title) " · middlebrick" }
                 style { (PreEscaped(CSS)) }
@@ -225,6 +232,15 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_meta_policy_is_the_header_policy_without_frame_ancestors() {
+        assert!(!META_CONTENT_SECURITY_POLICY.contains("frame-ancestors"));
+        assert_eq!(
+            format!("{META_CONTENT_SECURITY_POLICY}; frame-ancestors 'self'"),
+            CONTENT_SECURITY_POLICY
+        );
+    }
 
     #[test]
     fn site_links_encode_ids_into_one_segment() {

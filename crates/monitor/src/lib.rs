@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod api;
 pub mod dashboard;
 mod diff;
+pub mod notify;
 pub mod queue;
 pub mod scan;
 pub mod schedule;
@@ -63,7 +64,12 @@ pub struct Options {
     pub grace: Duration,
     /// Checks that scans made by `POST /api/scan` run (every check when empty).
     pub contract_checks: Vec<String>,
+    /// The shortest schedule interval (seconds) `serve` accepts for a target.
+    pub min_interval: u64,
 }
+
+/// How often a process looks for webhook deliveries that are due.
+const DELIVERY_EVERY: Duration = Duration::from_secs(2);
 
 /// `sqlite://<data dir>/middlebrick/service.sqlite3`.
 pub fn default_database() -> Option<String> {
@@ -108,6 +114,18 @@ fn spawn_workers(
         opts.lease / 2,
         stop.clone(),
     ))];
+    // Webhook deliveries: sent by every process that can open the signing secrets.
+    if sealer.has_key() {
+        let deliveries = notify::StoreDeliveries {
+            store: store.clone(),
+            sealer: sealer.clone(),
+        };
+        tasks.push(tokio::spawn(notify::deliverer(
+            deliveries,
+            DELIVERY_EVERY,
+            stop.clone(),
+        )));
+    }
     let base = worker_id();
     for n in 0..opts.workers {
         let cfg = queue::WorkerConfig {
@@ -153,9 +171,12 @@ pub async fn serve(
         allow_active: opts.allow_active,
         contract_checks: opts.contract_checks.clone(),
         sealer,
+        min_interval: opts.min_interval,
     });
     ready(addr);
     let shutdown = stop.clone();
+    // The peer address decides who may see the dashboard without a key (`api::pages`).
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;

@@ -2,6 +2,7 @@
 //! (expired leases back to the queue), and in `serve` the scheduler (due targets queued).
 //! Store calls block (both backends are synchronous), so each runs on a blocking thread.
 
+use crate::notify::{self, Finished, StoreDeliveries};
 use crate::scan;
 use crate::seal::Sealer;
 use middlebrick_core::Allowlist;
@@ -121,6 +122,7 @@ async fn run_job(
     beat.abort();
     grace.abort();
     let (id, worker) = (job_id.clone(), cfg.id.clone());
+    let mut finished = None;
     let written = if lost.is_cancelled() {
         Ok(false)
     } else if scan_cancel.is_cancelled() {
@@ -128,15 +130,33 @@ async fn run_job(
         db(store, move |s| s.release(&id, &worker)).await
     } else {
         match result {
-            Ok(report) => {
+            Ok((report, redactor)) => {
                 let done = scan::completion(&report);
+                finished = Some(Finished::Completed(Box::new(report), redactor));
                 db(store, move |s| s.complete(&id, &worker, &done, now_ms())).await
             }
-            Err(e) => db(store, move |s| s.fail(&id, &worker, &e, now_ms())).await,
+            Err(e) => {
+                finished = Some(Finished::Failed(e.clone()));
+                db(store, move |s| s.fail(&id, &worker, &e, now_ms())).await
+            }
         }
     };
     match written {
-        Ok(true) => tracing::info!(job = %job_id, "scan finished"),
+        Ok(true) => {
+            tracing::info!(job = %job_id, "scan finished");
+            // Only the process that wrote the result alerts, so a re-run job alerts once.
+            if let Some(f) = finished {
+                let deliveries = StoreDeliveries {
+                    store: store.clone(),
+                    sealer: cfg.sealer.clone(),
+                };
+                match notify::scan_finished(&deliveries, &c.target, &job_id, f).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(job = %job_id, deliveries = n, "alerts queued"),
+                    Err(e) => tracing::warn!(job = %job_id, "queueing alerts failed: {e}"),
+                }
+            }
+        }
         Ok(false) => tracing::warn!(job = %job_id, "lease lost: another worker runs this scan"),
         Err(e) => tracing::warn!(job = %job_id, "writing the result failed: {e}"),
     }

@@ -4,7 +4,7 @@
 
 use middlebrick_engine::{IdentityConfig, ScanConfig, ScanHandle, SpecSource};
 use middlebrick_http::TransportConfig;
-use middlebrick_model::{CheckId, Mode, Report};
+use middlebrick_model::{CheckId, Mode, Redactor, Report};
 use middlebrick_store::service::{Completion, FindingRow, Target};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -107,8 +107,12 @@ pub fn mode_allowed(mode: Mode, allow_active: bool) -> Result<(), String> {
     }
 }
 
-/// Runs the scan; the report is redacted (the engine's redactor knows the headers).
-pub async fn run_scan(cfg: ScanConfig, cancel: CancellationToken) -> Result<Report, String> {
+/// Runs the scan; the report is redacted (the engine's redactor knows the headers), and the
+/// redactor comes back for what is written from the report later (alert bodies).
+pub async fn run_scan(
+    cfg: ScanConfig,
+    cancel: CancellationToken,
+) -> Result<(Report, Arc<Redactor>), String> {
     let handle = ScanHandle { cancel };
     let sink: middlebrick_engine::EventSink = Arc::new(|_| {});
     let out = middlebrick_engine::scan(cfg, sink, handle)
@@ -121,7 +125,7 @@ pub async fn run_scan(cfg: ScanConfig, cancel: CancellationToken) -> Result<Repo
     if let Ok(r) = serde_json::from_str::<Report>(&json) {
         report = r;
     }
-    Ok(report)
+    Ok((report, out.redactor))
 }
 
 /// The rows a completed scan writes: the report, the score, a score per category (the

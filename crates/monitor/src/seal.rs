@@ -26,6 +26,8 @@ impl std::fmt::Debug for Sealer {
     }
 }
 
+const DAMAGED: &str = "the sealed value is damaged";
+
 pub const KEY_ENV: &str = "MIDDLEBRICK_SERVICE_KEY";
 
 impl Sealer {
@@ -56,35 +58,53 @@ impl Sealer {
     }
 
     pub fn seal(&self, headers: &[(String, String)]) -> Result<String, String> {
+        self.seal_bytes(&serde_json::to_vec(headers).map_err(|e| e.to_string())?)
+    }
+
+    pub fn open(&self, sealed: &str) -> Result<Vec<(String, String)>, String> {
+        serde_json::from_slice(&self.open_bytes(sealed)?).map_err(|e| e.to_string())
+    }
+
+    /// Whether this process can seal and open (it has the service key).
+    pub fn has_key(&self) -> bool {
+        self.cipher.is_some()
+    }
+
+    /// Seals a webhook's signing secret (or any text) the same way as headers.
+    pub fn seal_text(&self, text: &str) -> Result<String, String> {
+        self.seal_bytes(text.as_bytes())
+    }
+
+    pub fn open_text(&self, sealed: &str) -> Result<String, String> {
+        String::from_utf8(self.open_bytes(sealed)?).map_err(|_| DAMAGED.to_string())
+    }
+
+    fn seal_bytes(&self, plain: &[u8]) -> Result<String, String> {
         let cipher = self.cipher.as_ref().ok_or(NO_KEY)?;
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|e| e.to_string())?;
-        let plain = serde_json::to_vec(headers).map_err(|e| e.to_string())?;
         let mut out = nonce.to_vec();
         out.extend(
             cipher
-                .encrypt(Nonce::from_slice(&nonce), plain.as_slice())
+                .encrypt(Nonce::from_slice(&nonce), plain)
                 .map_err(|_| "sealing failed".to_string())?,
         );
         Ok(STANDARD.encode(out))
     }
 
-    pub fn open(&self, sealed: &str) -> Result<Vec<(String, String)>, String> {
+    fn open_bytes(&self, sealed: &str) -> Result<Vec<u8>, String> {
         let cipher = self.cipher.as_ref().ok_or(NO_KEY)?;
-        let bytes = STANDARD
-            .decode(sealed)
-            .map_err(|_| "the sealed headers are damaged".to_string())?;
+        let bytes = STANDARD.decode(sealed).map_err(|_| DAMAGED.to_string())?;
         if bytes.len() < 12 {
-            return Err("the sealed headers are damaged".into());
+            return Err(DAMAGED.into());
         }
-        let plain = cipher
+        cipher
             .decrypt(Nonce::from_slice(&bytes[..12]), &bytes[12..])
             .map_err(|_| {
-                "the request headers were sealed under another service key (give every \
+                "the sealed value was sealed under another service key (give every \
                  worker the serve process's MIDDLEBRICK_SERVICE_KEY)"
                     .to_string()
-            })?;
-        serde_json::from_slice(&plain).map_err(|e| e.to_string())
+            })
     }
 }
 
@@ -137,6 +157,10 @@ mod tests {
         assert_eq!(a.open(&sealed).unwrap(), h);
         assert!(Sealer::with_key([8; 32]).open(&sealed).is_err());
         assert!(Sealer { cipher: None }.seal(&h).is_err());
+        let secret = a.seal_text("whsec_canary").unwrap();
+        assert!(!secret.contains("canary"));
+        assert_eq!(a.open_text(&secret).unwrap(), "whsec_canary");
+        assert!(Sealer::with_key([8; 32]).open_text(&secret).is_err());
     }
 
     #[test]

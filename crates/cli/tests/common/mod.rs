@@ -101,10 +101,33 @@ impl Target {
         variant: &'static str,
         env: &[(&str, &Path)],
     ) -> Target {
+        Target::launch(app, variant, env, None)
+    }
+
+    /// [`Target::start`] on a given port: the same address before and after a fix (another
+    /// build of the app after the first is stopped), so scans of it are diffed as one target.
+    pub fn start_on(app: &'static str, variant: &'static str, port: u16) -> Target {
+        Target::launch(app, variant, &[], Some(port))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
+    }
+
+    fn launch(
+        app: &'static str,
+        variant: &'static str,
+        env: &[(&str, &Path)],
+        fixed_port: Option<u16>,
+    ) -> Target {
         let root = repo_root();
         let mut last_err = String::new();
         for _attempt in 0..3 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let log = std::env::temp_dir().join(format!("mb-target-{app}-{variant}-{port}.log"));
             let log_file = std::fs::File::create(&log).expect("log file");
             let child = Command::new(root.join("targets/.venv/bin/python"))
@@ -173,6 +196,84 @@ impl Drop for Target {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Headless Chromium from scripts/chromium.sh (the HTML report and the dashboard tests) (installs Debian's package when missing).
+pub fn chromium() -> Option<String> {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/chromium.sh"))
+        .output()
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !path.is_empty()).then_some(path)
+}
+
+pub fn chromium_cmd(browser: &str, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Distinct colours in a PNG (sampled every 4th pixel), decoded by a few lines of Python with
+/// zlib: python3 is on every test machine (the targets need it), and no PNG crate is needed.
+pub fn png_colours(png: &Path) -> Option<usize> {
+    let script = r#"
+import struct, sys, zlib
+data = open(sys.argv[1], 'rb').read()
+pos, idat, w, h, ct = 8, b'', 0, 0, 0
+while pos < len(data):
+    n, kind = struct.unpack('>I4s', data[pos:pos+8])
+    body = data[pos+8:pos+8+n]
+    if kind == b'IHDR':
+        w, h, depth, ct = struct.unpack('>IIBB', body[:10])
+    elif kind == b'IDAT':
+        idat += body
+    pos += 12 + n
+bpp = {2: 3, 6: 4}[ct]
+raw = zlib.decompress(idat)
+stride = w * bpp
+prev = bytearray(stride)
+colours = set()
+for y in range(h):
+    f = raw[y*(stride+1)]
+    line = bytearray(raw[y*(stride+1)+1:(y+1)*(stride+1)])
+    for i in range(stride):
+        a = line[i-bpp] if i >= bpp else 0
+        b = prev[i]
+        c = prev[i-bpp] if i >= bpp else 0
+        if f == 1: line[i] = (line[i] + a) & 255
+        elif f == 2: line[i] = (line[i] + b) & 255
+        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c
+            pa, pb, pc = abs(p-a), abs(p-b), abs(p-c)
+            pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+            line[i] = (line[i] + pr) & 255
+    for x in range(0, stride, bpp * 4):
+        colours.add(bytes(line[x:x+3]))
+    prev = line
+print(len(colours))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(png)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
 pub fn bin() -> PathBuf {

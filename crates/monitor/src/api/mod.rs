@@ -5,7 +5,9 @@
 //! hold only `env:` references and contract headers are stored sealed and never returned.
 
 mod contract;
+mod hooks;
 mod ours;
+pub mod pages;
 
 use crate::queue::db;
 use crate::seal::Sealer;
@@ -13,7 +15,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use middlebrick_core::Allowlist;
 use middlebrick_store::service::{ApiKey, ServiceStore};
@@ -26,6 +28,8 @@ pub struct AppState {
     pub allow_active: bool,
     pub contract_checks: Vec<String>,
     pub sealer: Sealer,
+    /// The shortest schedule interval a target may have, in seconds.
+    pub min_interval: u64,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,6 +54,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/scans/{id}", get(ours::get_scan))
         .route("/api/v1/scans/{id}/report", get(ours::report))
         .route("/api/v1/scans/{id}/diff", get(ours::diff))
+        .route("/api/v1/webhooks", get(hooks::list).post(hooks::create))
+        .route("/api/v1/webhooks/{id}", delete(hooks::delete))
+        .route("/api/v1/deliveries", get(hooks::deliveries))
+        .route("/dashboard", get(pages::redirect))
+        .route("/dashboard/", get(pages::targets))
+        .route("/dashboard/scans/{id}", get(pages::scan))
+        .route("/dashboard/scans/{id}/diff", get(pages::diff))
+        .route("/dashboard/deliveries", get(pages::deliveries))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .with_state(state)
 }

@@ -55,6 +55,9 @@ fn new_target(st: &AppState, b: TargetBody, key: &str) -> ApiResult<NewTarget> {
         }) => Some(("cron".to_string(), c)),
         Some(_) => return Err(ApiError::bad("schedule: give either interval or cron")),
     };
+    if let Some((k, v)) = &schedule {
+        schedule::validate(k, v, st.min_interval).map_err(ApiError::bad)?;
+    }
     let next_run_at = match &schedule {
         Some((k, v)) => Some(schedule::next_after(k, v, now_ms()).map_err(ApiError::bad)?),
         None => None,

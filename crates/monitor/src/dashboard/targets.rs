@@ -110,7 +110,7 @@ pub fn targets_page(site: &Site, targets: &[TargetRow]) -> String {
     let body = html! {
         h1 { "Targets" }
         @if targets.is_empty() {
-            p.muted { "No targets yet. Add one through the API (" code { "POST /api/targets" } ")." }
+            p.muted { "No targets yet. Add one through the API (" code { "POST /api/v1/targets" } ")." }
         } @else {
             table {
                 thead { tr { th { "Target" } th { "Grade" } th { "Trend" } th { "Last scan" } } }

@@ -11,21 +11,30 @@ mod db;
 mod jobs;
 mod keys;
 mod targets;
+mod webhooks;
 
 pub use db::Backend;
 pub use jobs::{Claimed, Completion, FindingRow, Job, JobFilter, JobStatus, Reaped};
 pub use keys::ApiKey;
 pub use targets::{NewTarget, Target};
+pub use webhooks::{DeliveryRecord, DueDelivery, NewWebhook, WebhookRecord};
 
 use crate::{now_rfc3339, Result, StoreError};
 use db::{Db, Tx};
 
 /// (version, name, SQL). Append only.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "service",
-    include_str!("../../migrations/service/0001_service.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "service",
+        include_str!("../../migrations/service/0001_service.sql"),
+    ),
+    (
+        2,
+        "webhooks",
+        include_str!("../../migrations/service/0002_webhooks.sql"),
+    ),
+];
 
 #[derive(Debug)]
 pub struct ServiceStore {
