@@ -20,6 +20,9 @@ trap 'rm -f "$MIDDLEBRICK_NOT_RUN_LOG"' EXIT
 python3 -m unittest discover -s bench/field -p 'test_*.py'
 # The targets' own tests: both builds of the FastAPI shop's GraphQL API, served on free ports.
 targets/.venv/bin/python -m unittest discover -s targets/tests
+# The monitoring service's store tests run on SQLite and, with this, on the PostgreSQL that
+# setup.sh started (each test makes its own database).
+export MIDDLEBRICK_TEST_PG="${MIDDLEBRICK_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
 set +e
 cargo test --workspace --locked "$@"
 code=$?

@@ -132,6 +132,7 @@ pub(crate) mod testdb {
         f(&ServiceStore::open("sqlite::memory:").unwrap());
         if let Some(url) = super::pg_test_url() {
             f(&ServiceStore::open(&url).unwrap());
+            super::drop_pg_test_db(&url);
         }
     }
 }
@@ -149,6 +150,21 @@ pub fn pg_test_url() -> Option<String> {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .expect("create test database");
     Some(format!("{server}/{name}"))
+}
+
+/// Drops a database [`pg_test_url`] made, with whatever sessions are still open on it.
+#[doc(hidden)]
+pub fn drop_pg_test_db(url: &str) {
+    let Some((server, name)) = url.rsplit_once('/') else {
+        return;
+    };
+    if !name.starts_with("mb_test_") {
+        return;
+    }
+    if let Ok(mut admin) = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)
+    {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
 }
 
 #[cfg(test)]
