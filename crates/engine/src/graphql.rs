@@ -13,8 +13,9 @@
 //!
 //! Budget: at most [`LOCATE_BUDGET`] requests to find endpoints and consoles, four more per
 //! endpoint found (GET, `application/graphql`, a batch, introspection), one introspection per
-//! identity, and at most [`SUGGESTION_BUDGET`] documents for a rebuild. Passive mode sends no
-//! POST: endpoints are confirmed and read over GET, and no mutation document is sent.
+//! identity, and at most [`SUGGESTION_BUDGET`] documents for a rebuild. Candidates are tried
+//! over GET first; safe mode POSTs only to an endpoint GET confirmed, and passive mode sends no
+//! POST at all: endpoints are confirmed and read over GET, and no mutation document is sent.
 
 use middlebrick_http::{Outgoing, Transport};
 use middlebrick_model::{Diagnostic, Exchange, GraphqlEndpoint, Inventory, Method, RequestBody};
@@ -128,28 +129,37 @@ fn typename_in(ex: &Exchange) -> Option<String> {
     typename_of(&v).map(str::to_string)
 }
 
-/// Confirms `url` as a GraphQL endpoint: POSTed `{__typename}` (unless passive), else GET
-/// `?query={__typename}` when the POST found something there (not a 404). Returns the query
-/// type's name and whether POST is answered.
-async fn confirm(t: &Transport, url: &Url, allow_post: bool) -> Option<(String, bool)> {
+/// Confirms `url` as a GraphQL endpoint. GET `?query={__typename}` first: a read on any
+/// server. A POSTed `{__typename}` follows only once GET confirmed the endpoint (a query to a
+/// GraphQL server is a read), or, when `probe_post` (active modes), where GET confirmed nothing
+/// but found something (not a 404): an unconfirmed POST to an unknown path may change state,
+/// which safe mode never risks. Returns the query type's name, whether GET is answered and
+/// whether POST is.
+async fn confirm(
+    t: &Transport,
+    url: &Url,
+    allow_post: bool,
+    probe_post: bool,
+) -> Option<(String, bool, bool)> {
     let who = Who::anonymous();
-    if allow_post {
+    let post = || async {
         let body = RequestBody::Json(json!({ "query": TYPENAME_QUERY }));
-        let ex = t
-            .send(who.outgoing(Method::Post, url.clone(), Some(body)))
+        t.send(who.outgoing(Method::Post, url.clone(), Some(body)))
             .await
-            .ok()?;
-        if let Some(name) = typename_in(&ex) {
-            return Some((name, true));
-        }
-        if ex.status().is_none_or(|s| s == 404) {
-            return None;
-        }
-    }
+            .ok()
+    };
     let mut u = url.clone();
     u.query_pairs_mut().append_pair("query", TYPENAME_QUERY);
-    let ex = t.send(who.outgoing(Method::Get, u, None)).await.ok()?;
-    typename_in(&ex).map(|n| (n, false))
+    let got = t.send(who.outgoing(Method::Get, u, None)).await.ok()?;
+    if let Some(name) = typename_in(&got) {
+        let posts = allow_post && post().await.is_some_and(|ex| typename_in(&ex).is_some());
+        return Some((name, true, posts));
+    }
+    if !(allow_post && probe_post) || got.status().is_none_or(|s| s == 404) {
+        return None;
+    }
+    let ex = post().await?;
+    typename_in(&ex).map(|n| (n, false, true))
 }
 
 /// Paths of the inventory that name a GraphQL endpoint (`…/graphql`, `…/gql`) or take an
@@ -211,6 +221,7 @@ pub async fn discover(
     inv: &mut Inventory,
     page: Option<&Exchange>,
     allow_post: bool,
+    probe_post: bool,
 ) -> (Vec<Pending>, Vec<Diagnostic>) {
     let base = crate::base::probe_base(target, &inv.base_path);
     let start = t.requests_sent();
@@ -239,10 +250,10 @@ pub async fn discover(
         if !t.in_scope(&url) {
             continue;
         }
-        if let Some((query_type, post)) = confirm(t, &url, allow_post).await {
+        if let Some((query_type, get, post)) = confirm(t, &url, allow_post, probe_post).await {
             let ep = GraphqlEndpoint {
                 path: path.to_string(),
-                get_queries: !post,
+                get_queries: get,
                 query_type,
                 ..GraphqlEndpoint::default()
             };
@@ -269,16 +280,11 @@ pub async fn discover(
     (pending, diagnostics)
 }
 
-/// GET, `application/graphql` and batches, each tried with `{__typename}` (three requests at
-/// most; POST forms only when POST is allowed and answered).
+/// `application/graphql` and batches, each tried with `{__typename}` (two requests at most;
+/// only when POST is allowed and answered; whether GET is answered is known from [`confirm`]).
 async fn accepted_forms(t: &Transport, url: &Url, post: bool, ep: &mut GraphqlEndpoint) {
     let who = Who::anonymous();
     if post {
-        let mut u = url.clone();
-        u.query_pairs_mut().append_pair("query", TYPENAME_QUERY);
-        if let Ok(ex) = t.send(who.outgoing(Method::Get, u, None)).await {
-            ep.get_queries = typename_in(&ex).is_some();
-        }
         let raw = RequestBody::Raw {
             content_type: "application/graphql".into(),
             body: TYPENAME_QUERY.into(),

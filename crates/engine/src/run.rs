@@ -230,6 +230,7 @@ pub async fn scan_with(
         &mut inventory,
         first.as_ref(),
         cfg.mode != Mode::Passive,
+        cfg.mode >= Mode::Active,
     )
     .await;
     inventory.diagnostics.extend(graphql_notes);

@@ -165,15 +165,27 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> (String, String) {
 }
 
 async fn server(kind: Server) -> (Url, Arc<AtomicUsize>) {
+    let (url, hits, _) = server_counting_posts(kind).await;
+    (url, hits)
+}
+
+/// [`server`], and how many of the requests were POSTs.
+async fn server_counting_posts(kind: Server) -> (Url, Arc<AtomicUsize>, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
+    let posts = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
+    let post_counter = posts.clone();
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
             counter.fetch_add(1, Ordering::SeqCst);
+            let post_counter = post_counter.clone();
             tokio::spawn(async move {
                 let (head, body) = read_request(&mut sock).await;
+                if head.starts_with("POST ") {
+                    post_counter.fetch_add(1, Ordering::SeqCst);
+                }
                 let (status, ct, text) = answer(kind, &head, &body);
                 let reply = format!(
                     "HTTP/1.1 {status}\r\ncontent-type: {ct}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
@@ -183,7 +195,7 @@ async fn server(kind: Server) -> (Url, Arc<AtomicUsize>) {
             });
         }
     });
-    (Url::parse(&format!("http://{addr}")).unwrap(), hits)
+    (Url::parse(&format!("http://{addr}")).unwrap(), hits, posts)
 }
 
 fn transport(target: &Url) -> Transport {
@@ -201,7 +213,7 @@ async fn an_open_endpoint_is_confirmed_described_and_introspected_anonymously() 
     let (target, _) = server(Server::Open).await;
     let t = transport(&target);
     let mut inv = Inventory::empty(SpecVersion::Crawled);
-    let (pending, notes) = discover(&t, &target, &mut inv, None, true).await;
+    let (pending, notes) = discover(&t, &target, &mut inv, None, true, true).await;
     assert!(pending.is_empty());
     assert_eq!(inv.graphql.len(), 1);
     let ep = &inv.graphql[0];
@@ -235,7 +247,7 @@ async fn passive_discovery_confirms_and_introspects_over_get_only() {
     let (target, _) = server(Server::Open).await;
     let t = transport(&target);
     let mut inv = Inventory::empty(SpecVersion::Crawled);
-    let (pending, _) = discover(&t, &target, &mut inv, None, false).await;
+    let (pending, _) = discover(&t, &target, &mut inv, None, false, false).await;
     assert!(pending.is_empty());
     let ep = &inv.graphql[0];
     assert!(ep.get_queries && !ep.batching && !ep.graphql_content_type);
@@ -247,7 +259,7 @@ async fn a_schema_refused_to_anonymous_callers_is_read_as_a_signed_in_identity()
     let (target, _) = server(Server::SignedInOnly).await;
     let t = transport(&target);
     let mut inv = Inventory::empty(SpecVersion::Crawled);
-    let (pending, notes) = discover(&t, &target, &mut inv, None, true).await;
+    let (pending, notes) = discover(&t, &target, &mut inv, None, true, true).await;
     assert_eq!(pending.len(), 1);
     assert!(notes.is_empty());
     assert!(inv.operations.is_empty());
@@ -271,7 +283,7 @@ async fn a_schema_with_introspection_off_is_rebuilt_from_suggestions() {
     let (target, _) = server(Server::Closed).await;
     let t = transport(&target);
     let mut inv = Inventory::empty(SpecVersion::Crawled);
-    let (pending, _) = discover(&t, &target, &mut inv, None, true).await;
+    let (pending, _) = discover(&t, &target, &mut inv, None, true, true).await;
     let before = t.requests_sent();
     let notes = read_pending(&t, &mut inv, pending, &[], true).await;
     let spent = t.requests_sent() - before;
@@ -298,11 +310,33 @@ async fn a_catch_all_page_is_no_graphql_endpoint_and_costs_at_most_the_budget() 
     let (target, hits) = server(Server::Spa).await;
     let t = transport(&target);
     let mut inv = Inventory::empty(SpecVersion::Crawled);
-    let (pending, notes) = discover(&t, &target, &mut inv, None, true).await;
+    let (pending, notes) = discover(&t, &target, &mut inv, None, true, true).await;
     assert!(pending.is_empty() && notes.is_empty() && inv.graphql.is_empty());
     let sent = hits.load(Ordering::SeqCst) as u64;
     eprintln!("FIGURES catch-all: {sent} requests");
     assert!(sent <= LOCATE_BUDGET, "{sent}");
+}
+
+#[tokio::test]
+async fn safe_mode_posts_only_to_an_endpoint_get_confirmed() {
+    // A catch-all answers everything: GET confirms nothing, so safe mode POSTs nothing.
+    let (target, _, posts) = server_counting_posts(Server::Spa).await;
+    let t = transport(&target);
+    let mut inv = Inventory::empty(SpecVersion::Crawled);
+    discover(&t, &target, &mut inv, None, true, false).await;
+    assert!(inv.graphql.is_empty());
+    assert_eq!(
+        posts.load(Ordering::SeqCst),
+        0,
+        "no POST to an unconfirmed path"
+    );
+    // A real endpoint: confirmed over GET, then POSTed queries (reads) are fine.
+    let (target, _, posts) = server_counting_posts(Server::Open).await;
+    let t = transport(&target);
+    let mut inv = Inventory::empty(SpecVersion::Crawled);
+    discover(&t, &target, &mut inv, None, true, false).await;
+    assert_eq!(inv.graphql.len(), 1);
+    assert!(posts.load(Ordering::SeqCst) > 0);
 }
 
 #[test]
