@@ -3,7 +3,8 @@
 //! active mode, and the server's log is audited from the server's side:
 //! - passive sent only GET, HEAD and OPTIONS;
 //! - safe sent no state change but sign-in (a POST carrying a password, never to a registration
-//!   or a password reset);
+//!   or a password reset) and GraphQL queries (a POSTed document with no top-level mutation:
+//!   a read, as the GraphQL specification defines it);
 //! - active sent every state change to an object the scan created (an id in the path that an
 //!   earlier creation answered with) or to a creation (a POST without an id in its path that
 //!   answered an id, failed, signed in, refreshed or ended a session, or was sent as an account
@@ -123,6 +124,30 @@ fn registered_login(e: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A POSTed GraphQL request whose documents only read (`{"query": "query …"}`, or an array of
+/// them). The log keeps the first 2 kB of a body: a cut document is judged by its opening,
+/// which is where a document says whether it writes.
+fn graphql_read(e: &Value) -> bool {
+    let body = text(e, "body");
+    let docs: Vec<String> = match serde_json::from_str::<Value>(body) {
+        Ok(Value::Array(items)) => items
+            .iter()
+            .map(|i| i["query"].as_str().unwrap_or("mutation").to_string())
+            .collect(),
+        Ok(v) => vec![v["query"].as_str().unwrap_or("mutation").to_string()],
+        Err(_) => match body.strip_prefix("{\"query\":\"") {
+            Some(rest) => vec![rest.to_string()],
+            // An `application/graphql` body is the document itself (no JSON keys in it).
+            None if !body.contains("\":") => vec![body.to_string()],
+            None => return false,
+        },
+    };
+    !docs.is_empty()
+        && docs
+            .iter()
+            .all(|d| !middlebrick_model::document_writes(d) && d.contains('{'))
+}
+
 fn signs_in(e: &Value) -> bool {
     let carries = |s: &str| s.to_ascii_lowercase().contains("password");
     let path = text(e, "path").to_ascii_lowercase();
@@ -169,6 +194,13 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
         violations: Vec::new(),
     };
     let mut created: HashSet<String> = HashSet::new();
+    // Paths that took GraphQL query documents: a POST there with no document at all (a
+    // malformed-input probe) cannot execute anything either.
+    let graphql_paths: HashSet<&str> = lines
+        .iter()
+        .filter(|e| text(e, "method") == "POST" && graphql_read(e))
+        .map(|e| text(e, "path"))
+        .collect();
     for e in lines {
         let method = text(e, "method").to_string();
         *c.by_method.entry(method.clone()).or_default() += 1;
@@ -178,7 +210,12 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
             e["who"].as_str().unwrap_or("nobody"),
             e["status"]
         );
-        if READS.contains(&method.as_str()) {
+        // A GraphQL query is a read however it travels (the GraphQL specification's rule);
+        // passive mode still sends no POST at all.
+        let graphql_query = method == "POST"
+            && (graphql_read(e)
+                || (text(e, "body").is_empty() && graphql_paths.contains(text(e, "path"))));
+        if READS.contains(&method.as_str()) || (graphql_query && mode != "passive") {
             continue;
         }
         c.state_changes += 1;
@@ -187,7 +224,10 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
             .is_some_and(|s| (200..300).contains(&s));
         match mode {
             "passive" => c.violations.push(format!("passive sent {line}")),
-            "safe" if !signs_in(e) => c.violations.push(format!("safe sent {line}")),
+            "safe" if !signs_in(e) => c.violations.push(format!(
+                "safe sent {line}: {}",
+                text(e, "body").chars().take(160).collect::<String>()
+            )),
             "safe" => {}
             _ => {
                 let ids = ids_in(text(e, "path"));

@@ -133,6 +133,10 @@ impl ScanConfig {
     /// The gate every request passes: a request that changes no state (a safe method, a
     /// GraphQL query even when POSTed) always; any other by [`Self::method_allowed`].
     pub fn request_allowed(&self, req: &middlebrick_model::RequestSpec) -> bool {
+        // Passive mode observes: only the safe methods go out, a GraphQL query POST included.
+        if self.mode == Mode::Passive {
+            return req.method.is_safe();
+        }
         if !req.changes_state() {
             return true;
         }
@@ -147,6 +151,9 @@ impl ScanConfig {
 
     /// Whether `op`'s own request may go out in this mode (see [`Self::request_allowed`]).
     pub fn operation_allowed(&self, op: &middlebrick_model::Operation) -> bool {
+        if self.mode == Mode::Passive {
+            return op.method.is_safe();
+        }
         if !op.changes_state() {
             return true;
         }

@@ -57,7 +57,7 @@ pub fn plan(inv: &Inventory, cfg: &ScanConfig) -> Plan {
     };
     for (i, op) in inv.operations.iter().enumerate() {
         let dangerous = middlebrick_model::danger::is_dangerous_read(op);
-        if op.is_read() && !dangerous {
+        if op.is_read() && !dangerous && cfg.operation_allowed(op) {
             plan.warm_up.push(i);
         }
         // A read named for a state change (`GET /admin/reset`) is not sent below active mode;
@@ -327,6 +327,11 @@ mod tests {
         };
         assert!(sent("POST /graphql query order").contains("POST"));
         assert!(!sent("POST /graphql mutation cancelOrder").contains("POST"));
+        // Passive mode observes: not even a query goes out as a POST.
+        cfg.mode = Mode::Passive;
+        assert!(!cfg.operation_allowed(&inv.operations[0]));
+        let passive = plan(&inv, &cfg);
+        assert!(passive.warm_up.is_empty());
         cfg.mode = Mode::Active;
         let active = plan(&inv, &cfg);
         assert!(active

@@ -39,7 +39,7 @@ type BaselineCell = Arc<OnceCell<Result<Exchange, ProbeError>>>;
 pub struct EngineProbe {
     transport: Arc<Transport>,
     base: Url,
-    config: Arc<ScanConfig>,
+    pub(crate) config: Arc<ScanConfig>,
     identities: Arc<Identities>,
     inventory: Arc<Inventory>,
     redactor: Arc<Redactor>,

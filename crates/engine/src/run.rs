@@ -722,6 +722,7 @@ async fn warm_up(
         .operations
         .iter()
         .filter(|o| o.is_read() && !middlebrick_model::danger::is_dangerous_read(o))
+        .filter(|o| probe.config.operation_allowed(o))
         .collect();
     for stage in [0usize, 1] {
         let ops: Vec<_> = gets
