@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 const FAST_CHECKS: &str = "transport.security-headers,info.verbose-error";
 const CANARY: &str = "Bearer canary-svc-secret-7731";
+/// Alice's password on the shops, given to the service's processes as MB_SVC_ALICE_PW.
+const ALICE_PW: &str = "Alice-pass-1234";
 
 /// A `serve` or `worker` process; killed when dropped. Its stderr is kept for audits.
 struct Proc {
@@ -29,6 +31,7 @@ impl Proc {
             .env("NO_COLOR", "1")
             .env("MIDDLEBRICK_LOG", "info")
             .env("MIDDLEBRICK_SERVICE_KEY", "11".repeat(32))
+            .env("MB_SVC_ALICE_PW", ALICE_PW)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -166,6 +169,27 @@ fn create_key(db: &str) -> String {
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(key.starts_with("mb_") && key.len() == 67, "{key}");
     key
+}
+
+/// Queues a scan of target `tid` (202), waits for it and checks it completed: the scan's id
+/// and what the API says of it.
+fn scan_target(p: &Proc, key: &str, tid: &str) -> (String, Value) {
+    let (c, v) = p.call(
+        "POST",
+        &format!("/api/v1/targets/{tid}/scans"),
+        Some(key),
+        None,
+    );
+    assert_eq!(c, 202, "{v}");
+    let sid = v["scan_id"].as_str().unwrap().to_string();
+    let done = wait_done(
+        p,
+        &format!("/api/v1/scans/{sid}"),
+        key,
+        Duration::from_secs(90),
+    );
+    assert_eq!(done["status"], "completed", "{done}");
+    (sid, done)
 }
 
 fn wait_done(p: &Proc, path: &str, key: &str, limit: Duration) -> Value {
@@ -330,21 +354,7 @@ fn serve_on_sqlite_answers_the_seeds_contract_and_our_api() {
     let tid = t["id"].as_str().unwrap();
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let (c, v) = serve.call(
-            "POST",
-            &format!("/api/v1/targets/{tid}/scans"),
-            Some(&key),
-            None,
-        );
-        assert_eq!(c, 202, "{v}");
-        let sid = v["scan_id"].as_str().unwrap().to_string();
-        let done = wait_done(
-            &serve,
-            &format!("/api/v1/scans/{sid}"),
-            &key,
-            Duration::from_secs(90),
-        );
-        assert_eq!(done["status"], "completed", "{done}");
+        let (sid, done) = scan_target(&serve, &key, tid);
         assert_eq!(
             done["finding_count"].as_i64().unwrap() as usize,
             done["findings"].as_array().unwrap().len()
@@ -387,9 +397,70 @@ fn serve_on_sqlite_answers_the_seeds_contract_and_our_api() {
     assert!(!d["unchanged"].as_array().unwrap().is_empty(), "{d}");
     assert_eq!(d["score"]["drift"], 0);
 
-    // The per-key limit (8 an hour; 3 used): 429 with the error shape.
+    // A target as core's scan request: the description given as its text (the service reads
+    // no file: a path is refused), and an identity that signs in with a password the worker
+    // reads from its environment. A literal password is refused.
+    // (The shop's description shows Alice's password as an example; it is taken out so that
+    // finding the password in the database below means the service stored it.)
+    let spec_text =
+        std::fs::read_to_string(common::repo_root().join("targets/flask_shop/apispec_1.json"))
+            .unwrap()
+            .replace(ALICE_PW, "example-password");
+    let alice = |password: Value| {
+        json!({"url": target.url, "checks": ["transport.security-headers"],
+               "spec": {"text": spec_text},
+               "config": {"identities": [{"name": "alice", "username": "alice",
+                                          "password": password}]}})
+    };
+    let (c, v) = serve.call(
+        "POST",
+        "/api/v1/targets",
+        Some(&key),
+        Some(alice(json!(ALICE_PW))),
+    );
+    assert_eq!(
+        (c, v["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let mut by_path = alice(json!({"env": "MB_SVC_ALICE_PW"}));
+    by_path["spec"] = json!("/etc/passwd");
+    let (c, v) = serve.call("POST", "/api/v1/targets", Some(&key), Some(by_path));
+    assert_eq!(
+        (c, v["code"].as_str()),
+        (400, Some("invalid_request")),
+        "{v}"
+    );
+    let (c, t) = serve.call(
+        "POST",
+        "/api/v1/targets",
+        Some(&key),
+        Some(alice(json!({"env": "MB_SVC_ALICE_PW"}))),
+    );
+    assert_eq!(c, 201, "{t}");
+    let (sid, _) = scan_target(&serve, &key, t["id"].as_str().unwrap());
+    let (c, report) = serve.call(
+        "GET",
+        &format!("/api/v1/scans/{sid}/report?format=json"),
+        Some(&key),
+        None,
+    );
+    assert_eq!(c, 200);
+    assert_eq!(
+        report["coverage"]["identities"],
+        json!([{"name": "alice", "signed_in": true}]),
+        "{}",
+        report["coverage"]
+    );
+    assert!(
+        report["coverage"]["operations"].as_u64().unwrap_or(0) > 10,
+        "the stored description was used: {}",
+        report["coverage"]
+    );
+
+    // The per-key limit (8 an hour; 4 used): 429 with the error shape.
     let mut codes = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..5 {
         let (c, v) = serve.call(
             "POST",
             &format!("/api/v1/targets/{tid}/scans"),
@@ -401,7 +472,7 @@ fn serve_on_sqlite_answers_the_seeds_contract_and_our_api() {
         }
         codes.push(c);
     }
-    assert_eq!(codes.iter().filter(|c| **c == 202).count(), 5, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 202).count(), 4, "{codes:?}");
     assert_eq!(codes.last(), Some(&429));
 
     // No secret anywhere: not in any answer above (checked below), the log, or the database.
@@ -410,13 +481,16 @@ fn serve_on_sqlite_answers_the_seeds_contract_and_our_api() {
     let (_, one) = serve.call("GET", &format!("/api/v1/scans/{id}"), Some(&key), None);
     assert!(!one.to_string().contains("canary-svc"));
     assert!(!serve.log().contains("canary-svc"), "{}", serve.log());
+    assert!(!serve.log().contains(ALICE_PW), "{}", serve.log());
     drop(serve);
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
         assert!(
-            !String::from_utf8_lossy(&bytes).contains("canary-svc"),
+            !text.contains("canary-svc"),
             "the database holds the header"
         );
+        assert!(!text.contains(ALICE_PW), "the database holds the password");
     }
 }
 

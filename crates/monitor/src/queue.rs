@@ -162,16 +162,15 @@ async fn run_job(
     }
 }
 
-/// The engine configuration for a claimed job, within this process's allowlist.
+/// The engine configuration for a claimed job, resolved by core from the target's scan
+/// request, within this process's allowlist and modes.
 fn prepare(cfg: &WorkerConfig, c: &Claimed) -> Result<middlebrick_engine::ScanConfig, String> {
     let headers = match &c.sealed_headers {
         Some(s) => cfg.sealer.open(s)?,
         None => Vec::new(),
     };
-    let conf = scan::config_of(&c.target, &headers)?;
-    cfg.allow.check(&conf)?;
-    scan::mode_allowed(conf.mode, cfg.allow_active)?;
-    Ok(conf)
+    let request = scan::request_of(&c.target, &headers)?;
+    scan::resolve(&request, &cfg.allow, cfg.allow_active)
 }
 
 /// Returns expired leases to the queue every `every`.

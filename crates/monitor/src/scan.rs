@@ -1,22 +1,26 @@
-//! Running one scan for the service. Until the shared front-end layer lands, this is the one
-//! place that turns a stored target into an engine configuration and runs it, as the CLI's
-//! `scan` does for the same URL, spec, mode and checks.
+//! Running one scan for the service: a stored target becomes a [`ScanRequest`], the request
+//! every front end hands to `middlebrick_core::scan`, and core resolves and runs it. The
+//! service adds only what is its own: environment references for secrets (the database
+//! never holds a credential), the sealed headers of a contract scan, and which modes it runs.
 
-use middlebrick_engine::{IdentityConfig, ScanConfig, ScanHandle, SpecSource};
-use middlebrick_http::TransportConfig;
-use middlebrick_model::{CheckId, Mode, Redactor, Report};
+use middlebrick_core::scan::{self as core_scan, IdentityRequest, ScanRequest, Secret, SpecInput};
+use middlebrick_engine::ScanConfig;
+use middlebrick_model::{Mode, Redactor, Report};
 use middlebrick_store::service::{Completion, FindingRow, Target};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// What a target's `config` may hold: request headers whose values name environment
-/// variables of the process that runs the scan (`env:NAME`), never the values.
+/// variables of the process that runs the scan (`env:NAME`), and identities as
+/// `middlebrick.toml`'s, each secret given as `{"env": "NAME"}`; never a value.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<IdentityRequest>,
 }
 
 impl TargetConfig {
@@ -30,26 +34,51 @@ impl TargetConfig {
                 ));
             }
         }
+        let mut probe = ScanRequest::new("http://127.0.0.1/");
+        probe.identities = c.identities.clone();
+        if let Some(field) = probe.inline_secrets().first() {
+            return Err(format!(
+                "config.identities: {field} is a value; give {{\"env\": \"NAME\"}}, \
+                 the service stores no credential"
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for i in &c.identities {
+            if i.name.is_empty() || !names.insert(i.name.as_str()) || i.name == CLIENT {
+                return Err(format!(
+                    "config.identities: each identity needs its own name (not `{CLIENT}`), got `{}`",
+                    i.name
+                ));
+            }
+        }
         Ok(c)
-    }
-
-    /// The headers with their values read from this process's environment.
-    fn resolve(&self) -> Result<Vec<(String, String)>, String> {
-        self.headers
-            .iter()
-            .map(|(k, v)| {
-                let var = &v[4..];
-                std::env::var(var)
-                    .map(|val| (k.clone(), val))
-                    .map_err(|_| format!("header {k}: environment variable {var} is not set"))
-            })
-            .collect()
     }
 }
 
-/// The engine configuration for `target`, with `headers` (a contract scan's, already
-/// unsealed) or the target's own from the environment.
-pub fn config_of(target: &Target, headers: &[(String, String)]) -> Result<ScanConfig, String> {
+/// The identity that carries `config.headers` or a contract scan's headers.
+const CLIENT: &str = "client";
+
+/// Where a target's stored `spec` points: an http(s) URL, or the description's text stored
+/// as `{"text": "…"}`. A path on the service's disk is refused.
+pub fn spec_input(stored: &str) -> Result<SpecInput, String> {
+    if let Ok(input) = serde_json::from_str::<SpecInput>(stored) {
+        return Ok(input);
+    }
+    let ok = url::Url::parse(stored)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+    if ok {
+        Ok(SpecInput::Url(stored.to_string()))
+    } else {
+        Err(format!(
+            "spec `{stored}`: give an http or https URL, or {{\"text\": …}} with the \
+             description itself; the service reads no file"
+        ))
+    }
+}
+
+/// The scan request for `target`, with `headers` (a contract scan's, already unsealed) or
+/// the target's own `config` (environment references, read when the request is resolved).
+pub fn request_of(target: &Target, headers: &[(String, String)]) -> Result<ScanRequest, String> {
     let url: url::Url = target
         .url
         .parse()
@@ -57,41 +86,58 @@ pub fn config_of(target: &Target, headers: &[(String, String)]) -> Result<ScanCo
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("apiUrl {}: only http and https", target.url));
     }
-    let mut t = TransportConfig::new(url.clone());
-    t.user_agent = format!("middlebrick/{}", env!("CARGO_PKG_VERSION"));
-    let mut cfg = ScanConfig::new(url, t);
-    cfg.spec = match target.spec.as_deref() {
-        None | Some("") => SpecSource::Discover,
-        Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
-            SpecSource::Url(s.parse().map_err(|e| format!("spec {s}: {e}"))?)
-        }
-        Some(s) => SpecSource::File(s.into()),
+    let mut request = ScanRequest::new(target.url.clone());
+    request.spec = match target.spec.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(spec_input(s)?),
     };
-    cfg.mode = match target.mode.as_str() {
-        "passive" => Mode::Passive,
-        "safe" | "" => Mode::Safe,
-        "active" => Mode::Active,
-        "disposable" => Mode::Disposable,
-        other => return Err(format!("mode {other}: passive, safe, active or disposable")),
+    request.mode = Some(match target.mode.as_str() {
+        "" => Mode::Safe,
+        m => serde_json::from_value(serde_json::Value::String(m.to_string()))
+            .map_err(|_| format!("mode {m}: passive, safe, active or disposable"))?,
+    });
+    request.checks = target.checks.clone();
+    let config = TargetConfig::parse(&target.config_json)?;
+    let client: BTreeMap<String, Secret> = if headers.is_empty() {
+        config
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    Secret::Env {
+                        env: v[4..].to_string(),
+                    },
+                )
+            })
+            .collect()
+    } else {
+        headers
+            .iter()
+            .map(|(k, v)| (k.clone(), Secret::Value(v.clone())))
+            .collect()
     };
-    cfg.only_checks = target
-        .checks
-        .iter()
-        .map(|c| c.parse::<CheckId>().map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()?;
-    let mut all = headers.to_vec();
-    if headers.is_empty() {
-        all = TargetConfig::parse(&target.config_json)?.resolve()?;
-    }
-    if !all.is_empty() {
-        cfg.identities.push(IdentityConfig {
-            name: "client".into(),
-            headers: all,
-            cookies: Vec::new(),
-            login: None,
-            admin: false,
+    if !client.is_empty() {
+        request.identities.push(IdentityRequest {
+            name: CLIENT.into(),
+            headers: client,
+            ..IdentityRequest::default()
         });
     }
+    request.identities.extend(config.identities);
+    Ok(request)
+}
+
+/// The engine's configuration for `request` as core resolves it, with the secrets read from
+/// this process's environment, checked against what the service runs.
+pub fn resolve(
+    request: &ScanRequest,
+    allow: &middlebrick_core::Allowlist,
+    allow_active: bool,
+) -> Result<ScanConfig, String> {
+    let cfg = request.resolve().map_err(|e| e.to_string())?;
+    mode_allowed(cfg.mode, allow_active)?;
+    allow.check(&cfg)?;
     Ok(cfg)
 }
 
@@ -107,24 +153,29 @@ pub fn mode_allowed(mode: Mode, allow_active: bool) -> Result<(), String> {
     }
 }
 
-/// Runs the scan; the report is redacted (the engine's redactor knows the headers), and the
-/// redactor comes back for what is written from the report later (alert bodies).
+/// The engine's configuration for `request` as it is created, before anything is stored,
+/// with every environment reference left unread: mode, checks and spec are checked, and the
+/// caller checks the mode and the allowlist on it.
+pub fn unresolved(request: &ScanRequest) -> Result<ScanConfig, String> {
+    request
+        .resolve_with(&|_| Some("unread".into()))
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the scan through core; the report is redacted (the redactor knows every secret the
+/// scan was given or learnt), and the redactor comes back for what is written from the report
+/// later (alert bodies).
 pub async fn run_scan(
     cfg: ScanConfig,
     cancel: CancellationToken,
 ) -> Result<(Report, Arc<Redactor>), String> {
-    let handle = ScanHandle { cancel };
-    let sink: middlebrick_engine::EventSink = Arc::new(|_| {});
-    let out = middlebrick_engine::scan(cfg, sink, handle)
+    let out = core_scan::run_config(cfg, cancel, |_| {}, Arc::new(Redactor::new()))
         .await
         .map_err(|e| e.to_string())?;
-    let mut report = out.report;
     // The stored JSON goes through the JSON renderer with the scan's redactor, as the CLI's
     // history does; the struct we keep is read back from it so both say the same.
-    let json = middlebrick_core::record::report_json(&report, &out.redactor);
-    if let Ok(r) = serde_json::from_str::<Report>(&json) {
-        report = r;
-    }
+    let json = out.report_json();
+    let report = serde_json::from_str::<Report>(&json).unwrap_or(out.report);
     Ok((report, out.redactor))
 }
 
@@ -191,26 +242,86 @@ mod tests {
     }
 
     #[test]
-    fn config_headers_must_be_environment_references() {
+    fn config_secrets_must_be_environment_references() {
         assert!(TargetConfig::parse(r#"{"headers":{"Authorization":"Bearer x"}}"#).is_err());
         assert!(TargetConfig::parse(r#"{"headers":{"Authorization":"env:"}}"#).is_err());
-        assert!(TargetConfig::parse(r#"{"identities":[]}"#).is_err());
+        assert!(TargetConfig::parse(r#"{"cookies":{}}"#).is_err());
         assert!(TargetConfig::parse(r#"{"headers":{"X-Key":"env:MB_TEST_NOPE"}}"#).is_ok());
+        let inline = r#"{"identities":[{"name":"alice","username":"alice","password":"pw"}]}"#;
+        assert!(TargetConfig::parse(inline)
+            .unwrap_err()
+            .contains("password"));
+        let by_env =
+            r#"{"identities":[{"name":"alice","username":"alice","password":{"env":"PW"}}]}"#;
+        assert_eq!(TargetConfig::parse(by_env).unwrap().identities.len(), 1);
+        let client = r#"{"identities":[{"name":"client","headers":{"X":{"env":"V"}}}]}"#;
+        assert!(TargetConfig::parse(client).is_err());
     }
 
     #[test]
-    fn a_target_becomes_the_engine_configuration() {
-        let cfg = config_of(&target("{}"), &[("X-Key".into(), "v".into())]).unwrap();
-        assert_eq!(cfg.mode, Mode::Safe);
-        assert_eq!(cfg.only_checks, [CheckId::InfoVerboseError]);
-        assert_eq!(cfg.identities[0].headers[0].1, "v");
-        let missing = config_of(
-            &target(r#"{"headers":{"X-Key":"env:MB_TEST_UNSET_VAR"}}"#),
-            &[],
+    fn a_spec_is_a_url_or_the_text_never_a_file() {
+        assert_eq!(
+            spec_input("http://127.0.0.1:5000/openapi.json").unwrap(),
+            SpecInput::Url("http://127.0.0.1:5000/openapi.json".into())
         );
-        assert!(missing.unwrap_err().contains("MB_TEST_UNSET_VAR"));
+        assert_eq!(
+            spec_input(r#"{"text":"openapi: 3.0.3"}"#).unwrap(),
+            SpecInput::Text("openapi: 3.0.3".into())
+        );
+        for file in ["/etc/passwd", "spec.yaml", "file:///etc/passwd"] {
+            assert!(spec_input(file).is_err(), "{file}");
+        }
+    }
+
+    #[test]
+    fn a_target_becomes_a_request_that_core_resolves() {
+        let env = |v: &str| (v == "MB_TEST_PW").then(|| "sesame".to_string());
+        let sealed = request_of(&target("{}"), &[("X-Key".into(), "v".into())]).unwrap();
+        assert_eq!(sealed.identities[0].name, "client");
+        let cfg = sealed.resolve_with(&env).unwrap();
+        assert_eq!(cfg.mode, Mode::Safe);
+        assert_eq!(
+            cfg.only_checks,
+            [middlebrick_model::CheckId::InfoVerboseError]
+        );
+        assert_eq!(cfg.identities[0].headers[0].1, "v");
+
+        let config = r#"{"headers":{"X-Key":"env:MB_TEST_UNSET_VAR"}}"#;
+        let missing = request_of(&target(config), &[]).unwrap().resolve_with(&env);
+        assert!(missing
+            .unwrap_err()
+            .to_string()
+            .contains("MB_TEST_UNSET_VAR"));
+
+        let config = r#"{"identities":[{"name":"alice","username":"alice",
+                        "password":{"env":"MB_TEST_PW"}}]}"#;
+        let mut t = target(config);
+        t.spec = Some("http://127.0.0.1:5000/openapi.json".into());
+        t.mode = "active".into();
+        let request = request_of(&t, &[]).unwrap();
+        // What is stored and resolved names the variable, never its value.
+        assert!(!serde_json::to_string(&request).unwrap().contains("sesame"));
+        let cfg = request.resolve_with(&env).unwrap();
+        assert_eq!(cfg.mode, Mode::Active);
+        assert_eq!(cfg.identities[0].name, "alice");
+        assert!(matches!(cfg.spec, middlebrick_engine::SpecSource::Url(_)));
+
         let mut t = target("{}");
         t.url = "file:///etc/passwd".into();
-        assert!(config_of(&t, &[]).is_err());
+        assert!(request_of(&t, &[]).is_err());
+        t = target("{}");
+        t.spec = Some("/etc/passwd".into());
+        assert!(request_of(&t, &[]).is_err());
+        t = target("{}");
+        t.mode = "reckless".into();
+        assert!(request_of(&t, &[]).is_err());
+    }
+
+    #[test]
+    fn the_service_never_runs_disposable_and_active_only_when_allowed() {
+        assert!(mode_allowed(Mode::Disposable, true).is_err());
+        assert!(mode_allowed(Mode::Active, false).is_err());
+        assert!(mode_allowed(Mode::Active, true).is_ok());
+        assert!(mode_allowed(Mode::Safe, false).is_ok());
     }
 }

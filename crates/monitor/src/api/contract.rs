@@ -95,7 +95,8 @@ pub(crate) fn check_allowed(
         created_at: 0,
         updated_at: 0,
     };
-    let cfg = scan::config_of(&probe, headers).map_err(ApiError::bad)?;
+    let request = scan::request_of(&probe, headers).map_err(ApiError::bad)?;
+    let cfg = scan::unresolved(&request).map_err(ApiError::bad)?;
     st.allow
         .check(&cfg)
         .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "target_not_allowed", e))

@@ -9,6 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use middlebrick_core::scan::SpecInput;
 use middlebrick_model::{Redactor, Report};
 use middlebrick_report::{render, Format, RenderOptions};
 use middlebrick_store::service::{JobFilter, JobStatus, NewTarget, Target};
@@ -20,7 +21,7 @@ use serde_json::{json, Value};
 pub struct TargetBody {
     name: Option<String>,
     url: String,
-    spec: Option<String>,
+    spec: Option<SpecBody>,
     #[serde(default)]
     config: Option<TargetConfig>,
     mode: Option<String>,
@@ -28,6 +29,25 @@ pub struct TargetBody {
     checks: Vec<String>,
     schedule: Option<ScheduleBody>,
     max_concurrent: Option<i64>,
+}
+
+/// A spec URL (`"http://…/openapi.json"`) or the description itself (`{"text": "…"}`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SpecBody {
+    Url(String),
+    Input(SpecInput),
+}
+
+impl SpecBody {
+    /// The stored form: the URL as given, text as `{"text": "…"}` ([`crate::scan::spec_input`]).
+    fn stored(self) -> String {
+        match self {
+            SpecBody::Url(u) => u,
+            SpecBody::Input(SpecInput::Url(u)) => u,
+            SpecBody::Input(text) => serde_json::to_string(&text).unwrap_or_default(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,7 +85,7 @@ fn new_target(st: &AppState, b: TargetBody, key: &str) -> ApiResult<NewTarget> {
     let t = NewTarget {
         name: b.name.unwrap_or_else(|| b.url.clone()),
         url: b.url,
-        spec: b.spec,
+        spec: b.spec.map(SpecBody::stored),
         config_json,
         mode: b.mode.unwrap_or_else(|| "safe".into()),
         checks: b.checks,
@@ -75,12 +95,10 @@ fn new_target(st: &AppState, b: TargetBody, key: &str) -> ApiResult<NewTarget> {
         origin: "api".into(),
         created_by: Some(key.to_string()),
     };
-    // The whole configuration is checked now (mode, checks, spec, the allowlist for the
-    // target and a spec URL), with the environment references left unresolved.
-    let probe = as_target(&t);
-    let mut cfg =
-        crate::scan::config_of(&probe, &[("x".into(), "x".into())]).map_err(ApiError::bad)?;
-    cfg.identities.clear();
+    // The whole request is checked now (mode, checks, spec, the allowlist for the target and
+    // a spec URL), through core's resolution, with the environment references left unread.
+    let request = crate::scan::request_of(&as_target(&t), &[]).map_err(ApiError::bad)?;
+    let cfg = crate::scan::unresolved(&request).map_err(ApiError::bad)?;
     crate::scan::mode_allowed(cfg.mode, st.allow_active)
         .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "mode_not_allowed", e))?;
     st.allow
