@@ -18,7 +18,7 @@ use futures::future::Either;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2, TrySendError};
-use hyper::header::{HeaderValue, HOST};
+use hyper::header::{HeaderMap, HeaderValue, HOST};
 use hyper::{Request, Response, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::error::Error as _;
@@ -154,37 +154,37 @@ impl Client {
         })
     }
 
-    /// Sends `req` to `url` (its URI and Host are set here, per HTTP version) on a pooled
-    /// connection, or a new one. A request that a pooled connection could not take (closed
-    /// while idle) is moved to another; once written, it is never sent again, with one
-    /// exception: a safe request (RFC 9110 §9.2.1) that a reused connection lost before any
-    /// answer began goes once more on a new connection. A server that closes a kept-alive
-    /// connection after an answer without saying `Connection: close` (uvicorn after an
-    /// unhandled exception) races the next request on it; the request never reached the
+    /// Sends the request `parts` describe to `url` (its URI and Host are set here, per HTTP
+    /// version) on a pooled connection, or a new one. A request that a pooled connection could
+    /// not take (closed while idle) is moved to another; once written, it is never sent again,
+    /// with one exception: a safe request (RFC 9110 §9.2.1) that a reused connection lost
+    /// before any answer began goes once more on a new connection. A server that closes a
+    /// kept-alive connection after an answer without saying `Connection: close` (uvicorn after
+    /// an unhandled exception) races the next request on it; the request never reached the
     /// application.
+    ///
+    /// The headers are borrowed, not taken: hyper consumes the request it writes, and building
+    /// the second copy only when a request was lost keeps a copy of every request's headers
+    /// off the common path.
     pub(crate) async fn send(
         &self,
         url: &Url,
-        mut req: Request<ReqBody>,
+        parts: &Parts<'_>,
     ) -> Result<(Response<Incoming>, Lease), SendError> {
         let target = Target::of(url)?;
+        let mut unsent = None;
         while let Some((mut sender, host)) = self.checkout(&target) {
             if sender.ready().await.is_err() {
                 continue;
             }
+            let mut req = unsent.take().unwrap_or_else(|| parts.request());
             address(&mut req, url, &sender, host)?;
-            let spare = replayable(&req).then(|| copy(&req));
             match sender.send(req).await {
                 Ok(resp) => return Ok((resp, sender.into_lease())),
                 Err(mut e) => match e.take_message() {
-                    Some(unsent) => req = unsent,
-                    None => match spare {
-                        Some(again) if lost_before_answer(e.error()) => {
-                            req = again;
-                            break;
-                        }
-                        _ => return Err(SendError::Failed(describe(e.error()))),
-                    },
+                    Some(req) => unsent = Some(req),
+                    None if parts.replayable() && lost_before_answer(e.error()) => break,
+                    None => return Err(SendError::Failed(describe(e.error()))),
                 },
             }
         }
@@ -194,6 +194,7 @@ impl Client {
         if let Err(e) = sender.ready().await {
             return Err(SendError::Failed(describe(&e)));
         }
+        let mut req = unsent.unwrap_or_else(|| parts.request());
         address(&mut req, url, &sender, host_header(&target)?)?;
         match sender.send(req).await {
             Ok(resp) => Ok((resp, sender.into_lease())),
@@ -319,22 +320,38 @@ where
     Ok(Sender::H1(sender))
 }
 
-/// Whether sending `req` twice is harmless: a safe method and nothing else.
-fn replayable(req: &Request<ReqBody>) -> bool {
-    matches!(
-        *req.method(),
-        hyper::Method::GET | hyper::Method::HEAD | hyper::Method::OPTIONS | hyper::Method::TRACE
-    )
+/// A request as the caller keeps it: what [`Client::send`] writes, as often as it must.
+pub(crate) struct Parts<'a> {
+    pub method: hyper::Method,
+    pub headers: &'a HeaderMap,
+    pub body: ReqBody,
 }
 
-/// The same request again (its body is shared bytes, so this copies headers only).
-fn copy(req: &Request<ReqBody>) -> Request<ReqBody> {
-    let mut again = Request::new(req.body().clone());
-    *again.method_mut() = req.method().clone();
-    *again.uri_mut() = req.uri().clone();
-    *again.version_mut() = req.version();
-    *again.headers_mut() = req.headers().clone();
-    again
+impl Parts<'_> {
+    /// A request to write (its body is shared bytes, so this copies the headers only). The
+    /// copy has room for the Host header `address` adds: a clone of the map would have none,
+    /// and growing it costs more than the copy.
+    fn request(&self) -> Request<ReqBody> {
+        let mut req = Request::new(self.body.clone());
+        *req.method_mut() = self.method.clone();
+        let headers = req.headers_mut();
+        headers.reserve(self.headers.len() + 1);
+        for (name, value) in self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        req
+    }
+
+    /// Whether sending it twice is harmless: a safe method and nothing else.
+    fn replayable(&self) -> bool {
+        matches!(
+            self.method,
+            hyper::Method::GET
+                | hyper::Method::HEAD
+                | hyper::Method::OPTIONS
+                | hyper::Method::TRACE
+        )
+    }
 }
 
 /// The connection ended before an answer's head arrived: closed or reset under the request.
@@ -412,4 +429,35 @@ pub(crate) fn describe(e: &hyper::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::{ACCEPT, COOKIE};
+
+    /// The request written must carry exactly the headers the record was made from, repeated
+    /// names and their order included, however often it is built.
+    #[test]
+    fn a_request_is_built_with_the_callers_headers_exactly() {
+        let mut headers = HeaderMap::new();
+        headers.append(ACCEPT, HeaderValue::from_static("*/*"));
+        headers.append("x-a", HeaderValue::from_static("1"));
+        headers.append(COOKIE, HeaderValue::from_static("a=1"));
+        headers.append("x-a", HeaderValue::from_static("2"));
+        let parts = Parts {
+            method: hyper::Method::POST,
+            headers: &headers,
+            body: ReqBody::new(Bytes::from_static(b"{}")),
+        };
+        for _ in 0..2 {
+            let req = parts.request();
+            assert_eq!(req.method(), hyper::Method::POST);
+            assert_eq!(req.headers(), &headers);
+            let order: Vec<_> = req.headers().iter().map(|(k, v)| (k.as_str(), v)).collect();
+            let expected: Vec<_> = headers.iter().map(|(k, v)| (k.as_str(), v)).collect();
+            assert_eq!(order, expected);
+        }
+        assert!(!parts.replayable(), "a POST is never written twice");
+    }
 }

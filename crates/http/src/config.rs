@@ -7,7 +7,11 @@ use std::time::Duration;
 use url::Url;
 
 pub const DEFAULT_CONCURRENCY: usize = 8;
-pub const DEFAULT_RATE_PER_HOST: f64 = 50.0;
+/// Where the adaptive rate starts for a host that is not loopback or private: the fixed rate
+/// earlier versions used for every host.
+pub const DEFAULT_START_RATE: f64 = 50.0;
+/// Where it starts for loopback and private hosts (a developer's own server, a CI service).
+pub const DEFAULT_START_RATE_LOCAL: f64 = 200.0;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -34,8 +38,14 @@ pub struct TransportConfig {
     pub allowed_hosts: Vec<String>,
     /// Requests in flight at once, over all hosts.
     pub concurrency: usize,
-    /// Requests per second to each host; `None` is unlimited.
+    /// The most requests per second to each host; `None`: no cap.
     pub rate_per_host: Option<f64>,
+    /// The rate follows the target under the cap (`rate.rs`); false: it is the cap, fixed,
+    /// and without a cap nothing is limited.
+    pub adaptive_rate: bool,
+    /// Where the adaptive rate starts, for loopback or private hosts and for others.
+    pub start_rate_local: f64,
+    pub start_rate: f64,
     pub connect_timeout: Duration,
     /// Total time for one attempt: connecting, sending, and reading the whole body.
     pub request_timeout: Duration,
@@ -58,13 +68,26 @@ pub struct TransportConfig {
 }
 
 impl TransportConfig {
+    /// How the per-host rate is set.
+    pub fn rate_policy(&self) -> crate::rate::RatePolicy {
+        crate::rate::RatePolicy {
+            cap: self.rate_per_host,
+            adaptive: self.adaptive_rate,
+            start_local: self.start_rate_local,
+            start_public: self.start_rate,
+        }
+    }
+
     /// The defaults, aimed at `base_url`.
     pub fn new(base_url: Url) -> Self {
         TransportConfig {
             base_url,
             allowed_hosts: Vec::new(),
             concurrency: DEFAULT_CONCURRENCY,
-            rate_per_host: Some(DEFAULT_RATE_PER_HOST),
+            rate_per_host: None,
+            adaptive_rate: true,
+            start_rate_local: DEFAULT_START_RATE_LOCAL,
+            start_rate: DEFAULT_START_RATE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
@@ -91,7 +114,14 @@ impl TransportConfig {
         if self.concurrency == 0 {
             return bad("concurrency must be at least 1".into());
         }
-        if let Some(rate) = self.rate_per_host {
+        for rate in [
+            self.rate_per_host,
+            Some(self.start_rate_local),
+            Some(self.start_rate),
+        ]
+        .into_iter()
+        .flatten()
+        {
             if !(rate.is_finite() && rate > 0.0) {
                 return bad(format!(
                     "rate per host must be a positive number, not {rate}"
@@ -120,7 +150,9 @@ mod tests {
     fn defaults_are_the_published_constants() {
         let c = TransportConfig::default();
         assert_eq!(c.concurrency, 8);
-        assert_eq!(c.rate_per_host, Some(50.0));
+        assert_eq!(c.rate_per_host, None, "no cap: the rate adapts");
+        assert!(c.adaptive_rate);
+        assert_eq!((c.start_rate, c.start_rate_local), (50.0, 200.0));
         assert_eq!(c.connect_timeout, Duration::from_secs(5));
         assert_eq!(c.request_timeout, Duration::from_secs(15));
         assert_eq!(c.max_response_bytes, 1 << 20);

@@ -10,20 +10,21 @@
 //! fails together. Only asking the target a question it answered before tells the two apart.
 //!
 //! The request most likely to have caused an outage is the earliest one put on the wire that
-//! never got an answer. A check may ask for it to be sent once more ([`Transport::retrigger`]),
+//! never got an answer, but on a single-process server a request sent just before the culprit
+//! can be queued behind it and go unanswered too. A check may ask for the unanswered requests
+//! to be sent once more, one at a time, earliest first ([`Transport::retrigger`]), each
 //! bracketed by the known-good request, to prove a denial of service by one request.
 
-use crate::client::ReqBody;
+use crate::client::{Parts, ReqBody};
 use crate::error::HttpError;
 use crate::prepare::{self, WireBody};
 use crate::record::{self, Outcome, Partial};
 use crate::transport::Transport;
 use hyper::header::HeaderMap;
-use hyper::Request;
 use middlebrick_model::{Exchange, Method, Outage, RequestRecord, Retrigger};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
@@ -42,6 +43,11 @@ const RECENT: usize = 16;
 const MAX_CHECKS: u32 = 32;
 /// How many of the last requests an outage names.
 const NAMED: usize = 8;
+/// How many of an outage's unanswered requests are kept to be re-sent, earliest first: as many
+/// as the default concurrency puts in flight. A server need not answer in the order requests
+/// were sent (DVGA's threads served the culprit, seventh of eight, before static files sent
+/// just before it), so the earliest few are not enough.
+const SUSPECTS: usize = 8;
 
 /// A request as it went on the wire, kept so it can be sent again exactly.
 #[derive(Debug, Clone)]
@@ -71,7 +77,7 @@ enum State {
 #[derive(Debug)]
 struct Sent {
     seq: u64,
-    replay: Replay,
+    replay: Arc<Replay>,
     state: State,
 }
 
@@ -79,9 +85,10 @@ struct Sent {
 pub(crate) struct Health {
     seq: AtomicU64,
     checks: AtomicU32,
-    known_good: Mutex<Option<Replay>>,
+    known_good: Mutex<Option<Arc<Replay>>>,
     recent: Mutex<VecDeque<Sent>>,
-    outages: Mutex<Vec<(Outage, Option<Replay>)>>,
+    /// Each outage, with its unanswered requests (the suspects), earliest first.
+    outages: Mutex<Vec<(Outage, Vec<Arc<Replay>>)>>,
     /// Held for writing while the target's liveness is in question: no attempt starts then.
     pub(crate) pause: tokio::sync::RwLock<()>,
 }
@@ -92,7 +99,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Health {
     /// Remembers an attempt about to go on the wire.
-    pub(crate) fn begin(&self, replay: Replay) -> u64 {
+    pub(crate) fn begin(&self, replay: Arc<Replay>) -> u64 {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let mut recent = lock(&self.recent);
         if recent.len() == RECENT {
@@ -134,22 +141,24 @@ impl Health {
         lock(&self.known_good).is_some()
     }
 
-    fn known_good(&self) -> Option<Replay> {
+    fn known_good(&self) -> Option<Arc<Replay>> {
         lock(&self.known_good).clone()
     }
 
-    /// The earliest unanswered request (the suspect) and the last requests sent; every
-    /// unanswered request is settled, so the next outage starts afresh.
-    fn take_unanswered(&self) -> (Option<Replay>, Vec<String>) {
+    /// The earliest unanswered requests (the suspects, at most [`SUSPECTS`]) and the last
+    /// requests sent; every unanswered request is settled, so the next outage starts afresh.
+    fn take_unanswered(&self) -> (Vec<Arc<Replay>>, Vec<String>) {
         let mut recent = lock(&self.recent);
-        let suspect = recent
+        let suspects = recent
             .iter()
-            .find(|s| matches!(s.state, State::InFlight | State::Failed))
-            .map(|s| s.replay.clone());
+            .filter(|s| matches!(s.state, State::InFlight | State::Failed))
+            .map(|s| s.replay.clone())
+            .take(SUSPECTS)
+            .collect();
         let skip = recent.len().saturating_sub(NAMED);
         let last = recent.iter().skip(skip).map(|s| s.replay.line()).collect();
         settle(&mut recent);
-        (suspect, last)
+        (suspects, last)
     }
 
     fn settle(&self) {
@@ -160,9 +169,12 @@ impl Health {
         lock(&self.outages).iter().map(|(o, _)| o.clone()).collect()
     }
 
-    /// The suspect of outage `index`, handed out once.
-    fn take_suspect(&self, index: usize) -> Option<Replay> {
-        lock(&self.outages).get_mut(index)?.1.take()
+    /// The suspects of outage `index`, handed out once.
+    fn take_suspects(&self, index: usize) -> Vec<Arc<Replay>> {
+        lock(&self.outages)
+            .get_mut(index)
+            .map(|(_, s)| std::mem::take(s))
+            .unwrap_or_default()
     }
 }
 
@@ -212,10 +224,10 @@ impl Transport {
             self.health.settle();
             return;
         }
-        let (suspect, last_sent) = self.health.take_unanswered();
+        let (suspects, last_sent) = self.health.take_unanswered();
         let recovered = knocked.answer.is_some();
         let outage = Outage {
-            suspect: suspect.as_ref().map(Replay::line),
+            suspect: suspects.first().map(|s| s.line()),
             last_sent,
             probes: knocked.probes,
             recovered,
@@ -227,7 +239,11 @@ impl Transport {
             suspect = outage.suspect.as_deref().unwrap_or("-"),
             "the target stopped answering"
         );
-        lock(&self.health.outages).push((outage, suspect));
+        lock(&self.health.outages).push((outage, suspects));
+        if let Some(limiter) = &self.limiter {
+            // A target that went silent under load is given less when it is back.
+            limiter.outage();
+        }
         if !recovered && !knocked.stopped {
             self.breaker.trip();
         }
@@ -274,9 +290,11 @@ impl Transport {
             .body
             .as_ref()
             .map_or_else(ReqBody::default, |b| ReqBody::new(b.bytes.clone()));
-        let mut req = Request::new(body);
-        *req.method_mut() = prepare::method(r.method);
-        *req.headers_mut() = r.headers.clone();
+        let req = Parts {
+            method: prepare::method(r.method),
+            headers: &r.headers,
+            body,
+        };
         let started = Instant::now();
         let mut partial = Partial::default();
         let fetched = tokio::time::timeout(
@@ -284,7 +302,7 @@ impl Transport {
             record::fetch(
                 &self.client,
                 &r.url,
-                req,
+                &req,
                 self.max_response_bytes,
                 &mut partial,
             ),
@@ -315,32 +333,45 @@ impl Transport {
         self.health.outages()
     }
 
-    /// Sends outage `index`'s suspect once more, alone: the known-good request first (it must
-    /// be answered), then the suspect with the full request timeout and, a moment later while
-    /// it runs, the known-good request again; then liveness requests until the target answers.
+    /// Sends outage `index`'s suspects once more, one at a time, earliest first, until one
+    /// froze the target (see [`Self::resend`]); the proof of that one, or of the last one tried.
     /// `None` when there is nothing to re-send (already re-sent, no suspect) or the target does
-    /// not answer the first control. At most once per outage.
+    /// not answer a first control. At most once per outage.
     pub async fn retrigger(&self, index: usize) -> Option<Retrigger> {
-        let suspect = self.health.take_suspect(index)?;
         let known = self.health.known_good()?;
+        let mut last = None;
+        for suspect in self.health.take_suspects(index) {
+            let proof = self.resend(&suspect, &known).await?;
+            if proof.target_froze() {
+                return Some(proof);
+            }
+            last = Some(proof);
+        }
+        last
+    }
+
+    /// Sends `suspect` once more, alone: the known-good request first (it must be answered),
+    /// then the suspect with the full request timeout and, a moment later while it runs, the
+    /// known-good request again; then liveness requests until the target answers.
+    async fn resend(&self, suspect: &Replay, known: &Replay) -> Option<Retrigger> {
         let _paused = self.health.pause.write().await;
         let limit = self.request_timeout.min(LIVENESS_TIMEOUT);
-        let control_before = self.knock(&known, limit).await.ok()?;
+        let control_before = self.knock(known, limit).await.ok()?;
         if control_before.response.is_none() || is_late(&control_before, limit) {
             // Not answered promptly, so a silence after the suspect would prove nothing.
             return None;
         }
         let control = async {
             tokio::time::sleep(CONTROL_DELAY).await;
-            self.knock(&known, limit).await
+            self.knock(known, limit).await
         };
         let (suspect, control_during) =
-            tokio::join!(self.knock(&suspect, self.request_timeout), control);
+            tokio::join!(self.knock(suspect, self.request_timeout), control);
         let (suspect, control_during) = (suspect.ok()?, control_during.ok()?);
         let control_after = if control_during.response.is_some() {
             None
         } else {
-            self.knock_until_answered(&known).await.answer
+            self.knock_until_answered(known).await.answer
         };
         self.health.settle();
         Some(Retrigger {

@@ -1,18 +1,13 @@
-//! The scan-wide brakes: a concurrency cap, a request budget, a circuit breaker and a per-host
-//! rate limiter. (The deadline is kept by the watchdog in `watch.rs`.)
+//! The scan-wide brakes: a concurrency cap, a request budget and a circuit breaker. (The
+//! per-host rate is in `rate.rs`, the deadline is kept by the watchdog in `watch.rs`.)
 //!
 //! All of them count attempts on the wire, not calls to `send`: a retry or a redirect hop costs
 //! the target as much as a first request does.
 
 use crate::error::HttpError;
-use std::collections::HashMap;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
 use tokio::sync::Notify;
-use tokio::time::Instant;
-use url::Url;
 
 /// The global in-flight cap. A counter with a wake-up for waiters rather than tokio's
 /// `Semaphore`, whose every release takes a lock: here a permit is one atomic operation each
@@ -23,6 +18,8 @@ pub(crate) struct Permits {
     available: AtomicUsize,
     capacity: usize,
     released: Notify,
+    /// Someone is taking every permit ([`Permits::acquire_all`]): none is given to others.
+    draining: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -34,10 +31,14 @@ impl Permits {
             available: AtomicUsize::new(n),
             capacity: n,
             released: Notify::new(),
+            draining: AtomicBool::new(false),
         }
     }
 
     fn try_take(&self) -> bool {
+        if self.draining.load(Ordering::Acquire) {
+            return false;
+        }
         self.available
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
             .is_ok()
@@ -58,6 +59,27 @@ impl Permits {
         }
     }
 
+    /// Every permit: waits until nothing else is in flight and lets nothing else start until
+    /// the guard is dropped. One caller at a time (the transport serialises them), or two
+    /// would each hold part and wait for the rest forever.
+    pub(crate) async fn acquire_all(&self) -> AllPermits<'_> {
+        self.draining.store(true, Ordering::Release);
+        let mut held = 0;
+        loop {
+            held += self.available.swap(0, Ordering::AcqRel);
+            if held >= self.capacity {
+                return AllPermits(self);
+            }
+            let mut released = pin!(self.released.notified());
+            released.as_mut().enable();
+            held += self.available.swap(0, Ordering::AcqRel);
+            if held >= self.capacity {
+                return AllPermits(self);
+            }
+            released.await;
+        }
+    }
+
     /// How many permits there are in all.
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
@@ -67,7 +89,24 @@ impl Permits {
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
         self.0.available.fetch_add(1, Ordering::AcqRel);
-        self.0.released.notify_one();
+        if self.0.draining.load(Ordering::Acquire) {
+            // The one who drains must hear of it, whoever else waits.
+            self.0.released.notify_waiters();
+        } else {
+            self.0.released.notify_one();
+        }
+    }
+}
+
+/// Every permit, held by one request that must be alone on the wire.
+#[derive(Debug)]
+pub(crate) struct AllPermits<'a>(&'a Permits);
+
+impl Drop for AllPermits<'_> {
+    fn drop(&mut self) {
+        self.0.available.store(self.0.capacity, Ordering::Release);
+        self.0.draining.store(false, Ordering::Release);
+        self.0.released.notify_waiters();
     }
 }
 
@@ -166,50 +205,10 @@ impl Breaker {
     }
 }
 
-/// Evenly spaced slots per host and port: each caller reserves the next free slot and sleeps
-/// until it. No burst allowance, so N requests take at least (N-1)/rate seconds, which is the
-/// promise the `--rate` option makes to the target's owner.
-#[derive(Debug)]
-pub(crate) struct RateLimiter {
-    interval: Duration,
-    next: Mutex<HashMap<(String, u16), Instant>>,
-}
-
-impl RateLimiter {
-    pub(crate) fn new(per_second: f64) -> Self {
-        RateLimiter {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next: Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub(crate) async fn wait(&self, url: &Url) {
-        self.wait_n(url, 1).await;
-    }
-
-    /// Reserves `n` consecutive slots and sleeps until the last: a burst of `n` requests then
-    /// goes out together without raising the average rate.
-    pub(crate) async fn wait_n(&self, url: &Url, n: usize) {
-        let key = (
-            url.host_str().unwrap_or("").to_string(),
-            url.port_or_known_default().unwrap_or(0),
-        );
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let entry = next.entry(key).or_insert(now);
-            let slot = (*entry).max(now);
-            let n = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
-            *entry = slot + self.interval * n;
-            slot + self.interval * (n - 1)
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn the_budget_refuses_past_its_limit() {
@@ -292,21 +291,38 @@ mod tests {
         assert!(got.is_ok(), "the release reached the remaining waiter");
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn slots_are_spaced_per_host() {
-        let l = RateLimiter::new(10.0);
-        let a = Url::parse("http://a.test/").unwrap();
-        let b = Url::parse("http://b.test/").unwrap();
-        let start = Instant::now();
-        for _ in 0..5 {
-            l.wait(&a).await;
-        }
-        assert_eq!(start.elapsed(), Duration::from_millis(400));
-        l.wait(&b).await;
-        assert_eq!(
-            start.elapsed(),
-            Duration::from_millis(400),
-            "another host has its own slots"
+    #[tokio::test]
+    async fn taking_every_permit_waits_for_those_in_flight_and_holds_back_the_rest() {
+        use std::sync::Arc;
+        let permits = Arc::new(Permits::new(3));
+        let a = permits.acquire().await;
+        let b = permits.acquire().await;
+        let mut all = Box::pin(permits.acquire_all());
+        assert!(futures::poll!(all.as_mut()).is_pending());
+        // A newcomer gets nothing while the permits drain, though one is free.
+        let p2 = permits.clone();
+        let late = tokio::spawn(async move {
+            let _p = p2.acquire().await;
+        });
+        tokio::task::yield_now().await;
+        assert!(!late.is_finished());
+        drop(a);
+        assert!(futures::poll!(all.as_mut()).is_pending());
+        drop(b);
+        let all = tokio::time::timeout(Duration::from_secs(1), all)
+            .await
+            .expect("every permit once both came back");
+        tokio::task::yield_now().await;
+        assert!(
+            !late.is_finished(),
+            "nothing starts while one request is alone"
         );
+        drop(all);
+        let got = tokio::time::timeout(Duration::from_secs(1), late).await;
+        assert!(
+            got.is_ok(),
+            "the newcomer goes once the lone request is done"
+        );
+        assert_eq!(permits.available.load(Ordering::SeqCst), 3);
     }
 }

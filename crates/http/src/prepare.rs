@@ -9,7 +9,9 @@
 
 use crate::error::HttpError;
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, COOKIE, USER_AGENT};
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, CONNECTION, CONTENT_TYPE, COOKIE, USER_AGENT,
+};
 use middlebrick_model::{BodyRecord, Method, RequestBody};
 
 /// A request body encoded once and shared, without copying, by every retry and 307/308 hop.
@@ -110,6 +112,20 @@ pub(crate) fn header_map(
     Ok(map)
 }
 
+/// A request body at least this large goes out with `Connection: close`.
+pub(crate) const LARGE_BODY: usize = 256 * 1024;
+
+/// Asks the server to close the connection after a request with a large body (unless the
+/// request says otherwise). A server that refuses an oversized body (413) often answers before
+/// reading it and leaves the rest unread on the connection; reused, that connection can hang
+/// the next request until its timeout (uvicorn did, for 15 s). One fresh connection per large
+/// body costs a handshake.
+pub(crate) fn close_after_large_body(map: &mut HeaderMap, body_len: usize) {
+    if body_len >= LARGE_BODY && !map.contains_key(CONNECTION) {
+        map.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+}
+
 /// The header map a record describes; the record is what was sent, so this is exact.
 pub(crate) fn rebuild(record: &[(String, String)]) -> Result<HeaderMap, HttpError> {
     let mut map = HeaderMap::with_capacity(record.len());
@@ -148,15 +164,17 @@ fn merge_cookies(map: &mut HeaderMap) {
 
 /// The record of a header map: names as sent (lower case), values as lossy UTF-8.
 pub(crate) fn record_headers(map: &HeaderMap) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| {
-            let value = match v.to_str() {
-                Ok(ascii) => ascii.to_owned(),
-                Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            };
-            (k.as_str().to_owned(), value)
-        })
-        .collect()
+    // Sized up front: the map's iterator does not know its length, and a collected record
+    // would grow (and copy) its way to an answer's ten-odd headers.
+    let mut out = Vec::with_capacity(map.len());
+    for (name, value) in map {
+        let value = match value.to_str() {
+            Ok(ascii) => ascii.to_owned(),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        };
+        out.push((name.as_str().to_owned(), value));
+    }
+    out
 }
 
 #[cfg(test)]

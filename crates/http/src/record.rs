@@ -5,11 +5,10 @@
 //! endless) answer costs one cap's worth of memory and no more reading. What was read is kept
 //! even when the body fails or times out halfway: a half answer is still evidence.
 
-use crate::client::{Client, ReqBody, SendError};
+use crate::client::{Client, Parts, SendError};
 use crate::error::HttpError;
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
-use hyper::Request;
 use middlebrick_model::{BodyRecord, ResponseRecord};
 use std::time::Duration;
 use url::Url;
@@ -41,18 +40,23 @@ pub(crate) struct Partial {
 /// Buffer space reserved up front when the length is unknown; grows as needed up to the cap.
 const INITIAL_BUFFER: usize = 8 * 1024;
 
-/// Sends `req` and reads the answer into `out`, at most `cap` body bytes. The connection goes
-/// back to the pool only when the body was read to its end.
+/// Sends the request and reads the answer into `out`, at most `cap` body bytes. The
+/// connection goes back to the pool only when the body was read to its end and the answer is
+/// not a server error: a server often drops the connection after an unhandled error without
+/// saying `Connection: close` (uvicorn under Starlette, whose error page is sent before the
+/// exception reaches the server), and a request written to it in that moment is lost, which
+/// for one that is not safe to send twice means lost for good.
 pub(crate) async fn fetch(
     client: &Client,
     url: &Url,
-    req: Request<ReqBody>,
+    req: &Parts<'_>,
     cap: usize,
     out: &mut Partial,
 ) -> Result<(), SendError> {
     let (resp, lease) = client.send(url, req).await?;
     let (parts, mut body) = resp.into_parts();
     let declared = body.size_hint().exact();
+    let reusable = !parts.status.is_server_error();
     out.head = Some(Head {
         status: parts.status.as_u16(),
         headers: crate::prepare::record_headers(&parts.headers),
@@ -84,7 +88,9 @@ pub(crate) async fn fetch(
                 return Ok(());
             }
             None => {
-                client.release(url, lease);
+                if reusable {
+                    client.release(url, lease);
+                }
                 return Ok(());
             }
         }

@@ -15,20 +15,20 @@
 //! and `elapsed_ms` the time spent on the wire over all attempts, waits for permits, rate slots
 //! and back-off excluded (so time-based checks are not fooled by our own queueing).
 
-use crate::client::{Client, ReqBody};
+use crate::client::{self, Client, ReqBody};
 use crate::config::TransportConfig;
 use crate::error::HttpError;
 use crate::health::{Health, Replay};
-use crate::limits::{Breaker, Budget, Permits, RateLimiter};
+use crate::limits::{Breaker, Budget, Permits};
 use crate::outgoing::Outgoing;
 use crate::prepare::{self, WireBody};
+use crate::rate::{RateLimiter, Signal};
 use crate::record::{self, Outcome, Partial};
 use crate::redirect;
 use crate::retry;
 use crate::scope::Scope;
 use crate::watch::{Watch, Watchdog};
 use hyper::header::{HeaderMap, HeaderValue};
-use hyper::Request;
 use middlebrick_model::{Exchange, Method, RequestRecord, ResponseRecord};
 use std::fmt;
 use std::pin::pin;
@@ -43,7 +43,7 @@ pub struct Transport {
     pub(crate) client: Client,
     scope: Scope,
     permits: Permits,
-    limiter: Option<RateLimiter>,
+    pub(crate) limiter: Option<RateLimiter>,
     pub(crate) budget: Budget,
     pub(crate) breaker: Breaker,
     pub(crate) deadline: Option<Instant>,
@@ -58,6 +58,15 @@ pub struct Transport {
     burst_lock: tokio::sync::Mutex<()>,
     /// Whether the target still answers (`health.rs`).
     pub(crate) health: Health,
+}
+
+tokio::task_local! {
+    /// Set while a [`Transport::send_alone`] request is sent: it holds every permit already.
+    static ALONE: bool;
+}
+
+fn alone() -> bool {
+    ALONE.try_with(|a| *a).unwrap_or(false)
 }
 
 /// The most requests [`Transport::send_burst`] sends at once.
@@ -108,7 +117,10 @@ impl Transport {
             client,
             scope,
             permits: Permits::new(cfg.concurrency),
-            limiter: cfg.rate_per_host.map(RateLimiter::new),
+            limiter: {
+                let policy = cfg.rate_policy();
+                policy.limits().then(|| RateLimiter::new(policy))
+            },
             budget: Budget::new(cfg.budget),
             breaker: Breaker::new(cfg.breaker_threshold),
             deadline,
@@ -137,6 +149,24 @@ impl Transport {
         let (watch, _slot) = self.dog.register();
         let work = pin!(self.exchange(req, &watch));
         self.dog.watched(&watch, work).await
+    }
+
+    /// Sends `req` with nothing else in flight: every other send waits until its answer is
+    /// read, so the time it takes is the target's alone (timing checks: a request made slow
+    /// by its input, compared with a control). Otherwise as [`Transport::send`]; its latency
+    /// is left out of the adaptive rate's figures.
+    pub async fn send_alone(&self, req: Outgoing) -> Result<Exchange, HttpError> {
+        let _one_at_a_time = self.burst_lock.lock().await;
+        let _all = self.permits.acquire_all().await;
+        ALONE.scope(true, self.send(req)).await
+    }
+
+    /// The rate each host was sent requests at so far (`rate.rs`); empty when unlimited.
+    pub fn rates(&self) -> Vec<middlebrick_model::RateUse> {
+        self.limiter
+            .as_ref()
+            .map(RateLimiter::used)
+            .unwrap_or_default()
     }
 
     /// Attempts put on the wire so far (retries and redirect hops included).
@@ -203,7 +233,12 @@ impl Transport {
                 _ => &credentials,
             };
             let content_type = hop.body.as_ref().map(|b| b.content_type.as_str());
-            let map = prepare::header_map(&self.user_agent, &headers, credentials, content_type)?;
+            let mut map =
+                prepare::header_map(&self.user_agent, &headers, credentials, content_type)?;
+            prepare::close_after_large_body(
+                &mut map,
+                hop.body.as_ref().map_or(0, |b| b.bytes.len()),
+            );
             let sent_headers = prepare::record_headers(&map);
             let outcome = self
                 .with_retries(
@@ -305,7 +340,9 @@ impl Transport {
                 Some(m) => m,
                 None => prepare::rebuild(sent_headers)?,
             };
-            let outcome = self.attempt(watch, hop, headers, on_wire).await?;
+            let outcome = self
+                .attempt(watch, hop, headers, on_wire, !retry_throttled)
+                .await?;
             let Outcome::Answered(resp, _) = &outcome else {
                 return Ok(outcome);
             };
@@ -332,10 +369,17 @@ impl Transport {
         hop: &Hop,
         headers: HeaderMap,
         on_wire: &mut Duration,
+        throttle_expected: bool,
     ) -> Result<Outcome, HttpError> {
         // Nothing starts while the target's liveness is in question (`health.rs`).
         drop(self.health.pause.read().await);
-        let _permit = self.permits.acquire().await;
+        let timed = alone();
+        // A lone request holds every permit already.
+        let _permit = if timed {
+            None
+        } else {
+            Some(self.permits.acquire().await)
+        };
         if let Some(limiter) = &self.limiter {
             // Boxed, like every wait off the hot path, to keep this future (moved on every
             // send) small; at a limited rate an allocation is nothing.
@@ -343,7 +387,22 @@ impl Transport {
         }
         self.check_stops()?;
         self.budget.take()?;
-        self.wire(watch, hop, headers, on_wire).await
+        let started = *on_wire;
+        let outcome = self.wire(watch, hop, headers, on_wire).await?;
+        if let Some(limiter) = &self.limiter {
+            let status = match &outcome {
+                Outcome::Answered(r, _) => Some(r.status),
+                Outcome::Failed(_) => None,
+            };
+            let signal = Signal {
+                status,
+                elapsed: on_wire.saturating_sub(started),
+                timed,
+                throttle_expected,
+            };
+            limiter.observe(&hop.url, signal);
+        }
+        Ok(outcome)
     }
 
     /// The attempt itself, once its gates are passed: the request on the wire, the answer read
@@ -359,16 +418,21 @@ impl Transport {
             .body
             .as_ref()
             .map_or_else(ReqBody::default, |b| ReqBody::new(b.bytes.clone()));
-        let seq = self.health.begin(Replay {
+        // One copy of the headers, shared by the health log and the client, which makes the
+        // request hyper consumes from it.
+        let replay = Arc::new(Replay {
             method: hop.method,
             url: hop.url.clone(),
-            headers: headers.clone(),
+            headers,
             body: hop.body.clone(),
             identity: hop.identity.clone(),
         });
-        let mut req = Request::new(body);
-        *req.method_mut() = prepare::method(hop.method);
-        *req.headers_mut() = headers;
+        let seq = self.health.begin(replay.clone());
+        let req = client::Parts {
+            method: prepare::method(hop.method),
+            headers: &replay.headers,
+            body,
+        };
         let started = Instant::now();
         let mut partial = Partial::default();
         let until = started + self.request_timeout;
@@ -377,7 +441,7 @@ impl Transport {
             let fetch = pin!(record::fetch(
                 &self.client,
                 &hop.url,
-                req,
+                &req,
                 cap,
                 &mut partial
             ));
@@ -396,7 +460,9 @@ impl Transport {
             Outcome::Failed(reason) => {
                 tracing::debug!(url = %hop.url, %reason, "no answer");
                 if self.health.watching() {
-                    self.on_silence().await;
+                    // Boxed: the liveness check holds whole requests of its own, and inline
+                    // they would be part of (and moved with) every send's future.
+                    Box::pin(self.on_silence()).await;
                 } else {
                     self.breaker.failure();
                 }

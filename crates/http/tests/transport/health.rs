@@ -27,12 +27,7 @@ async fn a_slow_endpoint_on_a_live_target_is_no_outage() {
         t.send(get(target.url("/"))).await.unwrap().status(),
         Some(200)
     );
-    assert!(t
-        .send(get(target.url("/slow")))
-        .await
-        .unwrap()
-        .response
-        .is_none());
+    assert!(!answered(&t, target.url("/slow")).await);
     assert!(t.outages().is_empty());
     assert!(!t.circuit_open());
     assert_eq!(
@@ -40,6 +35,11 @@ async fn a_slow_endpoint_on_a_live_target_is_no_outage() {
         3,
         "the request, the slow one, one liveness request"
     );
+}
+
+/// Whether a GET of `url` got an answer.
+async fn answered(t: &Transport, url: Url) -> bool {
+    t.send(get(url)).await.unwrap().response.is_some()
 }
 
 /// Every request waits until the freeze `/freeze` started is over, as on a single-process
@@ -63,18 +63,8 @@ async fn a_target_frozen_by_one_request_is_waited_out_and_its_suspect_resent_onc
     let mut cfg = config(target.url("/"));
     cfg.request_timeout = Duration::from_millis(300);
     let t = Transport::new(cfg).unwrap();
-    assert!(t
-        .send(get(target.url("/")))
-        .await
-        .unwrap()
-        .response
-        .is_some());
-    assert!(t
-        .send(get(target.url("/freeze")))
-        .await
-        .unwrap()
-        .response
-        .is_none());
+    assert!(answered(&t, target.url("/")).await);
+    assert!(!answered(&t, target.url("/freeze")).await);
     let outages = t.outages();
     assert_eq!(outages.len(), 1, "{outages:?}");
     let o = &outages[0];
@@ -84,12 +74,7 @@ async fn a_target_frozen_by_one_request_is_waited_out_and_its_suspect_resent_onc
     assert!(o.last_sent.contains(&freeze));
     assert!(!t.circuit_open());
     // Later requests go through again.
-    assert!(t
-        .send(get(target.url("/")))
-        .await
-        .unwrap()
-        .response
-        .is_some());
+    assert!(answered(&t, target.url("/")).await);
 
     let proof = t.retrigger(0).await.expect("re-sent once");
     assert!(proof.target_froze(), "{proof:?}");
@@ -102,6 +87,53 @@ async fn a_target_frozen_by_one_request_is_waited_out_and_its_suspect_resent_onc
         .filter(|r| r.target == "/freeze")
         .count();
     assert_eq!(freezes, 2, "the suspect went out twice in all");
+}
+
+#[tokio::test]
+async fn a_request_queued_behind_the_culprit_is_cleared_and_the_culprit_proven() {
+    // `/innocent` is always slower than the timeout but freezes nothing; `/freeze`, sent just
+    // after it, freezes the target. The earliest unanswered request is the innocent one:
+    // re-sent alone, it does not freeze the target, so the next suspect is tried and proven.
+    let freezing = freezing_server(Duration::from_millis(1_500));
+    let target = serve(move |r, n| {
+        if r.target == "/innocent" {
+            Reply::ok("{}").delay(Duration::from_millis(600))
+        } else {
+            freezing(r, n)
+        }
+    })
+    .await;
+    let mut cfg = config(target.url("/"));
+    cfg.request_timeout = Duration::from_millis(300);
+    let t = Transport::new(cfg).unwrap();
+    assert!(answered(&t, target.url("/")).await);
+    let late = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        t.send(get(target.url("/freeze"))).await
+    };
+    let (innocent, freeze) = tokio::join!(t.send(get(target.url("/innocent"))), late);
+    assert!(innocent.unwrap().response.is_none() && freeze.unwrap().response.is_none());
+    let outages = t.outages();
+    assert_eq!(outages.len(), 1, "{outages:?}");
+    let innocent = format!("GET {}", target.url("/innocent"));
+    assert_eq!(outages[0].suspect.as_deref(), Some(innocent.as_str()));
+
+    let proof = t.retrigger(0).await.expect("re-sent");
+    assert!(proof.target_froze(), "{proof:?}");
+    assert_eq!(proof.suspect.request.url, target.url("/freeze").to_string());
+    let sent = |path: &str| {
+        target
+            .stats
+            .requests()
+            .iter()
+            .filter(|r| r.target == path)
+            .count()
+    };
+    assert_eq!(
+        (sent("/innocent"), sent("/freeze")),
+        (2, 2),
+        "each re-sent once"
+    );
 }
 
 #[tokio::test]
@@ -144,18 +176,8 @@ async fn a_target_that_answers_the_first_liveness_request_late_was_stalled() {
     let mut cfg = config(target.url("/"));
     cfg.request_timeout = Duration::from_secs(1);
     let t = Transport::new(cfg).unwrap();
-    assert!(t
-        .send(get(target.url("/")))
-        .await
-        .unwrap()
-        .response
-        .is_some());
-    assert!(t
-        .send(get(target.url("/freeze")))
-        .await
-        .unwrap()
-        .response
-        .is_none());
+    assert!(answered(&t, target.url("/")).await);
+    assert!(!answered(&t, target.url("/freeze")).await);
     let outages = t.outages();
     assert_eq!(outages.len(), 1, "{outages:?}");
     assert!(

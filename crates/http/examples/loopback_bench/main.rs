@@ -5,9 +5,11 @@
 //!
 //! ```text
 //! loopback_bench [--url URL] [--requests N] [--concurrency C] [--threads T] [--warmup W]
-//!                [--user-agent UA]
+//!                [--user-agent UA] [--client transport|hyper|raw]
 //! loopback_bench --serve 127.0.0.1:0      # only the server (prints its URL)
 //! ```
+//! `--client hyper` and `--client raw` run the floors under the transport instead
+//! (`floors.rs`): hyper's connection API alone, and tokio sockets with no HTTP library.
 //! Without `--url` a server is started in-process, on its own thread. `--threads 1` (the default) runs the client
 //! on a current-thread runtime, like `wrk -t1`; more threads use a multi-thread runtime.
 
@@ -25,6 +27,8 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 use url::Url;
 
+mod floors;
+
 const BODY: &[u8] = b"{\"status\":\"ok\",\"service\":\"bench\"}";
 
 struct Args {
@@ -35,6 +39,15 @@ struct Args {
     warmup: u64,
     threads: usize,
     user_agent: Option<String>,
+    client: Client,
+}
+
+/// Which client sends the requests.
+#[derive(Clone, Copy, PartialEq)]
+enum Client {
+    Transport,
+    Hyper,
+    Raw,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -46,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: 1_000,
         threads: 1,
         user_agent: None,
+        client: Client::Transport,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -60,6 +74,14 @@ fn parse_args() -> Result<Args, String> {
             "--warmup" => args.warmup = value()?.parse().map_err(|_| "bad --warmup")?,
             "--threads" => args.threads = value()?.parse().map_err(|_| "bad --threads")?,
             "--user-agent" => args.user_agent = Some(value()?),
+            "--client" => {
+                args.client = match value()?.as_str() {
+                    "transport" => Client::Transport,
+                    "hyper" => Client::Hyper,
+                    "raw" => Client::Raw,
+                    other => return Err(format!("unknown client {other}")),
+                }
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -183,8 +205,42 @@ fn main() {
     runtime.expect("tokio runtime").block_on(bench(args));
 }
 
+fn user_agent(args: &Args) -> &str {
+    args.user_agent
+        .as_deref()
+        .unwrap_or(middlebrick_http::DEFAULT_USER_AGENT)
+}
+
+/// Runs a timed round; returns its (seconds, failures) and the CPU it took in nanoseconds.
+async fn measured<C>(
+    round: impl std::future::Future<Output = (C, f64, u64)>,
+) -> ((f64, u64), Option<u64>) {
+    let before = cpu_time_ns();
+    let (_, secs, failures) = round.await;
+    let cpu = cpu_time_ns().zip(before).map(|(a, b)| a.saturating_sub(b));
+    ((secs, failures), cpu)
+}
+
+async fn transport_rounds(args: &Args, url: &Url) -> ((f64, u64), Option<u64>) {
+    let cfg = TransportConfig {
+        concurrency: args.concurrency,
+        rate_per_host: None,
+        budget: None,
+        max_duration: None,
+        user_agent: user_agent(args).to_string(),
+        ..TransportConfig::new(url.clone())
+    };
+    let transport = Arc::new(Transport::new(cfg).expect("transport"));
+    run(&transport, url, args.warmup, args.concurrency).await;
+    measured(async {
+        let (secs, failures) = run(&transport, url, args.requests, args.concurrency).await;
+        ((), secs, failures)
+    })
+    .await
+}
+
 async fn bench(args: Args) {
-    if let Some(addr) = args.serve {
+    if let Some(addr) = &args.serve {
         let listener = TcpListener::bind(&addr).await.expect("bind");
         println!(
             "listening on http://{}/",
@@ -193,27 +249,25 @@ async fn bench(args: Args) {
         serve(listener).await;
         return;
     }
-    let url = match args.url {
+    let url = match args.url.clone() {
         Some(u) => u,
         None => background_server(),
     };
-    let mut cfg = TransportConfig {
-        concurrency: args.concurrency,
-        rate_per_host: None,
-        budget: None,
-        max_duration: None,
-        ..TransportConfig::new(url.clone())
+    let ((secs, failures), cpu) = match args.client {
+        Client::Transport => transport_rounds(&args, &url).await,
+        Client::Hyper => {
+            let target = floors::Target::new(&url, user_agent(&args));
+            let conns = floors::hyper_connections(&target, args.concurrency).await;
+            let (conns, ..) = floors::hyper_round(conns, args.warmup).await;
+            measured(floors::hyper_round(conns, args.requests)).await
+        }
+        Client::Raw => {
+            let target = floors::Target::new(&url, user_agent(&args));
+            let conns = floors::raw_connections(&target, args.concurrency).await;
+            let (conns, ..) = floors::raw_round(conns, args.warmup).await;
+            measured(floors::raw_round(conns, args.requests)).await
+        }
     };
-    if let Some(ua) = args.user_agent {
-        cfg.user_agent = ua;
-    }
-    let transport = Arc::new(Transport::new(cfg).expect("transport"));
-    run(&transport, &url, args.warmup, args.concurrency).await;
-    let cpu_before = cpu_time_ns();
-    let (secs, failures) = run(&transport, &url, args.requests, args.concurrency).await;
-    let cpu = cpu_time_ns()
-        .zip(cpu_before)
-        .map(|(a, b)| a.saturating_sub(b));
     let rps = args.requests as f64 / secs;
     println!(
         "{} requests, concurrency {}, {:.3} s, {} failed",
