@@ -422,8 +422,12 @@ pub struct LimitArgs {
     #[arg(long, value_name = "N", help = format!("Requests in flight at once [default: {}]", TransportConfig::default().concurrency))]
     pub concurrency: Option<usize>,
 
-    #[arg(long, value_name = "PER_SECOND", help = format!("Requests per second per host; 0 = unlimited [default: {}]", TransportConfig::default().rate_per_host.unwrap_or(0.0)))]
+    #[arg(long, value_name = "PER_SECOND", help = format!("The most requests per second per host; under it the rate adapts to the target, starting at {} for loopback and private hosts and {} for others, rising while latency stays flat and backing off on 429, 503, errors and rising latency (docs/design/engine-limits.md); 0 = no limit at all [default: no cap]", TransportConfig::default().start_rate_local, TransportConfig::default().start_rate))]
     pub rate: Option<f64>,
+
+    /// Keep the rate at --rate instead of adapting it.
+    #[arg(long, requires = "rate")]
+    pub fixed_rate: bool,
 
     #[arg(long, value_name = "SECONDS", help = format!("Total time per request [default: {}]", TransportConfig::default().request_timeout.as_secs()))]
     pub timeout: Option<u64>,

@@ -44,6 +44,7 @@ pub fn flags(args: &ScanArgs) -> Flags {
         limits: Limits {
             concurrency: l.concurrency,
             rate: l.rate,
+            fixed_rate: l.fixed_rate.then_some(true),
             timeout: l.timeout,
             connect_timeout: l.connect_timeout,
             budget: l.budget,

@@ -30,6 +30,8 @@ pub struct ScanSection {
     pub allow_delete: Option<bool>,
     pub concurrency: Option<usize>,
     pub rate: Option<f64>,
+    /// As `--fixed-rate`.
+    pub fixed_rate: Option<bool>,
     pub timeout: Option<u64>,
     pub connect_timeout: Option<u64>,
     pub budget: Option<u64>,
@@ -80,9 +82,13 @@ pub struct Limits {
     /// Requests in flight at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
-    /// Requests per second per host; 0 = unlimited.
+    /// The most requests per second per host (the rate adapts to the target under it); 0 =
+    /// no limit at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// Keep the rate at `rate` instead of adapting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_rate: Option<bool>,
     /// Total time per request, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<u64>,
@@ -318,8 +324,24 @@ fn transport(target: &Url, l: &Limits, s: &ScanSection, flags: &Flags) -> Result
         }
         t.concurrency = n;
     }
-    if let Some(r) = l.rate.or(s.rate) {
+    let rate = l.rate.or(s.rate);
+    if let Some(r) = rate {
+        if !(r.is_finite() && r >= 0.0) {
+            return Err(CoreError::config(format!(
+                "rate must be a number of requests per second (0: no limit), not {r}"
+            )));
+        }
         t.rate_per_host = (r > 0.0).then_some(r);
+        // 0: neither a cap nor adaptation, as fast as the concurrency allows.
+        t.adaptive_rate = r > 0.0;
+    }
+    if l.fixed_rate.or(s.fixed_rate).unwrap_or(false) {
+        if t.rate_per_host.is_none() {
+            return Err(CoreError::config(
+                "a fixed rate needs a rate: give --rate N (requests per second) with --fixed-rate",
+            ));
+        }
+        t.adaptive_rate = false;
     }
     if let Some(x) = l.timeout.or(s.timeout) {
         t.request_timeout = Duration::from_secs(x.max(1));

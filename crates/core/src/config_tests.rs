@@ -207,3 +207,34 @@ fn mistakes_are_reported_not_ignored() {
         toml::from_str("[[identity]]\nname = \"ci-bot\"\nheaders = { X-Api-Key = \"k\" }").unwrap();
     assert!(resolve(&flags("http://h"), file).is_ok());
 }
+
+#[test]
+fn the_rate_adapts_under_a_cap_is_fixed_on_request_and_zero_removes_it() {
+    let rate = |rate: Option<f64>, fixed: Option<bool>| {
+        let mut f = flags("http://127.0.0.1:5000");
+        f.limits.rate = rate;
+        f.limits.fixed_rate = fixed;
+        resolve(&f, FileConfig::default())
+            .map(|c| (c.transport.rate_per_host, c.transport.adaptive_rate))
+    };
+    assert_eq!(
+        rate(None, None).unwrap(),
+        (None, true),
+        "the default adapts, no cap"
+    );
+    assert_eq!(rate(Some(20.0), None).unwrap(), (Some(20.0), true));
+    assert_eq!(rate(Some(20.0), Some(true)).unwrap(), (Some(20.0), false));
+    assert_eq!(
+        rate(Some(0.0), None).unwrap(),
+        (None, false),
+        "0: no limiter at all"
+    );
+    assert!(rate(None, Some(true)).is_err(), "a fixed rate needs a rate");
+    assert!(rate(Some(-1.0), None).is_err());
+    let file: FileConfig = toml::from_str("[scan]\nrate = 30.0\nfixed_rate = true\n").unwrap();
+    let cfg = resolve(&flags("http://127.0.0.1:5000"), file).unwrap();
+    assert_eq!(
+        (cfg.transport.rate_per_host, cfg.transport.adaptive_rate),
+        (Some(30.0), false)
+    );
+}

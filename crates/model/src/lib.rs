@@ -37,10 +37,10 @@ pub use operation::{
     SecurityRequirement, SecurityScheme, SecuritySchemeKind, SpecVersion,
 };
 pub use redact::{Redactor, REDACTED};
-pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, Report, ToolInfo};
+pub use report::{Coverage, Diagnostic, DiagnosticLevel, Grade, RateUse, Report, ToolInfo};
 pub use schema::{Schema, SchemaType};
 pub use selfknow::{scalar_text, SelfKnowledge};
 pub use stack::{Detection, Remediation, Stack, Tech};
 
 /// The version of the JSON report format documented in `docs/report-format.md`.
-pub const REPORT_SCHEMA_VERSION: &str = "1.3";
+pub const REPORT_SCHEMA_VERSION: &str = "1.4";

@@ -133,6 +133,28 @@ pub struct Coverage {
     /// ran to the end (since 1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// The request rate used for each host the scan sent to (since 1.4).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<RateUse>,
+}
+
+/// The rate one host was sent requests at, in whole requests per second (rounded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateUse {
+    /// `host:port`.
+    pub host: String,
+    /// The rate followed the target's answers (backed off and rose); false: fixed.
+    pub adaptive: bool,
+    /// The cap the user set (`--rate`); none when there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<u32>,
+    pub start: u32,
+    /// The rate when the scan ended.
+    pub end: u32,
+    pub min: u32,
+    pub max: u32,
+    /// How many times it backed off (429, 503, no answer, latency rising, an outage).
+    pub cuts: u32,
 }
 
 impl Coverage {
@@ -150,6 +172,7 @@ impl Coverage {
             checks: Vec::new(),
             identities: Vec::new(),
             stopped: None,
+            rates: Vec::new(),
         }
     }
 
@@ -297,7 +320,7 @@ mod tests {
         ];
         coverage.unreached = vec!["GET /b/{id}".into()];
         let mut r = Report {
-            schema_version: "1.3".into(),
+            schema_version: "1.4".into(),
             tool: ToolInfo {
                 name: "m".into(),
                 version: "0".into(),

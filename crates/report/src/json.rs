@@ -34,7 +34,7 @@ mod tests {
         assert_eq!(v["schema_version"], REPORT_SCHEMA_VERSION);
         assert!(out
             .trim_start()
-            .starts_with("{\n  \"schema_version\": \"1.3\""));
+            .starts_with("{\n  \"schema_version\": \"1.4\""));
     }
 
     #[test]
