@@ -54,7 +54,7 @@ impl Phase {
             Phase::SignIn => "signing in",
             Phase::SelfKnowledge => "learning who each identity is",
             Phase::WarmUp => "warming up (reading every GET)",
-            Phase::Checks(RunOrder::First) => "running checks (sign-in round)",
+            Phase::Checks(RunOrder::First) => "running checks (first round: sign-in, timing)",
             Phase::Checks(RunOrder::Normal) => "running checks",
             Phase::Checks(RunOrder::Last) => "running checks (lock-out round)",
             Phase::Scoring => "scoring",

@@ -79,6 +79,8 @@ pub struct EngineProbe {
     next_salt: std::sync::atomic::AtomicU64,
     /// The callback listener, collector and loopback ports of `injection.ssrf`.
     callback: crate::callback::CallbackEnv,
+    /// Answers to malformed inputs, shared between checks (`middlebrick_checks::malformed`).
+    inputs: middlebrick_checks::malformed::SharedInputs,
 }
 
 impl std::fmt::Debug for EngineProbe {
@@ -154,6 +156,7 @@ impl EngineProbe {
             registered: Mutex::new(HashSet::new()),
             supplied: Mutex::new(HashMap::new()),
             callback: crate::callback::CallbackEnv::default(),
+            inputs: middlebrick_checks::malformed::SharedInputs::default(),
         }
     }
 
@@ -307,6 +310,22 @@ impl EngineProbe {
         }
     }
 
+    /// How long each operation's valid request took to answer (by operation key), at most over
+    /// the identities whose answered baseline the scan holds; the warm-up reads every GET.
+    pub(crate) fn baseline_times(&self) -> HashMap<String, u64> {
+        let baselines = self.baselines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: HashMap<String, u64> = HashMap::new();
+        for ((key, _), cell) in baselines.iter() {
+            if let Some(Ok(ex)) = cell.get() {
+                if ex.response.is_some() {
+                    let ms = out.entry(key.clone()).or_default();
+                    *ms = (*ms).max(ex.elapsed_ms);
+                }
+            }
+        }
+        out
+    }
+
     /// The operations of `inv` that never got a real answer (`base::answered_for_real`), as
     /// `METHOD /path`.
     pub fn unreached(&self, inv: &Inventory) -> Vec<String> {
@@ -352,6 +371,9 @@ impl EngineProbe {
         // One line per exchange at debug level (`MIDDLEBRICK_LOG=middlebrick_engine=debug`), for
         // following a scan request by request; the URL goes through the redactor like any sink.
         tracing::debug!(
+            check = crate::ledger::CURRENT_CHECK
+                .try_with(|c| c.as_str())
+                .unwrap_or("-"),
             identity = %ex.identity,
             method = %ex.request.method,
             url = %self.redactor.redact(&ex.request.url),
@@ -424,7 +446,12 @@ impl EngineProbe {
             }
         }
         let out = self.outgoing(&req)?;
-        let mut ex = self.transport.send(out).await.map_err(stop_reason)?;
+        let sent = if TIMED.try_with(|t| *t).unwrap_or(false) {
+            self.transport.send_alone(out).await
+        } else {
+            self.transport.send(out).await
+        };
+        let mut ex = sent.map_err(stop_reason)?;
         mark_graphql(&req, &mut ex);
         self.remember(&ex, req.operation.as_deref());
         self.record_created(&req, &ex);
@@ -440,6 +467,11 @@ impl EngineProbe {
         }
         Ok(ex)
     }
+}
+
+tokio::task_local! {
+    /// Set while a check's timed request ([`Probe::send_timed`]) is sent, its re-sign-in included.
+    static TIMED: bool;
 }
 
 impl EngineProbe {
@@ -563,34 +595,100 @@ fn to_synth(o: &Overrides) -> SynthOverrides {
     s
 }
 
+impl EngineProbe {
+    /// Whether the engine knows `req` to be a read: a GET or HEAD of a documented read
+    /// operation (never a sign-out), or a GraphQL query that writes nothing. Anything else may
+    /// change state, an undocumented path and a GET to an operation documented otherwise
+    /// included.
+    fn known_read(&self, req: &RequestSpec) -> bool {
+        if req.changes_state() || !req.method.is_safe() {
+            return false;
+        }
+        let Some(key) = req.operation.as_deref() else {
+            return false;
+        };
+        if self.sign_outs.contains(key) {
+            return false;
+        }
+        self.inventory
+            .operations
+            .iter()
+            .find(|o| o.key() == key)
+            .is_some_and(|op| {
+                op.is_read()
+                    && (req.method == op.method
+                        || (req.method == Method::Head && op.method == Method::Get))
+            })
+    }
+
+    /// Sends `req`, with one trace line saying which check asked for it.
+    async fn send_traced(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
+        let check = crate::ledger::CURRENT_CHECK.try_with(|c| *c).ok();
+        let round = check.and_then(middlebrick_checks::by_id).map(|c| c.order());
+        trace_request(&req, check, round, self.known_read(&req));
+        self.transmit(req, true).await
+    }
+}
+
+/// One line per request a check asks for, at debug level under `middlebrick_engine::wire`:
+/// the check, its round, whether the engine knows it for a read (by the spec: a GET may still
+/// change state), and a digest of the exact request (for counting repeats; never the request).
+/// `bench/requests-by-check.py` counts them.
+fn trace_request(
+    req: &RequestSpec,
+    check: Option<middlebrick_model::CheckId>,
+    round: Option<middlebrick_checks::RunOrder>,
+    read: bool,
+) {
+    if !tracing::enabled!(target: "middlebrick_engine::wire", tracing::Level::DEBUG) {
+        return;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(req).unwrap_or_default().hash(&mut h);
+    tracing::debug!(
+        target: "middlebrick_engine::wire",
+        check = check.map_or("-", |c| c.as_str()),
+        round = ?round,
+        operation = req.operation.as_deref().unwrap_or("-"),
+        method = %req.method,
+        identity = %req.identity,
+        digest = format!("{:016x}", h.finish()),
+        read,
+        "request"
+    );
+}
+
 #[async_trait]
 impl Probe for EngineProbe {
     async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
-        self.transmit(req, true).await
+        self.send_traced(req).await
+    }
+
+    async fn send_input(
+        &self,
+        input: &middlebrick_checks::malformed::Input,
+        req: RequestSpec,
+    ) -> Result<Exchange, ProbeError> {
+        if let Some(ex) = self.inputs.take(input) {
+            return Ok(ex);
+        }
+        let ex = self.send(req).await?;
+        self.inputs.keep(input, &ex);
+        Ok(ex)
+    }
+
+    async fn send_timed(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
+        TIMED.scope(true, self.send_traced(req)).await
     }
 
     async fn send_burst(&self, reqs: Vec<RequestSpec>) -> Vec<Result<Exchange, ProbeError>> {
-        let mut outgoing = Vec::with_capacity(reqs.len());
+        let check = crate::ledger::CURRENT_CHECK.try_with(|c| *c).ok();
+        let round = check.and_then(middlebrick_checks::by_id).map(|c| c.order());
         for req in &reqs {
-            if let Err(e) = self.gate(req) {
-                return reqs.iter().map(|_| Err(e.clone())).collect();
-            }
-            match self.outgoing(req) {
-                Ok(o) => outgoing.push(o),
-                Err(e) => return reqs.iter().map(|_| Err(e.clone())).collect(),
-            }
+            trace_request(req, check, round, false);
         }
-        let sent = self.transport.send_burst(outgoing).await;
-        sent.into_iter()
-            .zip(&reqs)
-            .map(|(r, req)| {
-                let mut ex = r.map_err(stop_reason)?;
-                mark_graphql(req, &mut ex);
-                self.remember(&ex, req.operation.as_deref());
-                self.record_created(req, &ex);
-                Ok(ex)
-            })
-            .collect()
+        self.send_burst_now(reqs).await
     }
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {
@@ -637,15 +735,25 @@ impl Probe for EngineProbe {
             .entry(key)
             .or_default()
             .clone();
-        cell.get_or_init(|| async {
-            let req = self.request(op, identity, &Overrides::none());
-            let path = req.path.clone();
-            let ex = self.send(req).await?;
-            self.harvest(op, &path, identity, &ex);
-            Ok(ex)
-        })
-        .await
-        .clone()
+        // An exchange that got no answer is handed back but not kept: a connection lost once
+        // would otherwise stand for the operation's answer in every check for the whole scan.
+        let kept = cell
+            .get_or_try_init(|| async {
+                let req = self.request(op, identity, &Overrides::none());
+                let path = req.path.clone();
+                let ex = match self.send(req).await {
+                    Ok(ex) if ex.response.is_none() => return Err(ex),
+                    Ok(ex) => ex,
+                    Err(e) => return Ok(Err(e)),
+                };
+                self.harvest(op, &path, identity, &ex);
+                Ok(Ok(ex))
+            })
+            .await;
+        match kept {
+            Ok(result) => result.clone(),
+            Err(unanswered) => Ok(unanswered),
+        }
     }
 
     fn identities(&self) -> Vec<IdentityInfo> {
@@ -681,10 +789,6 @@ impl Probe for EngineProbe {
 
     async fn retrigger(&self, index: usize) -> Option<middlebrick_model::Retrigger> {
         self.transport.retrigger(index).await
-    }
-
-    async fn pause(&self, ms: u64) {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 
     fn method_allowed(&self, method: Method) -> bool {
@@ -1032,6 +1136,33 @@ impl EngineProbe {
     }
 }
 
+impl EngineProbe {
+    /// The burst itself: every gate passed for the whole burst first, then all sent together.
+    async fn send_burst_now(&self, reqs: Vec<RequestSpec>) -> Vec<Result<Exchange, ProbeError>> {
+        let mut outgoing = Vec::with_capacity(reqs.len());
+        for req in &reqs {
+            if let Err(e) = self.gate(req) {
+                return reqs.iter().map(|_| Err(e.clone())).collect();
+            }
+            match self.outgoing(req) {
+                Ok(o) => outgoing.push(o),
+                Err(e) => return reqs.iter().map(|_| Err(e.clone())).collect(),
+            }
+        }
+        let sent = self.transport.send_burst(outgoing).await;
+        sent.into_iter()
+            .zip(&reqs)
+            .map(|(r, req)| {
+                let mut ex = r.map_err(stop_reason)?;
+                mark_graphql(req, &mut ex);
+                self.remember(&ex, req.operation.as_deref());
+                self.record_created(req, &ex);
+                Ok(ex)
+            })
+            .collect()
+    }
+}
+
 /// The identity a baseline warm-up uses first: a signed-in one, else anonymous.
 pub fn primary_identity(identities: &Identities) -> String {
     identities
@@ -1058,3 +1189,7 @@ pub fn path_param_count(op: &Operation) -> usize {
         None => op.params_in(ParamLocation::Path).count(),
     }
 }
+
+#[cfg(test)]
+#[path = "probe_tests.rs"]
+mod tests;

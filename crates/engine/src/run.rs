@@ -12,8 +12,8 @@ use futures::stream::{self, StreamExt};
 use middlebrick_checks::{Outcome, Probe, RunCtx, RunOrder, Scope};
 use middlebrick_http::{Outgoing, Transport, TransportConfig};
 use middlebrick_model::{
-    CheckId, Coverage, Diagnostic, Finding, IdentityRun, Inventory, Mode, Redactor, Report,
-    SpecVersion, ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
+    CheckId, CheckKind, Coverage, Diagnostic, Finding, IdentityRun, Inventory, Mode, Redactor,
+    Report, SpecVersion, ToolInfo, ANONYMOUS, REPORT_SCHEMA_VERSION,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +28,39 @@ const EVIDENCE_BODY_CAP: usize = 16 * 1024;
 const EVIDENCE_EXCHANGES_CAP: usize = 6;
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Runs one scan-wide check.
+async fn run_api_check(
+    check: &'static dyn middlebrick_checks::Check,
+    probe: Arc<EngineProbe>,
+    inventory: Arc<Inventory>,
+) -> (CheckId, Outcome) {
+    let ctx = RunCtx {
+        probe: probe.as_ref(),
+        inventory: &inventory,
+        op: None,
+    };
+    let id = check.meta().id;
+    let started = Instant::now();
+    let outcome = crate::ledger::CURRENT_CHECK
+        .scope(id, check.run(&ctx))
+        .await;
+    trace_run(id, None, started);
+    (id, outcome)
+}
+
+/// One line per check run, at debug level under `middlebrick_engine::timing`: the check, the
+/// operation (`-` for a scan-wide run) and its wall time, for finding a scan's critical path
+/// (`bench/critical-path.py`). Nothing is formatted unless the trace is on.
+fn trace_run(id: CheckId, op: Option<&middlebrick_model::Operation>, started: Instant) {
+    tracing::debug!(
+        target: "middlebrick_engine::timing",
+        check = id.as_str(),
+        operation = op.map_or_else(|| "-".to_string(), middlebrick_model::Operation::key),
+        ms = started.elapsed().as_millis() as u64,
+        "check run"
+    );
+}
 
 /// Lets a front end stop a running scan: cancelling `cancel` stops the transport (requests in
 /// flight end at once, later ones are not sent), the check rounds stop taking work, and the
@@ -172,6 +205,12 @@ pub async fn scan_with(
     redactor: Arc<Redactor>,
 ) -> Result<ScanOutput, EngineError> {
     let started = Instant::now();
+    let events: EventSink = Arc::new(move |e: Event| {
+        if let Event::Phase(p) = &e {
+            tracing::debug!(target: "middlebrick_engine::timing", phase = ?p, "phase");
+        }
+        events(e)
+    });
     let started_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -428,19 +467,20 @@ pub async fn scan_with(
         events(Event::Phase(Phase::Checks(order)));
         // Checks on one operation run one after another: several of them write the same
         // object (the identity's own settings, say) and judge it by reading it back, which a
-        // concurrent write would spoil. Different operations run concurrently, except in the
-        // first and the last round (few checks, on sign-in operations), which go one by one.
-        let mut groups: Vec<(usize, Vec<CheckId>)> = Vec::new();
-        for entry in the_plan
+        // concurrent write would spoil. On a read that nothing suspects of changing state
+        // (`together`) no check writes or reads back, so its checks run side by side: a slow
+        // read no longer sets the round's floor with the sum of its checks' requests.
+        // Different operations run concurrently, except in the first and the last round (few
+        // checks, on sign-in operations), which go one by one.
+        let entries = the_plan
             .entries
             .iter()
-            .filter(|e| order_of(e.check) == Some(order))
-        {
-            match groups.iter_mut().find(|(op, _)| *op == entry.operation) {
-                Some((_, ids)) => ids.push(entry.check),
-                None => groups.push((entry.operation, vec![entry.check])),
-            }
-        }
+            .filter(|e| order_of(e.check) == Some(order));
+        let groups = if order == RunOrder::Normal {
+            schedule(entries, &inventory.operations, &probe.baseline_times())
+        } else {
+            schedule(entries, &[], &HashMap::new())
+        };
         let parallel = if order == RunOrder::Normal {
             cfg.transport.concurrency.max(1) * 2
         } else {
@@ -465,7 +505,9 @@ pub async fn scan_with(
                         op: inventory.operations.get(op_index),
                     };
                     let run = check.run(&ctx);
+                    let started = Instant::now();
                     let outcome = crate::ledger::CURRENT_CHECK.scope(id, run).await;
+                    trace_run(id, ctx.op, started);
                     outcomes.push((id, op_index, outcome));
                 }
                 outcomes
@@ -480,25 +522,47 @@ pub async fn scan_with(
                 break;
             }
         }
-        for check in checks
+        // Scan-wide checks: those that send only reads run together (the transport's
+        // concurrency and rate bound them; timing checks send their timed requests alone),
+        // then those that change state one by one, then the passive ones, which judge the
+        // exchanges the others made.
+        let api: Vec<&'static dyn middlebrick_checks::Check> = checks
             .iter()
+            .copied()
             .filter(|c| c.scope() == Scope::Api && c.order() == order)
             .filter(|c| c.not_applicable(&inventory).is_none())
-        {
+            .collect();
+        let reads: Vec<&'static dyn middlebrick_checks::Check> = api
+            .iter()
+            .copied()
+            .filter(|c| c.meta().kind == CheckKind::SafeActive)
+            .collect();
+        let parallel = if order == RunOrder::Normal {
+            cfg.transport.concurrency.max(1)
+        } else {
+            1
+        };
+        let mut together = stream::iter(
+            reads
+                .into_iter()
+                .map(|c| run_api_check(c, probe.clone(), inventory.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .buffered(parallel);
+        while let Some((id, outcome)) = together.next().await {
+            report_outcome(outcome, (id, None));
+        }
+        drop(together);
+        let mut one_by_one = api.clone();
+        one_by_one.retain(|c| c.meta().kind != CheckKind::SafeActive);
+        // State-changing ones first (false sorts first), the passive ones last; stable.
+        one_by_one.sort_by_key(|c| c.meta().kind == CheckKind::Passive);
+        for check in one_by_one {
             if handle.cancel.is_cancelled() {
                 break;
             }
-            let ctx = RunCtx {
-                probe: probe.as_ref(),
-                inventory: &inventory,
-                op: None,
-            };
-            let run = check.run(&ctx);
-            let id = check.meta().id;
-            report_outcome(
-                crate::ledger::CURRENT_CHECK.scope(id, run).await,
-                (id, None),
-            );
+            let (id, outcome) = run_api_check(check, probe.clone(), inventory.clone()).await;
+            report_outcome(outcome, (id, None));
         }
     }
 
@@ -569,6 +633,7 @@ pub async fn scan_with(
             checks: check_runs,
             identities: identity_runs,
             stopped: stopped.clone(),
+            rates: transport.rates(),
         },
         identities: identities.list.iter().map(|i| i.name.clone()).collect(),
         findings: std::mem::take(&mut findings),
@@ -579,6 +644,63 @@ pub async fn scan_with(
     apply_stack(&mut report, probe.observed());
     redact_report(&mut report, &redactor);
     Ok(ScanOutput { report, redactor })
+}
+
+/// The per-operation runs of a round, in the order they start: each operation's checks in plan
+/// order, as one run, or one run per check where they may run side by side ([`together`]).
+/// With `ops` given (the main round), runs are split so and the longest start first, as
+/// estimated from what the plan sends and how long the operation's valid request took
+/// (`baseline_ms`, by operation key): a slow read started late would end the round alone.
+/// Linear in the entries, but for the sort.
+fn schedule<'a>(
+    entries: impl Iterator<Item = &'a crate::plan::PlanEntry>,
+    ops: &[middlebrick_model::Operation],
+    baseline_ms: &HashMap<String, u64>,
+) -> Vec<(usize, Vec<CheckId>)> {
+    let mut groups: Vec<(usize, Vec<CheckId>, usize)> = Vec::new();
+    let mut index: HashMap<usize, usize> = HashMap::new();
+    for e in entries {
+        let i = *index.entry(e.operation).or_insert_with(|| {
+            groups.push((e.operation, Vec::new(), 0));
+            groups.len() - 1
+        });
+        groups[i].1.push(e.check);
+        groups[i].2 += e.requests.len();
+    }
+    if ops.is_empty() {
+        return groups.into_iter().map(|(op, ids, _)| (op, ids)).collect();
+    }
+    let ms = |op: usize| {
+        ops.get(op)
+            .and_then(|o| baseline_ms.get(&o.key()))
+            .copied()
+            .unwrap_or(0)
+    };
+    let mut runs: Vec<(u64, usize, Vec<CheckId>)> = Vec::new();
+    for (op, ids, requests) in groups {
+        if ops.get(op).is_some_and(|o| together(o, &ids)) {
+            // Each check's share of the requests is not kept per run: the operation's
+            // slowness alone orders its runs among the others.
+            let cost = requests as u64 * ms(op);
+            runs.extend(ids.into_iter().map(|id| (cost, op, vec![id])));
+        } else {
+            runs.push((requests as u64 * ms(op), op, ids));
+        }
+    }
+    runs.sort_by_key(|(cost, _, _)| std::cmp::Reverse(*cost));
+    runs.into_iter().map(|(_, op, ids)| (op, ids)).collect()
+}
+
+/// Whether the checks planned on `op` may run side by side: `op` is a read the spec and its
+/// name leave unsuspected of changing state, and none of `checks` changes state (a check
+/// that does, on a read, is there to see whether the read changes something, and judges it by
+/// reading back).
+fn together(op: &middlebrick_model::Operation, checks: &[CheckId]) -> bool {
+    op.is_read()
+        && !middlebrick_model::danger::is_dangerous_read(op)
+        && checks.iter().all(|&id| {
+            middlebrick_checks::by_id(id).is_some_and(|c| c.meta().kind != CheckKind::StateChanging)
+        })
 }
 
 /// Cancels `t` when the scan's token is cancelled (and says so once through `events`). The
@@ -871,4 +993,79 @@ pub fn redact_report(report: &mut Report, r: &Redactor) {
         }
     }
     r.redact_in_place(&mut report.target);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use middlebrick_model::{Method, Operation};
+
+    #[test]
+    fn checks_on_a_read_nothing_suspects_run_side_by_side() {
+        let read = [CheckId::InjectionSql, CheckId::InfoVerboseError];
+        let search = Operation::new(Method::Get, "/api/search");
+        assert!(together(&search, &read));
+        // A check that changes state on it (does the read change something?) keeps the order.
+        let with_write = [CheckId::InjectionSql, CheckId::CsrfStateChangeOnGet];
+        assert!(!together(&search, &with_write));
+        // A read named for a state change, and a write, keep it too.
+        let cancel = Operation::new(Method::Get, "/api/orders/{id}/cancel");
+        assert!(!together(&cancel, &read));
+        let create = Operation::new(Method::Post, "/api/orders");
+        assert!(!together(&create, &read));
+    }
+
+    #[test]
+    fn the_slowest_operation_starts_first_and_its_read_checks_run_apart() {
+        use crate::plan::PlanEntry;
+        use middlebrick_checks::Planned;
+        let ops = vec![
+            Operation::new(Method::Post, "/api/orders"),
+            Operation::new(Method::Get, "/api/products"),
+            Operation::new(Method::Get, "/api/suggest"),
+        ];
+        let planned = |n: usize| {
+            vec![
+                Planned {
+                    method: Method::Get,
+                    identity: "*",
+                    purpose: "x",
+                };
+                n
+            ]
+        };
+        let entry = |operation, check, n| PlanEntry {
+            operation,
+            check,
+            requests: planned(n),
+        };
+        let entries = [
+            entry(0, CheckId::InfoVerboseError, 4),
+            entry(0, CheckId::InjectionSql, 4),
+            entry(1, CheckId::InjectionSql, 8),
+            entry(2, CheckId::InjectionSql, 8),
+            entry(2, CheckId::InfoVerboseError, 4),
+        ];
+        let ms: HashMap<String, u64> = [("GET /api/products", 5), ("GET /api/suggest", 700)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let runs = schedule(entries.iter(), &ops, &ms);
+        assert_eq!(
+            runs,
+            vec![
+                (2, vec![CheckId::InjectionSql]),
+                (2, vec![CheckId::InfoVerboseError]),
+                (1, vec![CheckId::InjectionSql]),
+                (0, vec![CheckId::InfoVerboseError, CheckId::InjectionSql]),
+            ]
+        );
+        // Without the operations (the first and last rounds): plan order, one run each.
+        let plain = schedule(entries.iter(), &[], &ms);
+        assert_eq!(plain.len(), 3);
+        assert_eq!(
+            plain[0].1,
+            vec![CheckId::InfoVerboseError, CheckId::InjectionSql]
+        );
+    }
 }
