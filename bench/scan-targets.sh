@@ -17,6 +17,8 @@
 #   MB_APPS       the apps (default: "flask fastapi connexion"); MB_VARIANTS (default: "vulnerable secure")
 #   MB_REPORTS    a directory to keep each JSON report in (<app>-<variant>.json), to compare findings
 #   MB_CONCURRENCY  the scan's --concurrency and the replay's (default: the scanner's default, 8)
+#   MB_TIMING     a directory to keep each scan's timing trace in (<app>-<variant>.timing), read
+#                 by bench/critical-path.py: where the wall time went, phase by phase and check by check
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-active}"
@@ -33,7 +35,8 @@ trap 'rm -rf "$work"' EXIT
 config="$work/identities.toml"
 printf '[[identity]]\nname = "alice"\nusername = "alice"\npassword = "Alice-pass-1234"\n\n[[identity]]\nname = "bob"\nusername = "bob"\npassword = "Bob-pass-1234"\n' >"$config"
 [ -n "${MB_REPORTS:-}" ] && mkdir -p "$MB_REPORTS"
-printf '%-9s %-10s %-6s %9s %9s %9s %12s %9s %7s\n' app variant mode wall_s requests findings max_rss_mb limit_s ratio
+[ -n "${MB_TIMING:-}" ] && mkdir -p "$MB_TIMING"
+printf '%-9s %-10s %-6s %9s %9s %7s %9s %12s %9s %7s  %s\n' app variant mode wall_s requests req/op findings max_rss_mb limit_s ratio "rate/s start>max>end (cuts)"
 for app in ${MB_APPS:-flask fastapi connexion}; do
   for variant in ${MB_VARIANTS:-vulnerable secure}; do
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -44,9 +47,12 @@ for app in ${MB_APPS:-flask fastapi connexion}; do
     for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.2; done
     out="$work/$app-$variant.json"
     : >"$log"   # the readiness polls are not the scan's
+    trace=/dev/null
+    [ -n "${MB_TIMING:-}" ] && trace="$MB_TIMING/$app-$variant.timing"
+    MIDDLEBRICK_LOG="${MB_TIMING:+middlebrick_engine::timing=debug}" \
     /usr/bin/time -f '%e %M' -o "$out.time" "$bin" scan "http://127.0.0.1:$port" \
         --config "$config" --mode "$mode" --no-progress --no-history --concurrency "$concurrency" \
-        --format json -o "$out" ${MB_SCAN_ARGS:-} >/dev/null 2>&1 || true
+        --format json -o "$out" ${MB_SCAN_ARGS:-} >/dev/null 2>"$trace" || true
     read -r wall rss < <(tail -n 1 "$out.time")   # a non-zero exit adds a line before the figures
     sleep 0.5   # the target logs a request after answering it: let the last lines land
     cp "$log" "$log.scan"   # the replay's own requests are logged too; replay only the scan's
@@ -55,8 +61,10 @@ for app in ${MB_APPS:-flask fastapi connexion}; do
 import json, sys
 r = json.load(open(sys.argv[1]))
 wall, limit = float(sys.argv[5]), float(sys.argv[7])
-print(f"{sys.argv[2]:<9} {sys.argv[3]:<10} {sys.argv[4]:<6} {wall:9.1f} {r['requests_sent']:9d} {len(r['findings']):9d} "
-      f"{int(sys.argv[6])/1024:12.1f} {limit:9.1f} {wall / max(limit, 0.001):7.2f}")
+ops = max(r["coverage"]["operations"], 1)
+rates = " ".join(f"{x['start']}>{x['max']}>{x['end']} ({x['cuts']})" for x in r["coverage"].get("rates", [])) or "unlimited"
+print(f"{sys.argv[2]:<9} {sys.argv[3]:<10} {sys.argv[4]:<6} {wall:9.1f} {r['requests_sent']:9d} {r['requests_sent'] / ops:7.1f} "
+      f"{len(r['findings']):9d} {int(sys.argv[6])/1024:12.1f} {limit:9.1f} {wall / max(limit, 0.001):7.2f}  {rates}")
 PY
     [ -n "${MB_REPORTS:-}" ] && cp "$out" "$MB_REPORTS/$app-$variant.json"
     kill -TERM $pid; wait $pid 2>/dev/null || true
