@@ -75,6 +75,8 @@ pub enum Scope {
 /// When a check runs. Failed sign-ins from other checks' malformed input can trip a limiter keyed
 /// on the scanner's address, so checks that need a successful sign-in through an operation run
 /// before anything else touches it, and checks that burst failed sign-ins run after everything.
+/// A check that judges by answer times and grows its requests up to a time ceiling runs first
+/// too: the main round's malformed input can leave the target slower for the rest of the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RunOrder {
     /// Before the other checks (per-operation ones one after another, then API-wide ones).

@@ -49,6 +49,8 @@ pub struct FakeProbe {
     pub own_body: Vec<(String, String, serde_json::Value)>,
     /// How long each answer takes (`elapsed_ms`), for timing checks; 1 ms when unset.
     latency: Option<Latency>,
+    /// Answers shared between checks by input, as the engine shares them.
+    pub shared: crate::malformed::SharedInputs,
 }
 
 impl FakeProbe {
@@ -75,6 +77,7 @@ impl FakeProbe {
             hits: Mutex::new(Vec::new()),
             own_body: Vec::new(),
             latency: None,
+            shared: crate::malformed::SharedInputs::default(),
         }
     }
 
@@ -214,6 +217,19 @@ impl Probe for FakeProbe {
         if let Some(cost) = &self.latency {
             ex.elapsed_ms = cost(&req);
         }
+        Ok(ex)
+    }
+
+    async fn send_input(
+        &self,
+        input: &crate::malformed::Input,
+        req: RequestSpec,
+    ) -> Result<Exchange, ProbeError> {
+        if let Some(ex) = self.shared.take(input) {
+            return Ok(ex);
+        }
+        let ex = self.send(req).await?;
+        self.shared.keep(input, &ex);
         Ok(ex)
     }
 

@@ -15,6 +15,7 @@ pub mod jwk;
 pub mod jwt;
 pub mod jwt_crack;
 pub mod llm;
+pub mod malformed;
 pub mod ownership;
 mod probe;
 mod session;

@@ -12,8 +12,11 @@
 //! greeting with text that is not an echo of it ([`Reply::is_chat`]).
 //!
 //! Budget: the LLM checks run one after another (they are API-wide checks), on at most
-//! [`MAX_CHAT_OPS`] chat operations, each completion preceded by a pause of [`PAUSE_MS`]; each
-//! check has its own cap and together they stay under [`SCAN_CAP`] completions per scan.
+//! [`MAX_CHAT_OPS`] chat operations, one completion at a time; each check has its own cap and
+//! together they stay under [`SCAN_CAP`] completions per scan. There is no fixed pause between
+//! completions: a pause changes neither what they cost nor a provider's per-minute quota, and a
+//! model endpoint that is rate-limited says so with 429, on which the transport's per-host rate
+//! halves and Retry-After is honoured (`docs/design/engine-limits.md`).
 
 use crate::check::RunCtx;
 use crate::probe::{Overrides, ProbeError};
@@ -24,9 +27,6 @@ use std::sync::Arc;
 
 /// Chat operations the checks probe per scan, in inventory order.
 pub const MAX_CHAT_OPS: usize = 2;
-/// The pause before every completion a check asks for: model endpoints are slow, billed per
-/// token and usually rate-limited, so the scan never sends two at once or back to back.
-pub const PAUSE_MS: u64 = 200;
 /// Completions all `llm.*` checks together may ask for in one scan (each check's own cap per
 /// operation times [`MAX_CHAT_OPS`]; a test holds the sum under it).
 pub const SCAN_CAP: usize = 48;
@@ -260,7 +260,7 @@ impl Reply {
     }
 }
 
-/// Sends prompts to one chat operation for one check: paced, and never more than `cap`.
+/// Sends prompts to one chat operation for one check, one at a time, never more than `cap`.
 #[derive(Debug)]
 pub struct Session<'c, 'a> {
     ctx: &'c RunCtx<'a>,
@@ -277,6 +277,11 @@ impl<'c, 'a> Session<'c, 'a> {
             cap,
             sent: 0,
         }
+    }
+
+    /// Completions asked for so far.
+    pub fn sent(&self) -> usize {
+        self.sent
     }
 
     /// Asks `text` as `identity`, with the answer-length limit set to `max_tokens` when given
@@ -305,7 +310,6 @@ impl<'c, 'a> Session<'c, 'a> {
             overrides.body.push((vec![field.clone()], Some(json!(n))));
         }
         let req = self.ctx.probe.request(self.chat.op, identity, &overrides);
-        self.ctx.probe.pause(PAUSE_MS).await;
         let exchange = match self.ctx.probe.send(req).await {
             Err(ProbeError::Refused(_)) => return Ok(None),
             other => other?,

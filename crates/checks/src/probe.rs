@@ -76,8 +76,29 @@ impl Overrides {
 
 #[async_trait]
 pub trait Probe: Send + Sync {
-    /// Sends the request with the identity's credentials attached.
+    /// Sends the request with the identity's credentials attached. Always on the wire: no
+    /// answer is reused for another request (a GET the spec calls a read may still change
+    /// state, which is what `csrf.state-change-on-get` looks for).
     async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError>;
+
+    /// Sends the request with nothing else of the scan in flight, for a check that judges the
+    /// time an answer takes (the transport holds every other request until it is answered).
+    /// Never answered from anything the scan already has. This default sends it as
+    /// [`Probe::send`] does, which is what a fake needs.
+    async fn send_timed(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
+        self.send(req).await
+    }
+
+    /// Sends `req`, the valid request for its operation with one input changed as `input` says,
+    /// and shares the answer with the other checks that send the same input
+    /// ([`crate::malformed`]): one malformed-input pass per parameter.
+    async fn send_input(
+        &self,
+        _input: &crate::malformed::Input,
+        req: RequestSpec,
+    ) -> Result<Exchange, ProbeError> {
+        self.send(req).await
+    }
 
     /// The valid request for `op` as `identity` (harvested ids preferred), with overrides.
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec;
@@ -224,10 +245,6 @@ pub trait Probe: Send + Sync {
     fn api_base_path(&self) -> String {
         String::new()
     }
-    /// Waits `ms` milliseconds: checks that pace their requests (one LLM completion at a time,
-    /// a pause between) call it between requests. A fake returns at once.
-    async fn pause(&self, _ms: u64) {}
-
     /// The times the target stopped answering during the scan, in order.
     fn outages(&self) -> Vec<Outage> {
         Vec::new()

@@ -62,8 +62,10 @@ fn is_identifier(v: &str) -> bool {
 }
 
 /// The values that break the statement's syntax, and nothing else, when the input is pasted in.
+/// The first is also `info.verbose-error`'s quote probe, sent once for both
+/// (`crate::malformed`).
 pub(crate) fn breakers(value: &str) -> [String; 2] {
-    [format!("{value}'"), format!("{value}\"")]
+    [crate::malformed::quote_breaker(value), format!("{value}\"")]
 }
 
 /// A true and a false condition for `context`; the true one leaves the statement's result as

@@ -110,8 +110,9 @@ fn every_graphql_plant_is_found_and_the_secure_twin_stays_clean_five_times() {
         .collect();
     assert!(
         missed.is_empty(),
-        "missed {missed:?}; found on {PATH}:\n{}",
-        on_graphql.join("\n")
+        "missed {missed:?}; found on {PATH}:\n{}\ndiagnostics: {}",
+        on_graphql.join("\n"),
+        report["diagnostics"]
     );
     drop(target);
 

@@ -121,6 +121,22 @@ fn exchanges_on(log: &str, base_path: &str, template: &str) -> String {
     )
 }
 
+/// The exchanges the check itself sent, wherever they went (its setup and read-backs on other
+/// operations included), the last `LAST` of them: with [`exchanges_on`], enough to tell a
+/// flaky miss from a broken check.
+fn exchanges_of(log: &str, check: &str) -> String {
+    const LAST: usize = 40;
+    let tag = format!("check=\"{check}\" ");
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&tag)).collect();
+    let shown = &lines[lines.len().saturating_sub(LAST)..];
+    format!(
+        "  {} exchanges by {check} (the last {}):\n    {}",
+        lines.len(),
+        shown.len(),
+        shown.join("\n    ")
+    )
+}
+
 fn is_medium_or_higher(f: &Value) -> bool {
     matches!(f["severity"].as_str(), Some("medium" | "high" | "critical"))
 }
@@ -172,7 +188,7 @@ fn recall(app: &'static str) {
         planted += 1;
         if !findings(&s.report).iter().any(|f| matches(f, flaw)) {
             missed.push(format!(
-                "{} {} {} — {}\n{}",
+                "{} {} {} — {}\n{}\n{}",
                 flaw.check,
                 flaw.method,
                 flaw.path,
@@ -181,7 +197,8 @@ fn recall(app: &'static str) {
                     &s.log,
                     s.report["coverage"]["base_path"].as_str().unwrap_or(""),
                     &flaw.path
-                )
+                ),
+                exchanges_of(&s.log, &flaw.check)
             ));
         }
     }

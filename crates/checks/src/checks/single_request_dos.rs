@@ -4,14 +4,17 @@
 //!
 //! It sends nothing of its own during the scan: the transport notices when a target that
 //! answered stops answering, asks it a request it answered before until it comes back, and
-//! keeps the earliest unanswered request as the suspect (`middlebrick_http`'s `health.rs`).
-//! This check, run after every other, proves or clears each suspect.
+//! keeps the earliest unanswered requests as the suspects (`middlebrick_http`'s `health.rs`):
+//! on a single-process server a request sent just before the culprit is queued behind it and
+//! goes unanswered too. This check, run after every other, proves or clears each outage.
 //!
-//! Differential: the suspect is sent once more, alone, bracketed by the known-good control. It
-//! is a finding only when the control was answered just before, and then neither the suspect
-//! nor the control sent while the suspect ran got an answer. A slow endpoint on a server that
-//! keeps answering other requests fails this test, and so does an outage that does not repeat.
-//! Budget: at most [`MAX_RETRIGGERS`] suspects re-sent, each once, plus its controls.
+//! Differential: each suspect is sent once more, alone, bracketed by the known-good control,
+//! earliest first, until one froze the target. It is a finding only when the control was
+//! answered just before, and then neither the suspect nor the control sent while the suspect
+//! ran got an answer. A slow endpoint on a server that keeps answering other requests fails
+//! this test, and so does an outage that does not repeat. Budget: at most [`MAX_RETRIGGERS`]
+//! outages, each of at most eight suspects re-sent once, plus their controls (about half a
+//! second per suspect that does not freeze the target).
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx, RunOrder, Scope};
 use async_trait::async_trait;
@@ -23,15 +26,16 @@ use middlebrick_model::{
 #[derive(Debug)]
 pub struct SingleRequestDos;
 
-/// Suspects re-sent per scan.
+/// Outages whose suspects are re-sent, per scan.
 const MAX_RETRIGGERS: usize = 2;
 
 static META: CheckMeta = CheckMeta {
     id: CheckId::AvailabilitySingleRequestDos,
     title: "One request stops the API from answering",
-    description: "When the target stopped answering during the scan, sends the earliest \
-        request that went unanswered once more, alone, between two requests the target \
-        answered before; reports it when the target answers nothing while it runs.",
+    description: "When the target stopped answering during the scan, sends the requests that \
+        went unanswered (up to eight, earliest first) once more, each alone, between two \
+        requests the target answered before; reports the first while which the target answers \
+        nothing.",
     cwe: &[400, 1333],
     owasp: &[Owasp::Api4],
     severity: Severity::High,
@@ -97,12 +101,18 @@ impl Check for SingleRequestDos {
                     "availability.outage-not-repeated",
                     format!(
                         "the target stopped answering for {}s after {suspect}, but did not when \
-                         that request was sent again alone: not reported",
+                         that request (or another left unanswered then) was sent again alone: \
+                         not reported",
                         down_ms / 1000
                     ),
                 ));
                 continue;
             }
+            // The suspect that froze it, which need not be the outage's earliest.
+            let suspect = format!(
+                "{} {}",
+                proof.suspect.request.method, proof.suspect.request.url
+            );
             let op = operation_of(ctx, &proof.suspect.request);
             let came_back = match &proof.control_after {
                 Some(_) => "then answered again",

@@ -31,6 +31,9 @@
 //! is never a finding. The description gives the series and the slope (growth per step and per
 //! character for strings, milliseconds per unit for integers).
 //!
+//! Every request of a series is sent alone ([`crate::probe::Probe::send_timed`]): nothing else
+//! of the scan is in flight while it is timed, so the scan's own load cannot make a step slow.
+//!
 //! Budget per candidate: at most [`STRING_LENGTHS`] or [`NUMBER_VALUES`] climbing requests,
 //! plus 9 to prove and one per confirmed jump.
 
@@ -330,7 +333,11 @@ async fn timed(
         Some(loc) => Overrides::param(loc, &c.name, v),
         None => Overrides::body_field(vec![c.name.clone()], v),
     };
-    let ex = ctx.probe.send(ctx.probe.request(c.op, who, &o)).await?;
+    // Timed: alone on the wire, never a kept answer.
+    let ex = ctx
+        .probe
+        .send_timed(ctx.probe.request(c.op, who, &o))
+        .await?;
     let processed = ex.status().is_some_and(|s| s < 500);
     Ok(processed.then_some(ex))
 }

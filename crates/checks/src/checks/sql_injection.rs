@@ -27,11 +27,20 @@
 //! the boolean stage is tried again from an empty value, which a pasted `LIKE '%…%'` or text
 //! comparison turns into rows a true condition keeps and a false one loses.
 //!
+//! The targets of one operation are tested side by side; within one target, after the control,
+//! the error stage, the boolean stage and (when the control finds nothing) the empty-value
+//! boolean stage, and within the boolean stage its contexts, and the timing gates: none depends
+//! on what another sends, and on a slow read one after another they set the scan's floor. What
+//! is proven is judged in order (the first target, the error stage, the first context), as if
+//! sent one after another; the empty-value answers count only where the valid value proved
+//! nothing.
+//!
 //! Documented body properties the valid request leaves out (a spec that marks none required)
 //! are injected too, up to four. Budget: at most 48 requests per operation for controls, error and boolean probes and timing
 //! gates, plus at most one timing series (9 requests, about 10 s) per operation.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
+use crate::malformed::{find, path_value, text_of, Input, Slot};
 use crate::probe::{Overrides, ProbeError};
 use crate::signatures::Source;
 use crate::similarity::same_data;
@@ -40,16 +49,20 @@ use crate::sqli::{
     LONG_DELAY, SHORT_DELAY,
 };
 use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Mode, Operation, Owasp,
     ParamLocation, Remediation, RequestBody, RequestSpec, SchemaType, Severity, Tech, ANONYMOUS,
 };
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Debug)]
 pub struct SqlInjection;
 
 const MAX_REQUESTS_PER_OPERATION: usize = 48;
+/// Targets (parameters, properties, arguments) of one operation tested side by side.
+const LANES: usize = 4;
 const TRIALS: usize = 3;
 /// Documented body properties the valid request leaves out that are still injected.
 const MAX_ABSENT_PROPERTIES: usize = 4;
@@ -115,11 +128,11 @@ impl Check for SqlInjection {
         let Some(op) = ctx.op else {
             return Outcome::none();
         };
-        let mut sender = Sender {
+        let sender = Sender {
             ctx,
-            left: MAX_REQUESTS_PER_OPERATION,
+            left: AtomicUsize::new(MAX_REQUESTS_PER_OPERATION),
         };
-        judge(&mut sender, op).await.unwrap_or_default()
+        judge(&sender, op).await
     }
 }
 
@@ -200,6 +213,15 @@ struct Target {
 }
 
 impl Target {
+    fn new(place: Place, name: &str, value: String, numeric: bool) -> Target {
+        Target {
+            place,
+            name: name.to_string(),
+            value,
+            numeric,
+        }
+    }
+
     fn label(&self) -> String {
         let where_ = match &self.place {
             Place::Param(ParamLocation::Path) => "path parameter",
@@ -211,33 +233,6 @@ impl Target {
         };
         format!("{where_} `{}`", self.name)
     }
-}
-
-fn text_of(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// The value of a path parameter in a filled path, by lining it up with the template, decoded:
-/// the path holds it percent-encoded, and the injected request encodes it again.
-fn path_value(template: &str, path: &str, name: &str) -> Option<String> {
-    let wanted = format!("{{{name}}}");
-    template
-        .split('/')
-        .zip(path.split('/'))
-        .find(|(t, _)| t.contains(&wanted))
-        .and_then(|(t, p)| {
-            let (prefix, suffix) = t.split_once(&wanted)?;
-            p.strip_prefix(prefix)?.strip_suffix(suffix).map(|v| {
-                percent_encoding::percent_decode_str(v)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-        })
-        .filter(|v| !v.is_empty())
 }
 
 /// What to inject into, with the value the valid request uses for each.
@@ -275,34 +270,29 @@ fn targets(
             .or_else(|| p.schema.default.as_ref().and_then(text_of))
             .or_else(|| p.schema.enum_values.first().and_then(text_of))
             .unwrap_or_else(|| if numeric { "1".into() } else { "a".into() });
-        out.push(Target {
-            place: Place::Param(p.location),
-            name: p.name.clone(),
+        out.push(Target::new(
+            Place::Param(p.location),
+            &p.name,
             value,
             numeric,
-        });
+        ));
     }
     if !is_read(op) {
         if let Some(RequestBody::Json(Value::Object(map))) = &valid.body {
             for (k, v) in map {
                 if let Some(value) = text_of(v) {
-                    out.push(Target {
-                        place: Place::Body,
-                        name: k.clone(),
-                        numeric: v.is_number(),
-                        value,
-                    });
+                    out.push(Target::new(Place::Body, k, value, v.is_number()));
                 }
             }
         }
         if let Some(RequestBody::Form(fields)) = &valid.body {
             for (k, v) in fields {
-                out.push(Target {
-                    place: Place::Body,
-                    name: k.clone(),
-                    numeric: v.parse::<f64>().is_ok(),
-                    value: v.clone(),
-                });
+                out.push(Target::new(
+                    Place::Body,
+                    k,
+                    v.clone(),
+                    v.parse::<f64>().is_ok(),
+                ));
             }
         }
         out.extend(absent_properties(op, valid));
@@ -335,12 +325,12 @@ fn graphql_targets(op: &Operation, valid: &RequestSpec) -> Vec<Target> {
                     return None;
                 }
             }
-            Some(Target {
-                place: Place::Argument,
-                name: a.name.clone(),
-                value: sent.unwrap_or_else(|| "a".into()),
-                numeric: false,
-            })
+            Some(Target::new(
+                Place::Argument,
+                &a.name,
+                sent.unwrap_or_else(|| "a".into()),
+                false,
+            ))
         })
         .collect()
 }
@@ -377,43 +367,70 @@ fn absent_properties(op: &Operation, valid: &RequestSpec) -> Vec<Target> {
                 .and_then(text_of)
                 .or_else(|| prop.default.as_ref().and_then(text_of))
                 .unwrap_or_else(|| if numeric { "1".into() } else { "a".into() });
-            Some(Target {
-                place: Place::Body,
-                name: k.clone(),
-                value,
-                numeric,
-            })
+            Some(Target::new(Place::Body, k, value, numeric))
         })
         .take(MAX_ABSENT_PROPERTIES)
         .collect()
 }
 
-fn find(pairs: &[(String, String)], name: &str) -> Option<String> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
-}
-
-/// Sends on the check's behalf and keeps the operation's request budget.
+/// Sends on the check's behalf and keeps the operation's request budget, shared by the
+/// targets tested side by side.
 struct Sender<'a, 'b> {
     ctx: &'a RunCtx<'b>,
-    left: usize,
+    left: AtomicUsize,
 }
 
 impl Sender<'_, '_> {
+    /// Takes one request from the budget; false when it is spent.
+    fn take_budget(&self) -> bool {
+        self.left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     async fn with(
-        &mut self,
+        &self,
         op: &Operation,
         identity: &str,
         t: &Target,
         value: &str,
     ) -> Result<Option<Exchange>, ProbeError> {
-        if self.left == 0 {
+        if !self.take_budget() {
             return Ok(None);
         }
-        self.left -= 1;
-        self.send_unbudgeted(op, identity, t, value).await.map(Some)
+        self.send_unbudgeted(op, identity, t, value, Via::Send)
+            .await
+            .map(Some)
+    }
+
+    /// [`Sender::with`] for an input other checks send too (the first syntax breaker, also
+    /// `info.verbose-error`'s quote probe): the answer is shared by input
+    /// ([`crate::malformed`]). A GraphQL argument is no parameter another check breaks.
+    async fn shared(
+        &self,
+        op: &Operation,
+        identity: &str,
+        t: &Target,
+        value: &str,
+    ) -> Result<Option<Exchange>, ProbeError> {
+        let slot = match &t.place {
+            Place::Param(loc) => Slot::Param(*loc, t.name.clone()),
+            Place::Body => Slot::Body(t.name.clone()),
+            Place::Argument => return self.with(op, identity, t, value).await,
+        };
+        if !self.take_budget() {
+            return Ok(None);
+        }
+        let input = Input {
+            check: META.id,
+            operation: op.key(),
+            identity: identity.to_string(),
+            slot,
+            value: Value::String(value.to_string()),
+        };
+        self.send_unbudgeted(op, identity, t, value, Via::Input(input))
+            .await
+            .map(Some)
     }
 
     async fn send_unbudgeted(
@@ -422,6 +439,7 @@ impl Sender<'_, '_> {
         identity: &str,
         t: &Target,
         value: &str,
+        via: Via,
     ) -> Result<Exchange, ProbeError> {
         let v = Value::String(value.to_string());
         let req = match &t.place {
@@ -453,8 +471,18 @@ impl Sender<'_, '_> {
                 req
             }
         };
-        self.ctx.probe.send(req).await
+        match via {
+            Via::Send => self.ctx.probe.send(req).await,
+            Via::Input(input) => self.ctx.probe.send_input(&input, req).await,
+        }
     }
+}
+
+/// How a request of the check is sent.
+enum Via {
+    Send,
+    /// Shared with other checks by input.
+    Input(Input),
 }
 
 /// Two answers are alike when they have the same status and the same data.
@@ -512,60 +540,116 @@ fn acting_identity(ctx: &RunCtx<'_>) -> (String, Vec<String>) {
     }
 }
 
-async fn judge(s: &mut Sender<'_, '_>, op: &Operation) -> Result<Outcome, ProbeError> {
+/// Each target's stages in turn, up to [`LANES`] targets side by side: what one target sends
+/// depends on nothing another sends, and on a slow read one after another they set the scan's
+/// floor. Findings keep the targets' order. A stop (the scan's deadline, a cancel) ends the
+/// check with what was proven before it.
+async fn judge(s: &Sender<'_, '_>, op: &Operation) -> Outcome {
     let mode = s.ctx.probe.mode();
     if !testable(op, mode) {
-        return Ok(Outcome::none());
+        return Outcome::none();
     }
     let (identity, cookies) = acting_identity(s.ctx);
     let valid = s.ctx.probe.request(op, &identity, &Overrides::none());
-    let mut findings = Vec::new();
-    let mut timing_left = true;
-    for mut t in targets(op, mode, &valid, &cookies) {
-        // Writes get no control: a valid write would create or change data.
-        let mut control = if is_read(op) {
-            match s.with(op, &identity, &t, &t.value).await? {
-                Some(c) => Some(c),
-                None => break,
-            }
-        } else {
-            None
-        };
-        let error = error_based(s, op, &identity, &t, control.as_ref()).await?;
-        let mut boolean = None;
-        let mut time = None;
-        if let Some(c1) = control.as_ref() {
-            if let Some((c1, c2)) = control_pair(s, op, &identity, &t, c1).await? {
-                let stable =
-                    alike(&c1, &c2) && c1.response.as_ref().is_some_and(|r| r.is_success());
-                if stable {
-                    boolean = boolean_based(s, op, &identity, &t, &c2).await?;
-                    if boolean.is_none() && found_nothing(&c2) && !t.numeric {
-                        if let Some((proof, empty)) = with_empty_value(s, op, &identity, &t).await?
-                        {
-                            // The report names the control the proof was measured against.
-                            boolean = Some(proof);
-                            control = Some(empty);
-                            t.value = String::new();
-                        }
-                    }
-                }
-                if error.is_none() && boolean.is_none() && timing_left {
-                    time = time_based(s, op, &identity, &t, &c1, &c2).await?;
-                    if time.is_some() {
-                        timing_left = false;
-                    }
-                }
-            }
-        }
-        if error.is_some() || boolean.is_some() || time.is_some() {
-            findings.push(report(op, &t, control, error, boolean, time));
-        }
-    }
-    Ok(Outcome {
+    let timed = AtomicBool::new(false);
+    let results: Vec<_> = stream::iter(targets(op, mode, &valid, &cookies))
+        .map(|t| judge_target(s, op, &identity, t, &timed))
+        .buffered(LANES)
+        .collect()
+        .await;
+    let findings = results
+        .into_iter()
+        .map_while(Result::ok)
+        .flatten()
+        .collect();
+    Outcome {
         findings,
         diagnostics: Vec::new(),
-    })
+    }
+}
+
+/// One target's stages: error-based; for a read, beside it, boolean-based (from an empty value
+/// too when the valid one finds nothing), then timing when neither proved anything and no
+/// timing series has proven another target of the operation already (`timed`).
+async fn judge_target(
+    s: &Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    mut t: Target,
+    timed: &AtomicBool,
+) -> Result<Option<middlebrick_model::Finding>, ProbeError> {
+    if !is_read(op) {
+        // Writes get no control: a valid write would create or change data.
+        let error = error_based(s, op, identity, &t, None).await?;
+        return Ok(error.map(|e| report(op, &t, None, Some(e), None, None)));
+    }
+    let Some(c1) = s.with(op, identity, &t, &t.value).await? else {
+        return Ok(None);
+    };
+    // After the control, chains that depend on nothing one another sends go out together:
+    // the error stage, the boolean stage and, when the control finds nothing, the boolean
+    // stage from an empty value, whose answers count only if the first finds nothing.
+    let speculate = found_nothing(&c1) && !t.numeric;
+    let (error, stages, early_empty) = futures::join!(
+        error_based(s, op, identity, &t, Some(&c1)),
+        boolean_stage(s, op, identity, &t, &c1),
+        async {
+            match speculate {
+                true => with_empty_value(s, op, identity, &t).await.map(Some),
+                false => Ok(None),
+            }
+        },
+    );
+    let (error, early_empty) = (error?, early_empty?);
+    let mut control = Some(c1);
+    let mut boolean = None;
+    let mut time = None;
+    if let Some((c1, c2, stable, proof)) = stages? {
+        boolean = proof;
+        if stable && boolean.is_none() && found_nothing(&c2) && !t.numeric {
+            let empty = match early_empty {
+                Some(empty) => empty,
+                None => with_empty_value(s, op, identity, &t).await?,
+            };
+            if let Some((proof, empty)) = empty {
+                // The report names the control the proof was measured against.
+                boolean = Some(proof);
+                control = Some(empty);
+                t.value = String::new();
+            }
+        }
+        if error.is_none() && boolean.is_none() && !timed.load(Ordering::Relaxed) {
+            time = time_based(s, op, identity, &t, &c1, &c2).await?;
+            if time.is_some() {
+                timed.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    if error.is_some() || boolean.is_some() || time.is_some() {
+        return Ok(Some(report(op, &t, control, error, boolean, time)));
+    }
+    Ok(None)
+}
+
+/// The control again ([`control_pair`]), then, when the two answers agree and succeed, the
+/// boolean stage against the second: the pair, whether it was stable, and the proof. `None`
+/// when the budget ran out before the pair.
+async fn boolean_stage(
+    s: &Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+    c1: &Exchange,
+) -> Result<Option<(Exchange, Exchange, bool, Option<BooleanProof>)>, ProbeError> {
+    let Some((c1, c2)) = control_pair(s, op, identity, t, c1).await? else {
+        return Ok(None);
+    };
+    let stable = alike(&c1, &c2) && c1.response.as_ref().is_some_and(|r| r.is_success());
+    let proof = match stable {
+        true => boolean_based(s, op, identity, t, &c2).await?,
+        false => None,
+    };
+    Ok(Some((c1, c2, stable, proof)))
 }
 
 /// A successful answer without data (`[]`, `{}`, `null`): a true condition cannot be told
@@ -587,7 +671,7 @@ fn found_nothing(ex: &Exchange) -> bool {
 /// selects rows, so a true condition keeps them and a false one loses them. Bound, the same
 /// conditions are words nothing contains.
 async fn with_empty_value(
-    s: &mut Sender<'_, '_>,
+    s: &Sender<'_, '_>,
     op: &Operation,
     identity: &str,
     t: &Target,
@@ -614,7 +698,7 @@ async fn with_empty_value(
 /// in data only (same status), a third is taken and the last two compared: other writers may
 /// have added to the list in between. An answer that changes by itself stays unstable.
 async fn control_pair(
-    s: &mut Sender<'_, '_>,
+    s: &Sender<'_, '_>,
     op: &Operation,
     identity: &str,
     t: &Target,
@@ -630,7 +714,7 @@ async fn control_pair(
 }
 
 async fn error_based(
-    s: &mut Sender<'_, '_>,
+    s: &Sender<'_, '_>,
     op: &Operation,
     identity: &str,
     t: &Target,
@@ -639,8 +723,13 @@ async fn error_based(
     if control.is_some_and(|c| parser_error(body(c)).is_some()) {
         return Ok(None);
     }
-    for payload in breakers(&t.value) {
-        let Some(first) = s.with(op, identity, t, &payload).await? else {
+    for (i, payload) in breakers(&t.value).into_iter().enumerate() {
+        let first = if i == 0 {
+            s.shared(op, identity, t, &payload).await?
+        } else {
+            s.with(op, identity, t, &payload).await?
+        };
+        let Some(first) = first else {
             return Ok(None);
         };
         let Some((source, _)) = parser_error(body(&first)) else {
@@ -663,49 +752,68 @@ async fn error_based(
     Ok(None)
 }
 
+/// The boolean stage: each context ([`contexts`]) is tried side by side (a context's pair
+/// depends on nothing another sends), and the first context in order that proves it wins.
 async fn boolean_based(
-    s: &mut Sender<'_, '_>,
+    s: &Sender<'_, '_>,
     op: &Operation,
     identity: &str,
     t: &Target,
     control: &Exchange,
 ) -> Result<Option<BooleanProof>, ProbeError> {
-    'contexts: for context in contexts(&t.value, t.numeric) {
-        let (truth, falsity) = boolean_pair(&t.value, context);
-        let mut last: Option<[Exchange; 2]> = None;
-        let mut control = control.clone();
-        for _round in 0..2 {
-            let Some(tx) = s.with(op, identity, t, &truth).await? else {
-                return Ok(None);
-            };
-            match answers_like_control(s, op, identity, t, &tx, &mut control).await? {
-                Some(true) => {}
-                Some(false) => continue 'contexts,
-                None => return Ok(None),
-            }
-            let Some(fx) = s.with(op, identity, t, &falsity).await? else {
-                return Ok(None);
-            };
-            if inconclusive(&fx) || alike(&fx, &tx) {
-                continue 'contexts;
-            }
-            if let Some([_, prev_f]) = &last {
-                if prev_f.status() != fx.status() {
-                    continue 'contexts;
-                }
-            }
-            last = Some([tx, fx]);
-        }
-        if let Some(exchanges) = last {
-            return Ok(Some(BooleanProof {
-                context,
-                truth,
-                falsity,
-                exchanges,
-            }));
+    let tried: Vec<_> = stream::iter(contexts(&t.value, t.numeric))
+        .map(|context| boolean_in(s, op, identity, t, control, context))
+        .buffered(LANES)
+        .collect()
+        .await;
+    for proof in tried {
+        if let Some(proof) = proof? {
+            return Ok(Some(proof));
         }
     }
     Ok(None)
+}
+
+/// Two rounds of one context's true and false conditions: the true one answers like the
+/// control, the false one differently, the same way both times.
+async fn boolean_in(
+    s: &Sender<'_, '_>,
+    op: &Operation,
+    identity: &str,
+    t: &Target,
+    control: &Exchange,
+    context: Context,
+) -> Result<Option<BooleanProof>, ProbeError> {
+    let (truth, falsity) = boolean_pair(&t.value, context);
+    let mut last: Option<[Exchange; 2]> = None;
+    let mut control = control.clone();
+    for _round in 0..2 {
+        let Some(tx) = s.with(op, identity, t, &truth).await? else {
+            return Ok(None);
+        };
+        match answers_like_control(s, op, identity, t, &tx, &mut control).await? {
+            Some(true) => {}
+            Some(false) | None => return Ok(None),
+        }
+        let Some(fx) = s.with(op, identity, t, &falsity).await? else {
+            return Ok(None);
+        };
+        if inconclusive(&fx) || alike(&fx, &tx) {
+            return Ok(None);
+        }
+        if let Some([_, prev_f]) = &last {
+            if prev_f.status() != fx.status() {
+                return Ok(None);
+            }
+        }
+        last = Some([tx, fx]);
+    }
+    Ok(last.map(|exchanges| BooleanProof {
+        context,
+        truth,
+        falsity,
+        exchanges,
+    }))
 }
 
 /// Whether the true condition's answer `tx` is the control's. When only the data differs
@@ -714,7 +822,7 @@ async fn boolean_based(
 /// taken. A bound parameter's true condition still differs from the fresh control, so this
 /// costs one request where the status matches and adds no way to pass. `None`: out of budget.
 async fn answers_like_control(
-    s: &mut Sender<'_, '_>,
+    s: &Sender<'_, '_>,
     op: &Operation,
     identity: &str,
     t: &Target,
@@ -738,7 +846,7 @@ async fn answers_like_control(
 }
 
 async fn time_based(
-    s: &mut Sender<'_, '_>,
+    s: &Sender<'_, '_>,
     op: &Operation,
     identity: &str,
     t: &Target,
@@ -746,11 +854,18 @@ async fn time_based(
     c2: &Exchange,
 ) -> Result<Option<TimeProof>, ProbeError> {
     let base = c1.elapsed_ms.max(c2.elapsed_ms);
-    for context in contexts(&t.value, t.numeric) {
-        let Some(gate) = s
-            .with(op, identity, t, &sleeper(&t.value, context, LONG_DELAY))
-            .await?
-        else {
+    // The gates of every context go out together; the series follows the first that opened.
+    let contexts = contexts(&t.value, t.numeric);
+    let gates: Vec<_> = stream::iter(contexts.iter().copied())
+        .map(|context| async move {
+            let slow = sleeper(&t.value, context, LONG_DELAY);
+            s.with(op, identity, t, &slow).await
+        })
+        .buffered(LANES)
+        .collect()
+        .await;
+    for (context, gate) in contexts.into_iter().zip(gates) {
+        let Some(gate) = gate? else {
             return Ok(None);
         };
         if inconclusive(&gate) || gate.elapsed_ms < base + LONG_DELAY as u64 * 800 {
@@ -760,12 +875,26 @@ async fn time_based(
         let mut trials = Vec::new();
         let mut exchanges = Vec::new();
         for _ in 0..TRIALS {
-            let c = s.send_unbudgeted(op, identity, t, &t.value).await?;
+            let c = s
+                .send_unbudgeted(op, identity, t, &t.value, Via::Send)
+                .await?;
             let short = s
-                .send_unbudgeted(op, identity, t, &sleeper(&t.value, context, SHORT_DELAY))
+                .send_unbudgeted(
+                    op,
+                    identity,
+                    t,
+                    &sleeper(&t.value, context, SHORT_DELAY),
+                    Via::Send,
+                )
                 .await?;
             let long = s
-                .send_unbudgeted(op, identity, t, &sleeper(&t.value, context, LONG_DELAY))
+                .send_unbudgeted(
+                    op,
+                    identity,
+                    t,
+                    &sleeper(&t.value, context, LONG_DELAY),
+                    Via::Send,
+                )
                 .await?;
             trials.push(Trial {
                 control: c.elapsed_ms,

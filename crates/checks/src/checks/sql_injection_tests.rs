@@ -3,6 +3,7 @@ use crate::fake::FakeProbe;
 use crate::probe::{IdentityInfo, Probe};
 use crate::similarity::response;
 use middlebrick_model::{Inventory, Parameter, ResponseRecord, Schema, SpecVersion};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 const JSON: &str = "application/json";
@@ -252,6 +253,10 @@ struct Wrap {
     n: Mutex<u64>,
     mode: Mode,
     body: Option<Value>,
+    /// When set, each send waits this long on the clock; with `flight`, the requests in flight
+    /// now and at most.
+    pause: Option<std::time::Duration>,
+    flight: (AtomicUsize, AtomicUsize),
 }
 
 fn wrap(inner: FakeProbe) -> Wrap {
@@ -261,12 +266,20 @@ fn wrap(inner: FakeProbe) -> Wrap {
         n: Mutex::new(0),
         mode: Mode::Safe,
         body: None,
+        pause: None,
+        flight: (AtomicUsize::new(0), AtomicUsize::new(0)),
     }
 }
 
 #[async_trait]
 impl Probe for Wrap {
     async fn send(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
+        if let Some(pause) = self.pause {
+            let now = self.flight.0.fetch_add(1, Ordering::SeqCst) + 1;
+            self.flight.1.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(pause).await;
+            self.flight.0.fetch_sub(1, Ordering::SeqCst);
+        }
         let mut ex = self.inner.send(req.clone()).await?;
         let mut n = self.n.lock().unwrap();
         *n += 1;
@@ -328,6 +341,29 @@ fn slept(r: &RequestSpec) -> u64 {
     } else {
         0
     }
+}
+
+#[tokio::test]
+async fn the_targets_of_one_operation_are_tested_side_by_side_and_reported_in_order() {
+    // `q` pastes into a LIKE, `sort` is bound: the chains overlap on the wire, and the
+    // finding is the same as one after another.
+    let mut op = search_op();
+    op.parameters.push(param(
+        "sort",
+        ParamLocation::Query,
+        SchemaType::String,
+        "name",
+    ));
+    let mut probe =
+        wrap(FakeProbe::new().on_dynamic(|r| Some(vulnerable_like(&query_value(r, "q")?, true))));
+    probe.pause = Some(std::time::Duration::from_millis(2));
+    let out = run_with(&probe, &op).await;
+    assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+    assert_eq!(out.findings[0].parameter.as_deref(), Some("q"));
+    // Both targets' chains overlap, and within one, its contexts' pairs and gates; never
+    // more than the lanes of the one inside the other.
+    let most = probe.flight.1.load(Ordering::SeqCst);
+    assert!((2..=LANES * LANES).contains(&most), "{most} in flight");
 }
 
 #[tokio::test]

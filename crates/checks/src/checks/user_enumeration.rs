@@ -170,10 +170,18 @@ async fn sign_in_answers(ctx: &RunCtx<'_>, op: &Operation) -> Result<Option<Answ
     let mut exchanges = Vec::new();
     for _ in 0..2 {
         for user in [&existing, &made_up] {
-            let ex = ctx
+            let mut ex = ctx
                 .probe
                 .sign_in_attempt(Some(op), user, &password, &[])
                 .await?;
+            if ex.response.is_none() {
+                // No answer at all (a connection closed under the request) says nothing about
+                // the account; a failed sign-in is tried once more.
+                ex = ctx
+                    .probe
+                    .sign_in_attempt(Some(op), user, &password, &[])
+                    .await?;
+            }
             if is_throttled(&ex) {
                 return Ok(None);
             }
@@ -432,6 +440,37 @@ mod tests {
         assert_eq!(
             real, 2,
             "at most two wrong passwords against a real account"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_attempt_without_an_answer_is_tried_once_more() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let mut probe = FakeProbe::new()
+            .identity("alice", &["alice"])
+            .on_dynamic(move |r| {
+                if r.path != "/api/auth/login" {
+                    return None;
+                }
+                // The first attempt's connection is lost: no answer at all.
+                if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return None;
+                }
+                Some(if body_field(r, "username") == "alice" {
+                    response(401, JSON, r#"{"detail":"Incorrect password"}"#)
+                } else {
+                    response(404, JSON, r#"{"detail":"No account with that username"}"#)
+                })
+            });
+        probe.usernames.push(("alice".into(), "alice".into()));
+        let out = run(&probe, &login()).await;
+        assert_eq!(out.findings.len(), 1, "{:?}", out.diagnostics);
+        assert_eq!(
+            probe.sent.lock().unwrap().len(),
+            5,
+            "four attempts and one resent"
         );
     }
 

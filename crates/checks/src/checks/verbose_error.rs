@@ -16,20 +16,31 @@
 //!   object (a profile): that is why it needs active mode.
 //!
 //! At most 16 malformed requests per operation, every parameter getting its first value before
-//! any gets its second.
+//! any gets its second; up to four are in flight together.
+//!
+//! The quote probe of a parameter is its valid value with a `'` after it (`7'`, `mug'`), the
+//! input `injection.sql`'s error stage sends first: it is sent once and its answer serves both
+//! checks (`crate::malformed`). Where the valid request sends no value there, a fixed one
+//! (`mb-x1'`, `mb x1'"(`) stands in.
 
 use crate::check::{Check, CheckMeta, Outcome, PlanCtx, Planned, RunCtx};
+use crate::malformed::{quote_breaker, sent_value, Input, Slot};
 use crate::probe::{Overrides, ProbeError};
 use crate::signatures::{leaked_identifiers, scan, Leak, LeakKind};
 use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
 use middlebrick_model::{
     CheckId, CheckKind, Confidence, Evidence, Exchange, Method, Mode, Operation, Owasp,
-    ParamLocation, Remediation, RequestBody, Schema, SchemaType, Severity, Tech, ANONYMOUS,
+    ParamLocation, Remediation, RequestBody, RequestSpec, Schema, SchemaType, Severity, Tech,
+    ANONYMOUS,
 };
 use serde_json::Value;
 
 #[derive(Debug)]
 pub struct VerboseError;
+
+/// Malformed requests of one operation in flight together.
+const LANES: usize = 4;
 
 /// At most this many malformed requests per operation.
 const MAX_PROBES_PER_OPERATION: usize = 16;
@@ -107,7 +118,18 @@ impl Check for VerboseError {
 enum Mutation {
     Param(ParamLocation, String, Value),
     BodyField(String, Value),
+    /// The valid value in this place with a quote after it, resolved before sending
+    /// ([`resolve`]); the value stands in when the valid request sends none there.
+    Quoted(Slot, Value),
     InvalidJson,
+}
+
+/// A malformed value for a schema: fixed, or the valid value broken by a quote (a fixed value
+/// standing in when there is none).
+#[derive(Debug, Clone, PartialEq)]
+enum Bad {
+    Fixed(Value),
+    Quoted(Value),
 }
 
 /// How many malformed requests the description spells out; the evidence has them all.
@@ -116,10 +138,12 @@ const MAX_DESCRIBED: usize = 3;
 impl Mutation {
     fn value_text(&self) -> String {
         let text = match self {
-            Mutation::Param(_, _, v) | Mutation::BodyField(_, v) => match v {
-                Value::String(s) => s.replace('\0', "\\0"),
-                other => other.to_string(),
-            },
+            Mutation::Param(_, _, v) | Mutation::BodyField(_, v) | Mutation::Quoted(_, v) => {
+                match v {
+                    Value::String(s) => s.replace('\0', "\\0"),
+                    other => other.to_string(),
+                }
+            }
             Mutation::InvalidJson => "{\"mb\": [1, ".to_string(),
         };
         if text.len() > 40 {
@@ -136,17 +160,21 @@ impl Mutation {
     /// The value as sent, whole (`value_text` abbreviates long ones for the description).
     fn raw_value(&self) -> String {
         match self {
-            Mutation::Param(_, _, Value::String(s)) | Mutation::BodyField(_, Value::String(s)) => {
-                s.clone()
+            Mutation::Param(_, _, Value::String(s))
+            | Mutation::BodyField(_, Value::String(s))
+            | Mutation::Quoted(_, Value::String(s)) => s.clone(),
+            Mutation::Param(_, _, v) | Mutation::BodyField(_, v) | Mutation::Quoted(_, v) => {
+                v.to_string()
             }
-            Mutation::Param(_, _, v) | Mutation::BodyField(_, v) => v.to_string(),
             Mutation::InvalidJson => "{\"mb\": [1, ".to_string(),
         }
     }
 
     fn name(&self) -> String {
         match self {
-            Mutation::Param(_, name, _) | Mutation::BodyField(name, _) => name.clone(),
+            Mutation::Param(_, name, _)
+            | Mutation::BodyField(name, _)
+            | Mutation::Quoted(Slot::Param(_, name) | Slot::Body(name), _) => name.clone(),
             Mutation::InvalidJson => "(request body)".to_string(),
         }
     }
@@ -156,38 +184,46 @@ impl Mutation {
 /// the edges a database column has (int32 overflow, negatives, zero), then strings a column or
 /// a query parser chokes on (quotes and spaces, NUL, over-long). None of them is crafted to
 /// inject anything; they are what a careless client sends.
-fn bad_values(schema: &Schema, in_body: bool) -> Vec<Value> {
+fn bad_values(schema: &Schema, in_body: bool) -> Vec<Bad> {
     let mut out = Vec::new();
+    let fixed = |v: Value| Bad::Fixed(v);
     match schema.effective_type() {
         Some(SchemaType::Integer | SchemaType::Number) => {
-            out.push(Value::String("mb-x1'".into()));
-            out.push(serde_json::json!(2_147_483_648_i64));
-            out.push(serde_json::json!(-1));
-            out.push(serde_json::json!(0));
+            out.push(Bad::Quoted(Value::String("mb-x1'".into())));
+            out.push(fixed(serde_json::json!(2_147_483_648_i64)));
+            out.push(fixed(serde_json::json!(-1)));
+            out.push(fixed(serde_json::json!(0)));
         }
-        Some(SchemaType::Boolean) => out.push(Value::String("mb-x1'".into())),
+        Some(SchemaType::Boolean) => out.push(fixed(Value::String("mb-x1'".into()))),
         Some(SchemaType::String) => {
-            if schema.format.as_deref().is_some_and(is_typed_format) {
-                out.push(Value::String("mb-x1'".into()));
+            let typed = schema.format.as_deref().is_some_and(is_typed_format);
+            if typed {
+                out.push(Bad::Quoted(Value::String("mb-x1'".into())));
             }
             if in_body {
-                out.push(serde_json::json!({"mb": ["x"]}));
+                out.push(fixed(serde_json::json!({"mb": ["x"]})));
             }
             if schema.enum_values.is_empty() {
-                out.push(Value::String("mb x1'\"(".into()));
-                out.push(Value::String("mb\u{0}x1".into()));
+                // A typed string already had its quote probe.
+                let quote = Value::String("mb x1'\"(".into());
+                out.push(if typed {
+                    fixed(quote)
+                } else {
+                    Bad::Quoted(quote)
+                });
+                out.push(fixed(Value::String("mb\u{0}x1".into())));
                 let long = schema
                     .max_length
                     .map(|m| m as usize + 1)
                     .unwrap_or(300)
                     .min(5_000);
-                out.push(Value::String("m".repeat(long.max(1))));
+                out.push(fixed(Value::String("m".repeat(long.max(1)))));
             }
         }
         Some(SchemaType::Object | SchemaType::Array) if in_body => {
-            out.push(Value::String("mb-x1".into()))
+            out.push(fixed(Value::String("mb-x1".into())))
         }
-        None if !in_body => out.push(Value::String("mb x1'\"(".into())),
+        None if !in_body => out.push(Bad::Quoted(Value::String("mb x1'\"(".into()))),
         _ => {}
     }
     out
@@ -250,7 +286,12 @@ fn mutations(op: &Operation, mode: Mode, read_schema: Option<&Schema>) -> Vec<Mu
             per_target.push(
                 bad_values(&p.schema, false)
                     .into_iter()
-                    .map(|v| Mutation::Param(p.location, p.name.clone(), v))
+                    .map(|b| match b {
+                        Bad::Fixed(v) => Mutation::Param(p.location, p.name.clone(), v),
+                        Bad::Quoted(v) => {
+                            Mutation::Quoted(Slot::Param(p.location, p.name.clone()), v)
+                        }
+                    })
                     .collect(),
             );
         }
@@ -275,7 +316,10 @@ fn mutations(op: &Operation, mode: Mode, read_schema: Option<&Schema>) -> Vec<Mu
             per_target.push(
                 bad_values(schema, true)
                     .into_iter()
-                    .map(|v| Mutation::BodyField(name.clone(), v))
+                    .map(|b| match b {
+                        Bad::Fixed(v) => Mutation::BodyField(name.clone(), v),
+                        Bad::Quoted(v) => Mutation::Quoted(Slot::Body(name.clone()), v),
+                    })
                     .collect(),
             );
         }
@@ -312,6 +356,35 @@ fn leaks_of(ex: &Exchange) -> Vec<Leak> {
         .unwrap_or_default()
 }
 
+/// The request that carries malformed input `m` (resolved: no [`Mutation::Quoted`] left).
+fn malformed_request(
+    ctx: &RunCtx<'_>,
+    op: &Operation,
+    identity: &str,
+    m: &Mutation,
+) -> RequestSpec {
+    match m {
+        Mutation::Param(loc, name, v) => {
+            ctx.probe
+                .request(op, identity, &Overrides::param(*loc, name, v.clone()))
+        }
+        Mutation::BodyField(name, v) => ctx.probe.request(
+            op,
+            identity,
+            &Overrides::body_field(vec![name.clone()], v.clone()),
+        ),
+        Mutation::InvalidJson => {
+            let mut req = ctx.probe.request(op, identity, &Overrides::none());
+            req.body = Some(RequestBody::Raw {
+                content_type: "application/json".into(),
+                body: "{\"mb\": [1, ".into(),
+            });
+            req
+        }
+        Mutation::Quoted(..) => unreachable!("resolved before"),
+    }
+}
+
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> {
     let muts = mutations(op, ctx.probe.mode(), read_schema_for(op, ctx.inventory));
     if muts.is_empty() {
@@ -320,28 +393,27 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     let identity = acting_identity(ctx);
     let control = ctx.probe.baseline(op, &identity).await?;
     let control_leaks = leaks_of(&control);
+    let valid = ctx.probe.request(op, &identity, &Overrides::none());
+    // Each malformed request depends on nothing another sends: up to LANES go out together
+    // (on a slow read, one after another they set the scan's floor); answers keep their order.
+    let sent: Vec<Result<(Mutation, Exchange), ProbeError>> = stream::iter(muts)
+        .map(|m| {
+            let (m, shared) = resolve(m, op, &valid);
+            let req = malformed_request(ctx, op, &identity, &m);
+            async move {
+                let ex = match shared {
+                    Some(input) => ctx.probe.send_input(&input, req).await?,
+                    None => ctx.probe.send(req).await?,
+                };
+                Ok((m, ex))
+            }
+        })
+        .buffered(LANES)
+        .collect()
+        .await;
     let mut hits: Vec<(Mutation, Exchange, Vec<Leak>)> = Vec::new();
-    for m in muts {
-        let req = match &m {
-            Mutation::Param(loc, name, v) => {
-                ctx.probe
-                    .request(op, &identity, &Overrides::param(*loc, name, v.clone()))
-            }
-            Mutation::BodyField(name, v) => ctx.probe.request(
-                op,
-                &identity,
-                &Overrides::body_field(vec![name.clone()], v.clone()),
-            ),
-            Mutation::InvalidJson => {
-                let mut req = ctx.probe.request(op, &identity, &Overrides::none());
-                req.body = Some(RequestBody::Raw {
-                    content_type: "application/json".into(),
-                    body: "{\"mb\": [1, ".into(),
-                });
-                req
-            }
-        };
-        let ex = ctx.probe.send(req).await?;
+    for result in sent {
+        let (m, ex) = result?;
         let new: Vec<Leak> = leaks_of(&ex)
             .into_iter()
             .filter(|l| {
@@ -443,6 +515,31 @@ async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Result<Outcome, ProbeError> 
     )))
 }
 
+/// A quote probe made concrete: the valid request's value in that place with a quote after it,
+/// shared with `injection.sql` as an [`Input`]; or the stand-in value, not shared, when the
+/// valid request sends nothing there. Other mutations pass through.
+fn resolve(m: Mutation, op: &Operation, valid: &RequestSpec) -> (Mutation, Option<Input>) {
+    let Mutation::Quoted(slot, stand_in) = m else {
+        return (m, None);
+    };
+    let sent = sent_value(op, valid, &slot);
+    let value = sent
+        .as_deref()
+        .map_or(stand_in, |v| Value::String(quote_breaker(v)));
+    let input = sent.map(|_| Input {
+        check: META.id,
+        operation: op.key(),
+        identity: valid.identity.clone(),
+        slot: slot.clone(),
+        value: value.clone(),
+    });
+    let m = match slot {
+        Slot::Param(loc, name) => Mutation::Param(loc, name, value),
+        Slot::Body(name) => Mutation::BodyField(name, value),
+    };
+    (m, input)
+}
+
 /// Asks for the debugger's own script on the same path; only a live debugger serves it.
 async fn confirm_debugger(
     ctx: &RunCtx<'_>,
@@ -518,7 +615,7 @@ mod tests {
     fn malformed(r: &middlebrick_model::RequestSpec) -> bool {
         r.query
             .iter()
-            .any(|(k, v)| k == "min_price" && v.starts_with("mb-x1"))
+            .any(|(k, v)| k == "min_price" && (v.starts_with("mb-x1") || v.ends_with('\'')))
     }
 
     #[test]
@@ -560,8 +657,10 @@ mod tests {
     #[test]
     fn every_parameter_gets_its_first_value_before_any_gets_a_second() {
         let m = mutations(&op(), Mode::Safe, None);
-        assert!(matches!(&m[0], Mutation::Param(_, n, v) if n == "min_price" && v == "mb-x1'"));
-        assert!(matches!(&m[1], Mutation::Param(_, n, _) if n == "q"));
+        assert!(
+            matches!(&m[0], Mutation::Quoted(Slot::Param(_, n), v) if n == "min_price" && v == "mb-x1'")
+        );
+        assert!(matches!(&m[1], Mutation::Quoted(Slot::Param(_, n), _) if n == "q"));
         assert!(m.len() <= MAX_PROBES_PER_OPERATION);
         let mut choice = Schema::of_type(SchemaType::String);
         choice.enum_values = vec![Value::String("asc".into())];
@@ -593,13 +692,31 @@ mod tests {
 
     #[tokio::test]
     async fn our_own_probe_value_is_never_a_revealed_schema_name() {
-        // The server quotes the malformed value back as if it were a column: `mb-x1'` holds
-        // `mb`, which the identifier pattern would read as a name; `products` is the API's.
-        let leak = r#"{"error": "psycopg.errors.UndefinedColumn: column \"mb\" does not exist near 'mb-x1''", "hint": "relation \"products\""}"#;
-        let probe = FakeProbe::new()
-            .on(malformed, response(500, "application/json", leak))
-            .on(|_| true, response(200, "application/json", r#"[{"id":1}]"#));
-        let out = run(&probe, &op()).await;
+        // The server quotes the malformed value back as if it were a column: the quote probe
+        // `anonymous'` (the valid value with a quote) holds `anonymous`, which the identifier
+        // pattern would read as a name; `products` is the API's.
+        let mut op = Operation::new(Method::Get, "/products");
+        op.parameters.push(Parameter {
+            name: "username".into(),
+            location: ParamLocation::Query,
+            required: false,
+            schema: Arc::new(Schema::of_type(SchemaType::String)),
+            example: None,
+        });
+        let probe = FakeProbe::new().on_dynamic(|r| {
+            let v = r.query.iter().find(|(k, _)| k == "username")?.1.clone();
+            Some(match v.strip_suffix('\'') {
+                Some(word) => response(
+                    500,
+                    "application/json",
+                    &format!(
+                        r#"{{"error": "psycopg.errors.UndefinedColumn: column \"{word}\" does not exist near '{v}'", "hint": "relation \"products\""}}"#
+                    ),
+                ),
+                None => response(200, "application/json", r#"[{"id":1}]"#),
+            })
+        });
+        let out = run(&probe, &op).await;
         let f = &out.findings[0];
         assert!(
             f.description.contains("Schema names revealed: products."),
@@ -682,7 +799,68 @@ mod tests {
         assert!(mutations(&post, Mode::Safe, None).is_empty());
         let active = mutations(&post, Mode::Active, None);
         assert_eq!(active[0], Mutation::InvalidJson);
-        assert!(matches!(&active[1], Mutation::BodyField(n, v) if n == "qty" && v == "mb-x1'"));
+        assert!(
+            matches!(&active[1], Mutation::Quoted(Slot::Body(n), v) if n == "qty" && v == "mb-x1'")
+        );
         assert!(mutations(&post, Mode::Passive, None).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_quote_probe_breaks_the_valid_value_and_falls_back_without_one() {
+        let probe = FakeProbe::new().on(|_| true, response(200, "application/json", "[]"));
+        run(&probe, &op()).await;
+        let sent = probe.sent.lock().unwrap().clone();
+        // The fake's valid request sends `1` for every parameter.
+        for name in ["min_price", "q"] {
+            assert!(
+                sent.iter()
+                    .any(|r| r.query.iter().any(|(k, v)| k == name && v == "1'")),
+                "{name}: {sent:?}"
+            );
+        }
+        let (m, input) = resolve(
+            Mutation::Quoted(
+                Slot::Param(ParamLocation::Query, "absent".into()),
+                Value::String("mb-x1'".into()),
+            ),
+            &op(),
+            &crate::probe::Probe::request(&probe, &op(), ANONYMOUS, &Overrides::none()),
+        );
+        assert!(matches!(m, Mutation::Param(_, _, Value::String(v)) if v == "mb-x1'"));
+        assert!(input.is_none(), "a stand-in value is not shared");
+    }
+
+    /// Issue 21: the quote probe is one request for both checks, whichever runs first; the
+    /// SQL error stage still reproduces on the wire.
+    #[tokio::test]
+    async fn the_quote_probe_is_sent_once_for_verbose_errors_and_sql_injection() {
+        let parser = r#"{"error": "psycopg.errors.SyntaxError: unterminated quoted string at or near \"'\""}"#;
+        let quoted = |r: &RequestSpec| r.query.iter().any(|(k, v)| k == "q" && v == "1'");
+        let probe = FakeProbe::new()
+            .on(quoted, response(500, "application/json", parser))
+            .on(|_| true, response(200, "application/json", r#"[{"id":1}]"#));
+        let inv = Inventory::empty(SpecVersion::OpenApi30);
+        let op = op();
+        let ctx = RunCtx {
+            probe: &probe,
+            inventory: &inv,
+            op: Some(&op),
+        };
+        let verbose = VerboseError.run(&ctx).await;
+        let sql = crate::by_id(CheckId::InjectionSql)
+            .expect("registered")
+            .run(&ctx)
+            .await;
+        assert_eq!(verbose.findings.len(), 1);
+        assert!(
+            sql.findings
+                .iter()
+                .any(|f| f.parameter.as_deref() == Some("q")),
+            "{:?}",
+            sql.findings
+        );
+        let sent = probe.sent.lock().unwrap().clone();
+        let times = sent.iter().filter(|r| quoted(r)).count();
+        assert_eq!(times, 2, "verbose's probe once, the SQL reproduction once");
     }
 }

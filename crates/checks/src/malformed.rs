@@ -1,0 +1,245 @@
+//! One malformed-input pass per parameter (issue 21): `info.verbose-error` and the error stage
+//! of `injection.sql` both break a parameter's valid value with a quote (`v'`), the one to see
+//! what the error answer leaks, the other to see a SQL parser speak. That input is sent once;
+//! its answer serves both (stack fingerprinting then reads it among the findings' evidence).
+//!
+//! The answer is shared by input, not by bytes: the valid request for an operation as an
+//! identity, with one parameter or body property set to one value. A write's other fields
+//! differ between two synthesised requests (each write gets a fresh salt for its names), yet
+//! the answer to the broken field is the same question asked twice.
+//!
+//! A check gets another check's answer at most once per input, and never its own: when a check
+//! sends the same input again (the SQL error stage's reproduction), it means the wire.
+
+use middlebrick_model::{CheckId, Exchange, Operation, ParamLocation, RequestBody, RequestSpec};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Where an input goes in the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    Param(ParamLocation, String),
+    /// A top-level property of a JSON or form body.
+    Body(String),
+}
+
+/// One input of an operation's request: the valid request for `operation` as `identity`, with
+/// `slot` set to `value` and nothing else changed; sent on behalf of `check`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Input {
+    pub check: CheckId,
+    /// The operation's key (`GET /items/{id}`).
+    pub operation: String,
+    pub identity: String,
+    pub slot: Slot,
+    pub value: Value,
+}
+
+impl Input {
+    fn key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{:?}\u{0}{}",
+            self.operation, self.identity, self.slot, self.value
+        )
+    }
+}
+
+/// Answers to inputs, shared between checks (see the module header). The engine's probe keeps
+/// one per scan; so does the fake probe of the checks' tests.
+#[derive(Debug, Default)]
+pub struct SharedInputs {
+    entries: Mutex<HashMap<String, (Exchange, Vec<CheckId>)>>,
+}
+
+/// Inputs kept per scan; past this the table stops growing.
+const MAX_INPUTS: usize = 8192;
+
+impl SharedInputs {
+    /// Another check's answer to `input`, unless `input.check` has had this input already.
+    pub fn take(&self, input: &Input) -> Option<Exchange> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (ex, had_by) = entries.get_mut(&input.key())?;
+        if had_by.contains(&input.check) {
+            return None;
+        }
+        had_by.push(input.check);
+        Some(ex.clone())
+    }
+
+    /// Keeps `ex`, the answer `input.check` got on the wire. Answers that say nothing about the
+    /// input (no answer, throttling, a gateway's error) are not kept.
+    pub fn keep(&self, input: &Input, ex: &Exchange) {
+        if !matches!(ex.status(), Some(s) if !matches!(s, 429 | 502 | 503 | 504)) {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_INPUTS && !entries.contains_key(&input.key()) {
+            return;
+        }
+        entries.insert(input.key(), (ex.clone(), vec![input.check]));
+    }
+}
+
+/// The quote-broken value both checks send: the valid value with a `'` after it.
+pub(crate) fn quote_breaker(value: &str) -> String {
+    format!("{value}'")
+}
+
+/// The text of a scalar JSON value as it travels in a parameter.
+pub(crate) fn text_of(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The value the valid request `valid` sends in `slot` (decoded for a path parameter), when it
+/// sends one that is not empty.
+pub(crate) fn sent_value(op: &Operation, valid: &RequestSpec, slot: &Slot) -> Option<String> {
+    let value = match slot {
+        Slot::Param(ParamLocation::Path, name) => path_value(&op.path, &valid.path, name),
+        Slot::Param(ParamLocation::Query, name) => find(&valid.query, name),
+        Slot::Param(ParamLocation::Header, name) => find(&valid.headers, name),
+        Slot::Param(ParamLocation::Cookie, name) => find(&valid.cookies, name),
+        Slot::Body(name) => match &valid.body {
+            Some(RequestBody::Json(Value::Object(map))) => map.get(name).and_then(text_of),
+            Some(RequestBody::Form(fields)) => find(fields, name),
+            _ => None,
+        },
+    };
+    value.filter(|v| !v.is_empty())
+}
+
+pub(crate) fn find(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+/// The value of a path parameter in a filled path, by lining it up with the template, decoded:
+/// the path holds it percent-encoded, and a request built from it encodes it again.
+pub(crate) fn path_value(template: &str, path: &str, name: &str) -> Option<String> {
+    let wanted = format!("{{{name}}}");
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(t, _)| t.contains(&wanted))
+        .and_then(|(t, p)| {
+            let (prefix, suffix) = t.split_once(&wanted)?;
+            p.strip_prefix(prefix)?.strip_suffix(suffix).map(|v| {
+                percent_encoding::percent_decode_str(v)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use middlebrick_model::{BodyRecord, Method, RequestRecord, ResponseRecord};
+
+    fn input(check: CheckId) -> Input {
+        Input {
+            check,
+            operation: "GET /items/{id}".into(),
+            identity: "alice".into(),
+            slot: Slot::Param(ParamLocation::Path, "id".into()),
+            value: Value::String("7'".into()),
+        }
+    }
+
+    fn answer(status: u16) -> Exchange {
+        Exchange {
+            identity: "alice".into(),
+            request: RequestRecord {
+                method: Method::Get,
+                url: "http://127.0.0.1/items/7%27".into(),
+                headers: Vec::new(),
+                body: None,
+            },
+            response: Some(ResponseRecord {
+                status,
+                headers: Vec::new(),
+                body: BodyRecord {
+                    size: 0,
+                    text: String::new(),
+                    truncated: false,
+                },
+                graphql_field: None,
+            }),
+            redirects: Vec::new(),
+            error: None,
+            elapsed_ms: 1,
+        }
+    }
+
+    #[test]
+    fn an_answer_serves_another_check_once_and_never_the_check_that_sent_it() {
+        let shared = SharedInputs::default();
+        let verbose = input(CheckId::InfoVerboseError);
+        let sql = input(CheckId::InjectionSql);
+        assert!(shared.take(&verbose).is_none());
+        shared.keep(&verbose, &answer(500));
+        assert!(
+            shared.take(&verbose).is_none(),
+            "its own input again: the wire"
+        );
+        assert_eq!(shared.take(&sql).and_then(|e| e.status()), Some(500));
+        assert!(
+            shared.take(&sql).is_none(),
+            "the reproduction goes on the wire"
+        );
+    }
+
+    #[test]
+    fn another_value_slot_identity_or_operation_is_another_input() {
+        let shared = SharedInputs::default();
+        shared.keep(&input(CheckId::InfoVerboseError), &answer(500));
+        let mut other = input(CheckId::InjectionSql);
+        other.value = Value::String("7\"".into());
+        assert!(shared.take(&other).is_none());
+        let mut other = input(CheckId::InjectionSql);
+        other.slot = Slot::Param(ParamLocation::Query, "id".into());
+        assert!(shared.take(&other).is_none());
+        let mut other = input(CheckId::InjectionSql);
+        other.identity = "bob".into();
+        assert!(shared.take(&other).is_none());
+        let mut other = input(CheckId::InjectionSql);
+        other.operation = "GET /orders/{id}".into();
+        assert!(shared.take(&other).is_none());
+    }
+
+    #[test]
+    fn throttled_and_gateway_answers_are_not_shared() {
+        let shared = SharedInputs::default();
+        for status in [429, 502, 503, 504] {
+            shared.keep(&input(CheckId::InfoVerboseError), &answer(status));
+            assert!(shared.take(&input(CheckId::InjectionSql)).is_none());
+        }
+    }
+
+    #[test]
+    fn the_sent_value_is_read_from_each_place_of_the_valid_request() {
+        assert_eq!(
+            path_value("/items/{id}/x", "/items/a%20b/x", "id").as_deref(),
+            Some("a b")
+        );
+        let op = Operation::new(Method::Get, "/items/{id}");
+        let mut valid = RequestSpec::new(Method::Get, "/items/7");
+        valid.query.push(("q".into(), "mug".into()));
+        valid.body = Some(RequestBody::Json(serde_json::json!({"n": 3, "s": ""})));
+        let path = Slot::Param(ParamLocation::Path, "id".into());
+        assert_eq!(sent_value(&op, &valid, &path).as_deref(), Some("7"));
+        let query = Slot::Param(ParamLocation::Query, "Q".into());
+        assert_eq!(sent_value(&op, &valid, &query).as_deref(), Some("mug"));
+        let n = Slot::Body("n".into());
+        assert_eq!(sent_value(&op, &valid, &n).as_deref(), Some("3"));
+        assert_eq!(sent_value(&op, &valid, &Slot::Body("s".into())), None);
+        assert_eq!(quote_breaker("7"), "7'");
+    }
+}
