@@ -83,15 +83,23 @@ fn ids_in(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// The id a creation answered with (inside a `data` envelope or not), and its Location.
+/// The id a creation answered with (inside a `data` envelope or not, or a GraphQL mutation's
+/// one field: `{"data": {"addNote": {"id": …}}}`), and its Location.
 fn created_ids(e: &Value) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(answer) = serde_json::from_str::<Value>(text(e, "answer")) {
-        let record = if answer["data"].is_object() {
+        let mut record = if answer["data"].is_object() {
             &answer["data"]
         } else {
             &answer
         };
+        if let Some(fields) = record.as_object().filter(|o| o.len() == 1) {
+            if let Some(inner) = fields.values().next().filter(|v| v.is_object()) {
+                if record["id"].is_null() && record["uuid"].is_null() {
+                    record = inner;
+                }
+            }
+        }
         for key in ["id", "uuid"] {
             match &record[key] {
                 Value::String(s) => out.push(s.clone()),
@@ -104,6 +112,55 @@ fn created_ids(e: &Value) -> Vec<String> {
         out.push(last.to_string());
     }
     out
+}
+
+/// What the scan created, as the audit knows it. An object is named by its collection and id
+/// (`notes/2`): the scan's bookmark 2 is not the seeded note 2. A creation's id is filed under
+/// every named segment of the path it was POSTed to (`POST /orders/checkout` answering 5 made
+/// `orders/5`) and of its Location. Accounts the scan registered are kept by id and login name,
+/// whatever collection a path later names them under (`/users/13/password`).
+#[derive(Default)]
+struct Created {
+    objects: HashSet<String>,
+    accounts: HashSet<String>,
+}
+
+impl Created {
+    fn record(&mut self, e: &Value) {
+        let ids = created_ids(e);
+        let location = text(e, "location");
+        for id in &ids {
+            for seg in text(e, "path").split('/').chain(location.split('/')) {
+                if !seg.is_empty() && ids_in(seg).is_empty() && seg != id {
+                    self.objects.insert(format!("{seg}/{id}"));
+                }
+            }
+        }
+        if let Some(login) = registered_login(e) {
+            self.accounts.insert(login);
+            self.accounts.extend(ids);
+        }
+    }
+
+    /// Whether the id at segment `at` of `path` is the scan's: the object it names under the
+    /// segment before it, or an account the scan registered.
+    fn names(&self, path: &str, at: usize) -> bool {
+        let segs: Vec<&str> = path.split('/').collect();
+        let id = segs[at];
+        self.accounts.contains(id)
+            || at
+                .checked_sub(1)
+                .is_some_and(|i| self.objects.contains(&format!("{}/{id}", segs[i])))
+    }
+}
+
+/// The positions of the id segments in `path` (numbers and UUIDs), first to last.
+fn id_positions(path: &str) -> Vec<usize> {
+    path.split('/')
+        .enumerate()
+        .filter(|(_, s)| !ids_in(s).is_empty())
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The login name a registration (a POST with a password that answered with a new id) chose:
@@ -146,6 +203,18 @@ fn graphql_read(e: &Value) -> bool {
         && docs
             .iter()
             .all(|d| !middlebrick_model::document_writes(d) && d.contains('{'))
+}
+
+/// A GraphQL answer (status 200) that executed nothing: errors, and no field answered.
+fn graphql_refused(e: &Value) -> bool {
+    let Ok(answer) = serde_json::from_str::<Value>(text(e, "answer")) else {
+        return false;
+    };
+    let errors = answer["errors"].as_array().is_some_and(|a| !a.is_empty());
+    let answered = answer["data"]
+        .as_object()
+        .is_some_and(|d| d.values().any(|v| !v.is_null()));
+    errors && !answered
 }
 
 fn signs_in(e: &Value) -> bool {
@@ -193,7 +262,7 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
         refused: refused(report),
         violations: Vec::new(),
     };
-    let mut created: HashSet<String> = HashSet::new();
+    let mut created = Created::default();
     // Paths that took GraphQL query documents: a POST there with no document at all (a
     // malformed-input probe) cannot execute anything either.
     let graphql_paths: HashSet<&str> = lines
@@ -221,7 +290,8 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
         c.state_changes += 1;
         let ok = e["status"]
             .as_u64()
-            .is_some_and(|s| (200..300).contains(&s));
+            .is_some_and(|s| (200..300).contains(&s))
+            && !graphql_refused(e);
         match mode {
             "passive" => c.violations.push(format!("passive sent {line}")),
             "safe" if !signs_in(e) => c.violations.push(format!(
@@ -230,8 +300,12 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
             )),
             "safe" => {}
             _ => {
-                let ids = ids_in(text(e, "path"));
-                let who_is_ours = e["who"].as_str().is_none_or(|w| created.contains(w));
+                let path = text(e, "path");
+                let ids = ids_in(path);
+                let at = id_positions(path);
+                let who_is_ours = e["who"]
+                    .as_str()
+                    .is_none_or(|w| created.accounts.contains(w));
                 // The object acted on is the one the path ends with (the gate's rule too):
                 // `/users/1/cards/5` changes card 5, which the scan must have created; the
                 // account it sits under is its container, not what is written.
@@ -246,8 +320,8 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
                     });
                 if into_collection {
                     c.creations += 1;
-                    for id in &ids {
-                        if !created.contains(id) && e["who"].as_str() != Some(id.as_str()) {
+                    for (id, &i) in ids.iter().zip(&at) {
+                        if !created.names(path, i) && e["who"].as_str() != Some(id.as_str()) {
                             c.violations.push(format!(
                                 "{line}: created under {id}, neither an object the scan created \
                                  nor the caller's own account"
@@ -255,7 +329,8 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
                         }
                     }
                 } else if let Some(last) = ids.last() {
-                    match Some(last).filter(|id| !created.contains(*id)) {
+                    match Some(last).filter(|_| !at.last().is_some_and(|&i| created.names(path, i)))
+                    {
                         Some(id) => c
                             .violations
                             .push(format!("{line}: {id} is no object the scan created")),
@@ -264,7 +339,7 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
                 } else if method != "POST" {
                     // A path that names an account the scan registered, by its login name
                     // (`PUT /users/mbq…/password`), changes that account.
-                    let names_ours = text(e, "path").split('/').any(|seg| created.contains(seg));
+                    let names_ours = path.split('/').any(|seg| created.accounts.contains(seg));
                     if names_ours {
                         c.to_created += 1;
                     } else if !who_is_ours {
@@ -283,8 +358,7 @@ fn audit(lines: &[Value], report: &Value, mode: &str) -> Census {
             }
         }
         if ok && method == "POST" {
-            created.extend(created_ids(e));
-            created.extend(registered_login(e));
+            created.record(e);
         }
     }
     c

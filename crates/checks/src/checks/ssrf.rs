@@ -116,13 +116,34 @@ impl Check for Ssrf {
     }
 }
 
-fn acting_identity(ctx: &RunCtx<'_>) -> (String, Vec<String>) {
+/// Who sends the probes: a configured identity that is no administrator, or, where the scan's
+/// gate would refuse that identity (in active mode, a `POST /profile/avatar/import` changes the
+/// caller's own profile, which the scan may change only for an account it registered), an
+/// account the scan registers for it.
+async fn acting_identity(ctx: &RunCtx<'_>, op: &Operation) -> (String, Vec<String>) {
     let ids = ctx.probe.identities();
     let chosen = ids.iter().find(|i| !i.admin).or_else(|| ids.first());
-    match chosen {
+    let (name, cookies) = match chosen {
         Some(i) => (i.name.clone(), i.session_cookies.clone()),
         None => (ANONYMOUS.to_string(), Vec::new()),
+    };
+    let refused = ctx
+        .probe
+        .refusal(&ctx.probe.request(op, &name, &Overrides::none()))
+        .is_some();
+    if refused && ctx.probe.mode() == middlebrick_model::Mode::Active {
+        if let Ok(own) = ctx.probe.own_account().await {
+            let cookies = ctx
+                .probe
+                .identities()
+                .into_iter()
+                .find(|i| i.name == own.identity)
+                .map(|i| i.session_cookies)
+                .unwrap_or_default();
+            return (own.identity, cookies);
+        }
     }
+    (name, cookies)
 }
 
 /// A callback probe sent and not yet answered by an arrival.
@@ -133,7 +154,7 @@ struct Pending {
 }
 
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Outcome {
-    let (identity, cookies) = acting_identity(ctx);
+    let (identity, cookies) = acting_identity(ctx, op).await;
     let url_keys = url_keys_in(&ctx.probe.observed());
     let mut out = Outcome::none();
     let mut pending: Vec<Pending> = Vec::new();
