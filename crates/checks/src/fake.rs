@@ -225,12 +225,7 @@ impl Probe for FakeProbe {
         input: &crate::malformed::Input,
         req: RequestSpec,
     ) -> Result<Exchange, ProbeError> {
-        if let Some(ex) = self.shared.take(input) {
-            return Ok(ex);
-        }
-        let ex = self.send(req).await?;
-        self.shared.keep(input, &ex);
-        Ok(ex)
+        self.shared.send(input, || self.send(req.clone())).await
     }
 
     fn request(&self, op: &Operation, identity: &str, overrides: &Overrides) -> RequestSpec {

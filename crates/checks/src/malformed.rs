@@ -9,12 +9,16 @@
 //! the answer to the broken field is the same question asked twice.
 //!
 //! A check gets another check's answer at most once per input, and never its own: when a check
-//! sends the same input again (the SQL error stage's reproduction), it means the wire.
+//! sends the same input again (the SQL error stage's reproduction), it means the wire. Checks
+//! that run side by side may ask for one input at the same moment: the later waits for the
+//! answer already on its way instead of sending the input again.
 
+use crate::probe::ProbeError;
 use middlebrick_model::{CheckId, Exchange, Operation, ParamLocation, RequestBody, RequestSpec};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 /// Where an input goes in the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,36 +53,85 @@ impl Input {
 /// one per scan; so does the fake probe of the checks' tests.
 #[derive(Debug, Default)]
 pub struct SharedInputs {
-    entries: Mutex<HashMap<String, (Exchange, Vec<CheckId>)>>,
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+}
+
+/// One input's answer: set once by the first check to send it (`None` when that answer says
+/// nothing about the input), and the checks that have had it.
+#[derive(Debug, Default)]
+struct Entry {
+    answer: tokio::sync::OnceCell<Option<Exchange>>,
+    had_by: Mutex<Vec<CheckId>>,
+}
+
+impl Entry {
+    /// Notes that `check` has had the answer; false when it had it already.
+    fn mark(&self, check: CheckId) -> bool {
+        let mut had = self.had_by.lock().unwrap_or_else(|e| e.into_inner());
+        if had.contains(&check) {
+            return false;
+        }
+        had.push(check);
+        true
+    }
+
+    fn had(&self, check: CheckId) -> bool {
+        self.had_by
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&check)
+    }
 }
 
 /// Inputs kept per scan; past this the table stops growing.
 const MAX_INPUTS: usize = 8192;
 
 impl SharedInputs {
-    /// Another check's answer to `input`, unless `input.check` has had this input already.
-    pub fn take(&self, input: &Input) -> Option<Exchange> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let (ex, had_by) = entries.get_mut(&input.key())?;
-        if had_by.contains(&input.check) {
-            return None;
+    /// The answer to `input` for `input.check`: another check's answer to the same input, once
+    /// per check, waiting for it while it is on its way; else `wire()`'s. Answers that say
+    /// nothing about the input (no answer, throttling, a gateway's error) are not shared.
+    pub async fn send<F, Fut>(&self, input: &Input, wire: F) -> Result<Exchange, ProbeError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Exchange, ProbeError>>,
+    {
+        let entry = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            let key = input.key();
+            match entries.get(&key) {
+                Some(e) => Some(e.clone()),
+                None if entries.len() >= MAX_INPUTS => None,
+                None => Some(entries.entry(key).or_default().clone()),
+            }
+        };
+        let Some(entry) = entry.filter(|e| !e.had(input.check)) else {
+            return wire().await;
+        };
+        let mut mine = None;
+        let shared = entry
+            .answer
+            .get_or_init(|| async {
+                let r = wire().await;
+                let usable = r.as_ref().ok().filter(|ex| says_something(ex)).cloned();
+                mine = Some(r);
+                usable
+            })
+            .await;
+        if let Some(r) = mine {
+            entry.mark(input.check);
+            return r;
         }
-        had_by.push(input.check);
-        Some(ex.clone())
+        match shared {
+            Some(ex) if entry.mark(input.check) => Ok(ex.clone()),
+            _ => wire().await,
+        }
     }
+}
 
-    /// Keeps `ex`, the answer `input.check` got on the wire. Answers that say nothing about the
-    /// input (no answer, throttling, a gateway's error) are not kept.
-    pub fn keep(&self, input: &Input, ex: &Exchange) {
-        if !matches!(ex.status(), Some(s) if !matches!(s, 429 | 502 | 503 | 504)) {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_INPUTS && !entries.contains_key(&input.key()) {
-            return;
-        }
-        entries.insert(input.key(), (ex.clone(), vec![input.check]));
-    }
+/// Whether an answer says something about the input it was sent: not a missing answer,
+/// throttling or a gateway's error.
+fn says_something(ex: &Exchange) -> bool {
+    matches!(ex.status(), Some(s) if !matches!(s, 429 | 502 | 503 | 504))
 }
 
 /// The quote-broken value both checks send: the valid value with a `'` after it.
@@ -178,48 +231,106 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_answer_serves_another_check_once_and_never_the_check_that_sent_it() {
+    /// Sends `input` through `shared`, the wire answering `status` (and counted in `sent`).
+    async fn send(
+        shared: &SharedInputs,
+        input: &Input,
+        status: u16,
+        sent: &AtomicUsize,
+    ) -> Option<u16> {
+        shared
+            .send(input, || async {
+                sent.fetch_add(1, Ordering::SeqCst);
+                Ok(answer(status))
+            })
+            .await
+            .ok()
+            .and_then(|e| e.status())
+    }
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn an_answer_serves_another_check_once_and_never_the_check_that_sent_it() {
         let shared = SharedInputs::default();
+        let sent = AtomicUsize::new(0);
         let verbose = input(CheckId::InfoVerboseError);
         let sql = input(CheckId::InjectionSql);
-        assert!(shared.take(&verbose).is_none());
-        shared.keep(&verbose, &answer(500));
-        assert!(
-            shared.take(&verbose).is_none(),
+        assert_eq!(send(&shared, &verbose, 500, &sent).await, Some(500));
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+        send(&shared, &verbose, 500, &sent).await;
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            2,
             "its own input again: the wire"
         );
-        assert_eq!(shared.take(&sql).and_then(|e| e.status()), Some(500));
-        assert!(
-            shared.take(&sql).is_none(),
+        // The other check gets the kept answer (the wire would have said 200).
+        assert_eq!(send(&shared, &sql, 200, &sent).await, Some(500));
+        assert_eq!(sent.load(Ordering::SeqCst), 2);
+        assert_eq!(send(&shared, &sql, 200, &sent).await, Some(200));
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            3,
             "the reproduction goes on the wire"
         );
     }
 
-    #[test]
-    fn another_value_slot_identity_or_operation_is_another_input() {
+    #[tokio::test]
+    async fn an_input_on_its_way_is_awaited_not_sent_again() {
         let shared = SharedInputs::default();
-        shared.keep(&input(CheckId::InfoVerboseError), &answer(500));
-        let mut other = input(CheckId::InjectionSql);
-        other.value = Value::String("7\"".into());
-        assert!(shared.take(&other).is_none());
-        let mut other = input(CheckId::InjectionSql);
-        other.slot = Slot::Param(ParamLocation::Query, "id".into());
-        assert!(shared.take(&other).is_none());
-        let mut other = input(CheckId::InjectionSql);
-        other.identity = "bob".into();
-        assert!(shared.take(&other).is_none());
-        let mut other = input(CheckId::InjectionSql);
-        other.operation = "GET /orders/{id}".into();
-        assert!(shared.take(&other).is_none());
+        let sent = AtomicUsize::new(0);
+        let verbose = input(CheckId::InfoVerboseError);
+        let sql = input(CheckId::InjectionSql);
+        let slow = shared.send(&verbose, || async {
+            sent.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok(answer(500))
+        });
+        let (a, b) = tokio::join!(slow, send(&shared, &sql, 200, &sent));
+        assert_eq!(a.ok().and_then(|e| e.status()), Some(500));
+        assert_eq!(b, Some(500), "the answer on its way");
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
     }
 
-    #[test]
-    fn throttled_and_gateway_answers_are_not_shared() {
+    #[tokio::test]
+    async fn another_value_slot_identity_or_operation_is_another_input() {
         let shared = SharedInputs::default();
+        let sent = AtomicUsize::new(0);
+        send(&shared, &input(CheckId::InfoVerboseError), 500, &sent).await;
+        let mut others = Vec::new();
+        let mut other = input(CheckId::InjectionSql);
+        other.value = Value::String("7\"".into());
+        others.push(other);
+        let mut other = input(CheckId::InjectionSql);
+        other.slot = Slot::Param(ParamLocation::Query, "id".into());
+        others.push(other);
+        let mut other = input(CheckId::InjectionSql);
+        other.identity = "bob".into();
+        others.push(other);
+        let mut other = input(CheckId::InjectionSql);
+        other.operation = "GET /orders/{id}".into();
+        others.push(other);
+        for other in &others {
+            assert_eq!(
+                send(&shared, other, 200, &sent).await,
+                Some(200),
+                "{other:?}"
+            );
+        }
+        assert_eq!(sent.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
+    async fn throttled_and_gateway_answers_are_not_shared() {
         for status in [429, 502, 503, 504] {
-            shared.keep(&input(CheckId::InfoVerboseError), &answer(status));
-            assert!(shared.take(&input(CheckId::InjectionSql)).is_none());
+            let shared = SharedInputs::default();
+            let sent = AtomicUsize::new(0);
+            send(&shared, &input(CheckId::InfoVerboseError), status, &sent).await;
+            assert_eq!(
+                send(&shared, &input(CheckId::InjectionSql), 500, &sent).await,
+                Some(500)
+            );
+            assert_eq!(sent.load(Ordering::SeqCst), 2);
         }
     }
 

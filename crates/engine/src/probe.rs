@@ -686,12 +686,7 @@ impl Probe for EngineProbe {
         input: &middlebrick_checks::malformed::Input,
         req: RequestSpec,
     ) -> Result<Exchange, ProbeError> {
-        if let Some(ex) = self.inputs.take(input) {
-            return Ok(ex);
-        }
-        let ex = self.send(req).await?;
-        self.inputs.keep(input, &ex);
-        Ok(ex)
+        self.inputs.send(input, || self.send(req.clone())).await
     }
 
     async fn send_timed(&self, req: RequestSpec) -> Result<Exchange, ProbeError> {
