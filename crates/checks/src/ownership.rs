@@ -172,6 +172,34 @@ pub fn privilege(op: &Operation) -> Option<Privilege> {
         })
 }
 
+/// A `POST` the spec documents as acting on the caller's own state rather than creating: its
+/// path has no parameter, is not read and has no item below it, and its documented answers
+/// include a success but no `201 Created` (nor `2XX`). `POST /profile/avatar/import` answering
+/// 200 replaces the caller's picture; `POST /notes` answering 201 makes a note. An operation
+/// with no documented success (a crawled one) is not judged so.
+pub fn acts_on_caller(inv: &Inventory, op: &Operation) -> bool {
+    let listed = inv.operations.iter().any(|o| {
+        o.method == Method::Get
+            && (o.path == op.path
+                || o.path
+                    .strip_prefix(op.path.trim_end_matches('/'))
+                    .is_some_and(|rest| rest.starts_with("/{")))
+    });
+    let success: Vec<&str> = op
+        .responses
+        .iter()
+        .map(|r| r.status.as_str())
+        .filter(|s| s.starts_with('2'))
+        .collect();
+    op.method == Method::Post
+        && !op.path.contains('{')
+        && !listed
+        && !success.is_empty()
+        && !success
+            .iter()
+            .any(|s| *s == "201" || s.eq_ignore_ascii_case("2XX"))
+}
+
 /// Why an operation looks privileged (see [`privilege`]), or `None`.
 pub fn privileged_reason(op: &Operation) -> Option<String> {
     privilege(op).map(|p| p.reason)
@@ -411,6 +439,53 @@ pub fn plain_text_field(schema: &middlebrick_model::Schema) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_post_documented_without_201_on_an_unlisted_path_acts_on_the_caller() {
+        use middlebrick_model::{ResponseSpec, SpecVersion};
+        let op = |m: Method, p: &str, codes: &[&str]| {
+            let mut o = Operation::new(m, p);
+            o.responses = codes
+                .iter()
+                .map(|c| ResponseSpec {
+                    status: (*c).to_string(),
+                    media_type: None,
+                    schema: None,
+                })
+                .collect();
+            o
+        };
+        let mut inv = Inventory::empty(SpecVersion::OpenApi30);
+        inv.operations = vec![
+            op(
+                Method::Post,
+                "/profile/avatar/import",
+                &["200", "400", "502"],
+            ),
+            op(Method::Post, "/uploads", &["201", "400"]),
+            op(Method::Post, "/feedback", &[]),
+            op(Method::Post, "/notes", &["200"]),
+            op(Method::Get, "/notes", &["200"]),
+            op(Method::Post, "/carts", &["200"]),
+            op(Method::Get, "/carts/{cart_id}", &["200"]),
+            op(Method::Post, "/exports", &["2XX"]),
+            op(Method::Post, "/orders/{id}/pay", &["200"]),
+        ];
+        let acts = |k: &str| {
+            let o = inv.operations.iter().find(|o| o.key() == k).unwrap();
+            acts_on_caller(&inv, o)
+        };
+        assert!(acts("POST /profile/avatar/import"));
+        assert!(!acts("POST /uploads"), "201 Created");
+        assert!(!acts("POST /feedback"), "nothing documented");
+        assert!(!acts("POST /notes"), "a listed path");
+        assert!(!acts("POST /carts"), "items below it");
+        assert!(!acts("POST /exports"), "2XX may be a 201");
+        assert!(
+            !acts("POST /orders/{id}/pay"),
+            "an action on an object: the gate's"
+        );
+    }
 
     #[test]
     fn owners_are_named_by_owner_keys_or_long_values() {

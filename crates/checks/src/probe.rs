@@ -232,14 +232,6 @@ pub trait Probe: Send + Sync {
         Err(ProbeError::Refused("no registration operation".into()))
     }
 
-    /// Why the scan's object gate would refuse `req` (a write to an object the scan did not
-    /// create, or to a configured identity's own state), without sending it or noting the
-    /// refusal; `None` when it would be sent. For a check that can send as the scan's own
-    /// account instead (`own_account`).
-    fn refusal(&self, _req: &RequestSpec) -> Option<String> {
-        None
-    }
-
     /// A new account owned by the scan: registered with a random name and a strong random
     /// password (the check never sees it) and signed in, usable as `identity` in requests.
     /// Active mode only; the engine caps how many one scan registers. For checks that must

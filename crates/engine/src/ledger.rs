@@ -67,8 +67,7 @@ pub struct Accounts {
     pub registered: Vec<String>,
 }
 
-/// The operations the gate treats as neither creation nor write: sign-in, registration, and
-/// the session calls (sign-out, token refresh).
+/// The operations the gate treats as neither creation nor write: sign-in and registration.
 #[derive(Debug, Clone, Default)]
 pub struct Exempt(pub HashSet<String>);
 
@@ -421,9 +420,8 @@ fn wholesale(mode: Mode, word: &str) -> Result<(), String> {
 }
 
 /// A creation: a `POST` to a collection — its last segment a word, not a parameter, not named
-/// for a state change, not the caller's own record (a path that is also read and has no item
-/// below it, like `/me` or `/preferences`), and not an action the spec documents as creating
-/// nothing ([`acts_in_place`]) — or a sign-in or registration.
+/// for a state change, and not the caller's own record (a path that is also read and has no
+/// item below it, like `/me` or `/preferences`) — or a sign-in or registration.
 pub fn is_creation(inv: &Inventory, op: &Operation, exempt: &Exempt) -> bool {
     if exempt.0.contains(&op.key()) {
         return true;
@@ -441,31 +439,6 @@ pub fn is_creation(inv: &Inventory, op: &Operation, exempt: &Exempt) -> bool {
         && !action
         && is_collection(inv, op)
         && !is_own_record(inv, op)
-        && !acts_in_place(inv, op)
-}
-
-/// A `POST` the spec documents as creating nothing: its path is neither read nor has items
-/// below it, and its documented answers include a success but no `201 Created` (nor `2XX`,
-/// which may be one). `POST /profile/avatar/import` answering 200 changes the caller's own
-/// profile; `POST /notes` answering 201 makes a note. An operation with no documented
-/// success (a crawled one) is not judged so.
-fn acts_in_place(inv: &Inventory, op: &Operation) -> bool {
-    let listed = item_param(inv, op).is_some()
-        || inv
-            .operations
-            .iter()
-            .any(|o| o.method == Method::Get && o.path == op.path);
-    let success: Vec<&str> = op
-        .responses
-        .iter()
-        .map(|r| r.status.as_str())
-        .filter(|s| s.starts_with('2'))
-        .collect();
-    !listed
-        && !success.is_empty()
-        && !success
-            .iter()
-            .any(|s| *s == "201" || s.eq_ignore_ascii_case("2XX"))
 }
 
 /// A GraphQL mutation that creates: its field opens with a creation verb (`createOrder`,
@@ -1006,58 +979,6 @@ mod tests {
         assert!(is_creation(&inv, find("POST /users/{username}/pets"), &ex));
         assert!(!is_creation(&inv, find("PATCH /me"), &ex));
         assert!(!is_own_record(&inv, find("POST /notes")));
-    }
-
-    #[test]
-    fn a_post_documented_as_creating_nothing_changes_the_callers_own_state() {
-        use middlebrick_model::ResponseSpec;
-        let answers = |codes: &[&str]| {
-            codes
-                .iter()
-                .map(|c| ResponseSpec {
-                    status: (*c).to_string(),
-                    media_type: None,
-                    schema: None,
-                })
-                .collect::<Vec<_>>()
-        };
-        let mut inv = inv();
-        let mut import = Operation::new(Method::Post, "/profile/avatar/import");
-        import.responses = answers(&["200", "400", "502"]);
-        let mut upload = Operation::new(Method::Post, "/uploads");
-        upload.responses = answers(&["201", "400"]);
-        let crawled = Operation::new(Method::Post, "/feedback");
-        inv.operations.extend([import, upload, crawled]);
-        // A read of the path makes it a collection, whatever it answers.
-        inv.operations.push(Operation::new(Method::Get, "/notes"));
-        inv.operations[1].responses = answers(&["200"]);
-        let ex = exempt();
-        let find = |k: &str| inv.operations.iter().find(|o| o.key() == k).unwrap();
-        assert!(!is_creation(&inv, find("POST /profile/avatar/import"), &ex));
-        assert!(is_creation(&inv, find("POST /uploads"), &ex));
-        assert!(
-            is_creation(&inv, find("POST /feedback"), &ex),
-            "nothing documented"
-        );
-        assert!(is_creation(&inv, find("POST /notes"), &ex), "a listed path");
-        // So a configured identity does not send it in active mode; the scan's own account may.
-        let l = Ledger::default();
-        let r = req(
-            Method::Post,
-            "/profile/avatar/import",
-            "/profile/avatar/import",
-            "alice",
-        );
-        let judged = |a: &Actor, mode| l.judge(mode, &inv, &r, a, &accounts(), &ex);
-        let err = judged(&alice(), Mode::Active).unwrap_err();
-        assert!(err.contains("did not register"), "{err}");
-        let own = Actor {
-            name: "mb-own-1".into(),
-            registered: true,
-            ..alice()
-        };
-        assert!(judged(&own, Mode::Active).is_ok());
-        assert!(judged(&alice(), Mode::Disposable).is_ok());
     }
 
     #[test]

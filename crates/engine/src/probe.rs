@@ -117,19 +117,6 @@ impl EngineProbe {
         exempt.extend(
             crate::register::find_registration(&inventory, sign_in.as_ref()).map(Operation::key),
         );
-        // A token refresh acts on the session it is sent with, as a sign-in opens one.
-        exempt.extend(
-            inventory
-                .operations
-                .iter()
-                .filter(|o| o.method == Method::Post && !o.path.contains('{'))
-                .filter(|o| {
-                    middlebrick_model::names::name_words(&o.path)
-                        .last()
-                        .is_some_and(|w| w == "refresh")
-                })
-                .map(Operation::key),
-        );
         // A sign-out ends the session it is sent with; configured identities never send one
         // (`sign_outs` below), and one that ends every session is an account change.
         exempt.extend(
@@ -251,14 +238,6 @@ impl EngineProbe {
     /// The object gate (`crate::ledger`): refuses, and keeps for the report, a state-changing
     /// request to an object or account this scan did not create.
     fn gate(&self, req: &RequestSpec) -> Result<(), ProbeError> {
-        self.verdict(req).map_err(|why| {
-            self.ledger.refused(req, &why);
-            ProbeError::Refused(format!("not sent ({why})"))
-        })
-    }
-
-    /// The object gate's verdict on `req`, kept nowhere.
-    fn verdict(&self, req: &RequestSpec) -> Result<(), String> {
         let registered = self
             .registered
             .lock()
@@ -290,14 +269,19 @@ impl EngineProbe {
             registered: registered.contains(&req.identity),
             own,
         };
-        self.ledger.judge(
-            self.config.mode,
-            &self.inventory,
-            req,
-            &actor,
-            &accounts,
-            &self.exempt,
-        )
+        self.ledger
+            .judge(
+                self.config.mode,
+                &self.inventory,
+                req,
+                &actor,
+                &accounts,
+                &self.exempt,
+            )
+            .map_err(|why| {
+                self.ledger.refused(req, &why);
+                ProbeError::Refused(format!("not sent ({why})"))
+            })
     }
 
     /// Shares the sign-in phase's memo (the answers to a wrong password, the token form).
@@ -1017,10 +1001,6 @@ impl Probe for EngineProbe {
             op, username, password,
         ))
         .await
-    }
-
-    fn refusal(&self, req: &RequestSpec) -> Option<String> {
-        self.verdict(req).err()
     }
 
     async fn own_account(&self) -> Result<OwnAccount, ProbeError> {

@@ -116,23 +116,30 @@ impl Check for Ssrf {
     }
 }
 
-/// Who sends the probes: a configured identity that is no administrator, or, where the scan's
-/// gate would refuse that identity (in active mode, a `POST /profile/avatar/import` changes the
-/// caller's own profile, which the scan may change only for an account it registered), an
-/// account the scan registers for it.
-async fn acting_identity(ctx: &RunCtx<'_>, op: &Operation) -> (String, Vec<String>) {
+/// Who sends the probes: a configured identity that is no administrator; in active mode, on a
+/// `POST` the spec documents as acting on the caller's own state
+/// ([`crate::ownership::acts_on_caller`]: an avatar import answering 200 replaces the caller's
+/// picture with what the URL served), an account the scan registers for it, since active mode
+/// changes only accounts the scan registered. `Err` says why there is none: the operation is
+/// left untested.
+async fn acting_identity(
+    ctx: &RunCtx<'_>,
+    op: &Operation,
+) -> Result<(String, Vec<String>), String> {
     let ids = ctx.probe.identities();
     let chosen = ids.iter().find(|i| !i.admin).or_else(|| ids.first());
     let (name, cookies) = match chosen {
         Some(i) => (i.name.clone(), i.session_cookies.clone()),
         None => (ANONYMOUS.to_string(), Vec::new()),
     };
-    let refused = ctx
-        .probe
-        .refusal(&ctx.probe.request(op, &name, &Overrides::none()))
-        .is_some();
-    if refused && ctx.probe.mode() == middlebrick_model::Mode::Active {
-        if let Ok(own) = ctx.probe.own_account().await {
+    let own_state = ctx.probe.mode() == middlebrick_model::Mode::Active
+        && name != ANONYMOUS
+        && crate::ownership::acts_on_caller(ctx.inventory, op);
+    if !own_state {
+        return Ok((name, cookies));
+    }
+    match ctx.probe.own_account().await {
+        Ok(own) => {
             let cookies = ctx
                 .probe
                 .identities()
@@ -140,10 +147,15 @@ async fn acting_identity(ctx: &RunCtx<'_>, op: &Operation) -> (String, Vec<Strin
                 .find(|i| i.name == own.identity)
                 .map(|i| i.session_cookies)
                 .unwrap_or_default();
-            return (own.identity, cookies);
+            Ok((own.identity, cookies))
         }
+        Err(e) => Err(format!(
+            "{}: not tested: it changes the caller's own state (a POST documented without \
+             201 Created), which active mode does only as an account the scan registers, and \
+             none could be registered ({e})",
+            op.key()
+        )),
     }
-    (name, cookies)
 }
 
 /// A callback probe sent and not yet answered by an arrival.
@@ -154,7 +166,14 @@ struct Pending {
 }
 
 async fn judge(ctx: &RunCtx<'_>, op: &Operation) -> Outcome {
-    let (identity, cookies) = acting_identity(ctx, op).await;
+    let (identity, cookies) = match acting_identity(ctx, op).await {
+        Ok(who) => who,
+        Err(why) => {
+            let mut out = Outcome::none();
+            out.diagnostics.push(Diagnostic::info("ssrf.untested", why));
+            return out;
+        }
+    };
     let url_keys = url_keys_in(&ctx.probe.observed());
     let mut out = Outcome::none();
     let mut pending: Vec<Pending> = Vec::new();

@@ -311,3 +311,89 @@ fn the_plan_names_declared_inputs_and_looks_at_text_inputs_once() {
     ids_only.parameters.push(id);
     assert!(Ssrf.plan(&ids_only, plan_ctx(Mode::Safe)).is_empty());
 }
+
+/// `POST /profile/picture/import {"source": …}`, documented as answering 200 only: it replaces
+/// the caller's picture with what the URL serves.
+fn picture_import_op() -> Operation {
+    let mut op = import_op();
+    op.path = "/profile/picture/import".into();
+    op.responses = ["200", "400"]
+        .iter()
+        .map(|s| middlebrick_model::ResponseSpec {
+            status: (*s).to_string(),
+            media_type: None,
+            schema: None,
+        })
+        .collect();
+    op
+}
+
+#[tokio::test]
+async fn a_post_that_changes_the_callers_own_state_goes_as_a_registered_account_in_active_mode() {
+    let harvested = || {
+        vec![crate::fake::exchange_for(
+            &RequestSpec::new(Method::Get, "/imports/1"),
+            Some(response(
+                200,
+                JSON,
+                r#"{"source":"https://example.test/a.csv"}"#,
+            )),
+        )]
+    };
+    // Registration refused: the operation is left untested, and nothing reaches it.
+    let mut probe = FakeProbe::new()
+        .identity("alice", &[])
+        .on(|r| r.path == "/fake-register", response(403, JSON, "{}"))
+        .on_dynamic(|r| Some(fetch_answer(&body_value(r, "source")?)));
+    probe.mode = Mode::Active;
+    probe.observed = harvested();
+    probe.loopback = ports();
+    let out = run_with(&probe, &picture_import_op()).await;
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+    assert!(
+        out.diagnostics.iter().any(|d| d.code == "ssrf.untested"),
+        "{:?}",
+        out.diagnostics
+    );
+    assert!(probe
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|r| r.path == "/fake-register"));
+    // Registration works: every probe goes as the scan's own account, none as alice.
+    let mut probe = FakeProbe::new()
+        .identity("alice", &[])
+        .on(|r| r.path == "/fake-register", response(201, JSON, "{}"))
+        .on_dynamic(|r| Some(fetch_answer(&body_value(r, "source")?)));
+    probe.mode = Mode::Active;
+    probe.observed = harvested();
+    probe.loopback = ports();
+    let out = run_with(&probe, &picture_import_op()).await;
+    assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+    let probes: Vec<RequestSpec> = probe
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path == "/profile/picture/import")
+        .cloned()
+        .collect();
+    assert!(!probes.is_empty());
+    assert!(probes.iter().all(|r| r.identity == "own-1"), "{probes:?}");
+    // A creation (`POST /imports`, nothing documented) still goes as alice.
+    let mut probe = FakeProbe::new()
+        .identity("alice", &[])
+        .on_dynamic(|r| Some(fetch_answer(&body_value(r, "source")?)));
+    probe.mode = Mode::Active;
+    probe.observed = harvested();
+    probe.loopback = ports();
+    let out = run_with(&probe, &import_op()).await;
+    assert_eq!(out.findings.len(), 1, "{:?}", out.findings);
+    assert!(probe
+        .sent
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|r| r.identity == "alice"));
+}
