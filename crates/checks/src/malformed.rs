@@ -56,11 +56,12 @@ pub struct SharedInputs {
     entries: Mutex<HashMap<String, Arc<Entry>>>,
 }
 
-/// One input's answer: set once by the first check to send it (`None` when that answer says
-/// nothing about the input), and the checks that have had it.
+/// One input's answer: set once by the first check to send it (`Some(None)` when that answer
+/// says nothing about the input), and the checks that have had it. The first sender holds the
+/// answer's lock while its request is on its way; a check asking meanwhile waits on the lock.
 #[derive(Debug, Default)]
 struct Entry {
-    answer: tokio::sync::OnceCell<Option<Exchange>>,
+    answer: futures::lock::Mutex<Option<Option<Exchange>>>,
     had_by: Mutex<Vec<CheckId>>,
 }
 
@@ -107,22 +108,20 @@ impl SharedInputs {
         let Some(entry) = entry.filter(|e| !e.had(input.check)) else {
             return wire().await;
         };
-        let mut mine = None;
-        let shared = entry
-            .answer
-            .get_or_init(|| async {
+        let mut answer = entry.answer.lock().await;
+        let shared = match answer.as_ref() {
+            Some(shared) => shared.clone(),
+            None => {
                 let r = wire().await;
-                let usable = r.as_ref().ok().filter(|ex| says_something(ex)).cloned();
-                mine = Some(r);
-                usable
-            })
-            .await;
-        if let Some(r) = mine {
-            entry.mark(input.check);
-            return r;
-        }
+                *answer = Some(r.as_ref().ok().filter(|ex| says_something(ex)).cloned());
+                drop(answer);
+                entry.mark(input.check);
+                return r;
+            }
+        };
+        drop(answer);
         match shared {
-            Some(ex) if entry.mark(input.check) => Ok(ex.clone()),
+            Some(ex) if entry.mark(input.check) => Ok(ex),
             _ => wire().await,
         }
     }
