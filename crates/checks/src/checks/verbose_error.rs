@@ -183,14 +183,22 @@ impl Mutation {
 /// Malformed values for a schema, most telling first: the wrong type, then values at or past
 /// the edges a database column has (int32 overflow, negatives, zero), then strings a column or
 /// a query parser chokes on (quotes and spaces, NUL, over-long). None of them is crafted to
-/// inject anything; they are what a careless client sends.
+/// inject anything; they are what a careless client sends. A number with a documented
+/// `maximum` below int32's gets the first value past it instead of the overflow, as a string
+/// gets `maxLength + 1`: a count the handler loops over (`days`, documented up to 366) would
+/// hold the target for minutes at 2^31, and growing such counts under a time ceiling is
+/// `availability.slow-input`'s work.
 fn bad_values(schema: &Schema, in_body: bool) -> Vec<Bad> {
     let mut out = Vec::new();
     let fixed = |v: Value| Bad::Fixed(v);
     match schema.effective_type() {
         Some(SchemaType::Integer | SchemaType::Number) => {
             out.push(Bad::Quoted(Value::String("mb-x1'".into())));
-            out.push(fixed(serde_json::json!(2_147_483_648_i64)));
+            let past = schema
+                .maximum
+                .filter(|m| m.is_finite() && *m < 2_147_483_647.0)
+                .map_or(2_147_483_648_i64, |m| m.floor() as i64 + 1);
+            out.push(fixed(serde_json::json!(past)));
             out.push(fixed(serde_json::json!(-1)));
             out.push(fixed(serde_json::json!(0)));
         }
@@ -672,6 +680,34 @@ mod tests {
             bad_values(&Schema::of_type(SchemaType::Integer), false).len(),
             4
         );
+    }
+
+    #[test]
+    fn a_documented_maximum_is_passed_by_one_not_by_the_int32_overflow() {
+        let fixed = |schema: &Schema| -> Vec<Value> {
+            bad_values(schema, false)
+                .into_iter()
+                .filter_map(|b| match b {
+                    Bad::Fixed(v) => Some(v),
+                    Bad::Quoted(_) => None,
+                })
+                .collect()
+        };
+        let free = Schema::of_type(SchemaType::Integer);
+        assert!(fixed(&free).contains(&serde_json::json!(2_147_483_648_i64)));
+        let mut days = Schema::of_type(SchemaType::Integer);
+        days.maximum = Some(366.0);
+        assert_eq!(
+            fixed(&days),
+            [
+                serde_json::json!(367),
+                serde_json::json!(-1),
+                serde_json::json!(0)
+            ]
+        );
+        // A maximum at or past int32's leaves the overflow, which is then past it anyway.
+        days.maximum = Some(9_007_199_254_740_991.0);
+        assert!(fixed(&days).contains(&serde_json::json!(2_147_483_648_i64)));
     }
 
     #[tokio::test]
