@@ -193,7 +193,7 @@ pub(crate) fn path_value(template: &str, path: &str, name: &str) -> Option<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use middlebrick_model::{BodyRecord, Method, RequestRecord, ResponseRecord};
+    use middlebrick_model::Method;
 
     fn input(check: CheckId) -> Input {
         Input {
@@ -206,28 +206,10 @@ mod tests {
     }
 
     fn answer(status: u16) -> Exchange {
-        Exchange {
-            identity: "alice".into(),
-            request: RequestRecord {
-                method: Method::Get,
-                url: "http://127.0.0.1/items/7%27".into(),
-                headers: Vec::new(),
-                body: None,
-            },
-            response: Some(ResponseRecord {
-                status,
-                headers: Vec::new(),
-                body: BodyRecord {
-                    size: 0,
-                    text: String::new(),
-                    truncated: false,
-                },
-                graphql_field: None,
-            }),
-            redirects: Vec::new(),
-            error: None,
-            elapsed_ms: 1,
-        }
+        crate::fake::exchange_for(
+            &RequestSpec::new(Method::Get, "/items/7%27"),
+            Some(crate::similarity::response(status, "text/plain", "")),
+        )
     }
 
     /// Sends `input` through `shared`, the wire answering `status` (and counted in `sent`).
